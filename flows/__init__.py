@@ -1,0 +1,1 @@
+"""Prefect flows of RegionWatch and its command-line interface."""
