@@ -98,6 +98,19 @@ def print_run_table(summary: dict[str, Any]) -> None:
     )
 
 
+def _run_monitor_flow(cfg_path: str | None) -> dict[str, Any]:
+    """Run the ``monitor`` flow (embedded Prefect unless PREFECT_API_URL is set)."""
+    from flows.monitor import AllFeedsFailed, monitor
+
+    state = monitor(config_path=cfg_path, return_state=True)
+    try:
+        result: dict[str, Any] = state.result()
+    except AllFeedsFailed as exc:
+        # every feed failed (e.g. no network): the table says why; the cycle itself ran
+        return exc.summary
+    return result
+
+
 @app.command()
 def run(
     config: ConfigOpt = None,
@@ -115,9 +128,7 @@ def run(
 
             summary = run_cycle(settings).to_dict()
         else:
-            from flows.monitor import run_monitor
-
-            summary = run_monitor(cfg_path)
+            summary = _run_monitor_flow(cfg_path)
     except StoreError as exc:
         raise fail(f"store unreachable: {exc}") from exc
     except RegionWatchError as exc:
@@ -311,7 +322,8 @@ def demo(
     """Serve a bundled sample on loopback and run a full cycle on a throw-away store."""
     from regionwatch.demo import run_demo
 
-    code = run_demo(console=console, keep=keep, use_prefect=not no_prefect)
+    runner = None if no_prefect else _run_monitor_flow
+    code = run_demo(console=console, keep=keep, use_prefect=not no_prefect, runner=runner)
     raise typer.Exit(code)
 
 

@@ -47,6 +47,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+#: Page texts shorter than this are never treated as exact duplicates of each other.
+MIN_DEDUPE_CHARS = 400
+
 
 @dataclass
 class Context:
@@ -273,11 +276,17 @@ def save_articles(
     unique: dict[str, Article] = {}
     for a in articles:
         unique.setdefault(a.key, a)
-    known_content = ctx.store.known_content(a.content_hash for a in unique.values())
+    # only full page texts are compared by content: short summaries (or none) are often alike
+    # across distinct items and must not make one of them vanish
+    def content_key(a: Article) -> str:
+        ok = a.text_source == "page" and len(a.text) >= MIN_DEDUPE_CHARS
+        return a.content_hash if ok else ""
+
+    known_content = ctx.store.known_content(content_key(a) for a in unique.values())
     batch: list[Article] = []
     seen_hashes: set[str] = set()
     for a in unique.values():
-        h = a.content_hash
+        h = content_key(a)
         if h and (h in known_content or h in seen_hashes):
             logger.info("%s: exact duplicate content, not stored: %s", a.source, a.url)
             continue
