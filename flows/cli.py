@@ -102,7 +102,20 @@ def _run_monitor_flow(cfg_path: str | None) -> dict[str, Any]:
     """Run the ``monitor`` flow (embedded Prefect unless PREFECT_API_URL is set)."""
     from flows.monitor import AllFeedsFailed, monitor
 
-    state = monitor(config_path=cfg_path, return_state=True)
+    try:
+        state = monitor(config_path=cfg_path, return_state=True)
+    except RuntimeError as exc:
+        if "ephemeral Prefect API server" not in str(exc):
+            raise
+        # the embedded Prefect server did not come up (a very busy machine): the flow never
+        # started, so running the same cycle in-process cannot do anything twice
+        err_console.print(
+            "[yellow]warning:[/] the embedded Prefect server did not start in time; "
+            "running this cycle without Prefect"
+        )
+        from regionwatch.pipeline import run_cycle
+
+        return run_cycle(load_settings(cfg_path)).to_dict()
     try:
         result: dict[str, Any] = state.result()
     except AllFeedsFailed as exc:
@@ -341,6 +354,9 @@ def main() -> None:
     """Console-script entry point."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
+    # the embedded server may take longer than Prefect's 20 s default on a loaded 2-core machine
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
     app()
 
 

@@ -239,8 +239,10 @@ async def _fetch_article(
     except FetchError as exc:
         logger.info("feed %s: page fetch failed (%s)", source.name, _short(exc))
         return article_from_entry(entry, f"fetch failed: {_short(exc)}", source.language), 0, 1
-    art = extract_article(
-        res.content, url=res.url, headers=res.headers, entry=entry, language_hint=source.language
+    # extraction is CPU work: keep the event loop free for the other fetches
+    art = await asyncio.to_thread(
+        extract_article, res.content, url=res.url, headers=res.headers, entry=entry,
+        language_hint=source.language,
     )
     return art, 1, 0
 
@@ -377,8 +379,8 @@ async def ingest_urls(
             if c.archived_url is None:
                 final_url = res.url
             rep.fetched += 1
-        art = extract_article(
-            content, url=final_url, headers=headers, entry=entry,
+        art = await asyncio.to_thread(
+            extract_article, content, url=final_url, headers=headers, entry=entry,
             language_hint=c.language or source.language,
         )
         if art.text_source == "summary" and not art.text:
