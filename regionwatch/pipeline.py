@@ -49,6 +49,8 @@ logger = logging.getLogger(__name__)
 
 #: Page texts shorter than this are never treated as exact duplicates of each other.
 MIN_DEDUPE_CHARS = 400
+#: PostgreSQL advisory lock that serialises save transactions across workers.
+SAVE_LOCK_KEY = 727275
 
 
 @dataclass
@@ -302,6 +304,11 @@ def save_articles(
         index = ctx.story_index()
         try:
             with ctx.store.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    # workers on other machines save batches one at a time, so a syndicated
+                    # copy stored by one is seen by the other before it clusters its own
+                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SAVE_LOCK_KEY})")
+                    index.refresh(conn, now)
                 for art, tags in tagged:
                     baseline = bool(
                         cutoff is not None and (art.published is None or art.published < cutoff)

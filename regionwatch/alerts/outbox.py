@@ -1,0 +1,324 @@
+"""The alert outbox: rows written with the items that raise them, claimed and settled by delivery.
+
+A row's key is (story, category, channel): a story that alerted for a category never alerts it
+again on that channel; a new category on the same story is a new row. Rows move
+``pending → sent`` or, after ``max_attempts`` failures, ``pending → dead``. Delivery claims rows
+with a lease (``claimed_by``/``claimed_until``) committed before sending — on PostgreSQL with
+``SELECT … FOR UPDATE SKIP LOCKED``, on SQLite inside a ``BEGIN IMMEDIATE`` transaction — so
+two workers never send one row, and a worker that dies mid-send only delays its rows until the
+lease expires.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, or_, select, update
+
+from regionwatch.alerts.rules import channels, evaluate, is_too_old
+from regionwatch.settings import Settings
+from regionwatch.store import Store, as_utc, insert_ignore, utcnow
+from regionwatch.store import schema as t
+
+__all__ = [
+    "LEASE_SECONDS",
+    "backoff_seconds",
+    "claim",
+    "enqueue_alerts",
+    "in_flight",
+    "list_alerts",
+    "mark_failed",
+    "mark_sent",
+    "retry_alerts",
+    "sent_since",
+]
+
+logger = logging.getLogger(__name__)
+
+LEASE_SECONDS = 300.0
+
+
+def enqueue_alerts(
+    conn: Connection,
+    *,
+    settings: Settings,
+    item: dict[str, Any],
+    story_id: int,
+    tags: dict[str, Any],
+    baseline_cutoff: datetime | None,
+    now: datetime,
+) -> int:
+    """Write the outbox rows a just-inserted item raises, inside the caller's transaction.
+
+    Args:
+        conn: the connection of the transaction that inserted the item.
+        settings: rules, channels and age limits.
+        item: the item (keys ``id``, ``title``, ``url``, ``feed_name``, ``published_at``,
+            ``first_seen_at``, ``origin``).
+        story_id: the item's story.
+        tags: the tagger's result for the item.
+        baseline_cutoff: on a feed's first poll, items published before it never alert.
+        now: the current time (aware UTC).
+
+    Returns:
+        The number of outbox rows created (0 when the story already alerted these).
+    """
+    cats = sorted(c for c, d in (tags.get("categories") or {}).items()
+                  if isinstance(d, dict) and d.get("decision"))
+    if cats:
+        _add_story_categories(conn, story_id, cats)
+    if item.get("origin") == "backfill":
+        return 0
+    why = is_too_old(item, max_age_hours=settings.alerts.max_age_hours,
+                     baseline_cutoff=baseline_cutoff, now=now)
+    decisions = evaluate(settings, tags)
+    if why:
+        if decisions:
+            logger.info("alerts: item %s not alerting (%s)", item.get("id"), why)
+        return 0
+    created = 0
+    for d in decisions:
+        row = conn.execute(
+            insert_ignore(conn, t.alerts).values(
+                story_id=story_id, item_id=int(item["id"]), category=d.category,
+                rule=d.rule.key[:100], channel=d.channel.key[:100], severity=d.rule.severity,
+                score=d.score, status="pending", attempts=0, created_at=now, next_attempt_at=now,
+            ).returning(t.alerts.c.id)
+        ).first()
+        if row is not None:
+            created += 1
+            logger.info("alerts: queued #%d %s for story %d on %s", row[0], d.category, story_id,
+                        d.channel.display)
+    if created:
+        outlets = conn.execute(
+            select(t.stories.c.outlets).where(t.stories.c.id == story_id)
+        ).scalar()
+        conn.execute(
+            update(t.stories).where(t.stories.c.id == story_id)
+            .values(alerted_outlet_count=len(outlets or []) or 1)
+        )
+    return created
+
+
+def _add_story_categories(conn: Connection, story_id: int, cats: Sequence[str]) -> None:
+    current = conn.execute(
+        select(t.stories.c.categories).where(t.stories.c.id == story_id)
+    ).scalar()
+    have = list(current or [])
+    merged = have + [c for c in cats if c not in have]
+    if merged != have:
+        conn.execute(update(t.stories).where(t.stories.c.id == story_id).values(categories=merged))
+
+
+def backoff_seconds(settings: Settings, attempts: int) -> float:
+    """Delay before the next attempt after ``attempts`` failed ones (exponential, capped)."""
+    a = settings.alerts
+    return float(min(a.retry_base_seconds * 2 ** max(attempts - 1, 0), a.retry_max_seconds))
+
+
+# ---------------------------------------------------------------------- claiming
+def _due(now: datetime) -> Any:
+    return and_(
+        t.alerts.c.status == "pending",
+        t.alerts.c.next_attempt_at <= now,
+        or_(t.alerts.c.claimed_until.is_(None), t.alerts.c.claimed_until < now),
+    )
+
+
+def sent_since(conn: Connection, channel: str, since: datetime) -> list[datetime]:
+    """Send times of rows sent on ``channel`` since ``since`` (for the rate limit)."""
+    rows = conn.execute(
+        select(t.alerts.c.sent_at).where(
+            t.alerts.c.channel == channel, t.alerts.c.status == "sent", t.alerts.c.sent_at >= since
+        )
+    ).all()
+    times = [as_utc(r[0]) for r in rows]
+    return sorted(x for x in times if x is not None)
+
+
+def in_flight(conn: Connection, channel: str, now: datetime, worker: str) -> int:
+    """Rows of ``channel`` other workers hold under a live lease."""
+    return int(conn.execute(
+        select(func.count()).select_from(t.alerts).where(
+            t.alerts.c.channel == channel, t.alerts.c.status == "pending",
+            t.alerts.c.claimed_until >= now, t.alerts.c.claimed_by != worker,
+        )
+    ).scalar_one())
+
+
+def claim(
+    store: Store,
+    *,
+    worker: str,
+    allowance: dict[str, int] | None,
+    allowance_fn: Any = None,
+    limit: int = 200,
+    exclude: Iterable[int] = (),
+    now: datetime | None = None,
+    lease_seconds: float = LEASE_SECONDS,
+) -> tuple[list[dict[str, Any]], int]:
+    """Claim due rows for ``worker`` and commit the claim before anything is sent.
+
+    Args:
+        store: the store.
+        worker: a name unique to this process.
+        allowance: rows per channel that may be claimed now (rate limit); None = no limit.
+        allowance_fn: alternatively ``fn(conn, channel_key) -> int`` evaluated inside the claim
+            transaction (used with several workers so their claims are counted).
+        limit: the most rows to claim.
+        exclude: row ids not to claim (already attempted in this delivery round).
+        now: the current time.
+        lease_seconds: how long the claim holds before another worker may take the row.
+
+    Returns:
+        ``(claimed rows, rows left pending because of the rate limit)``.
+    """
+    now = now or utcnow()
+    exclude = set(exclude)
+    deferred = 0
+    with store.begin() as conn:
+        q = (
+            select(t.alerts.c.id, t.alerts.c.channel)
+            .where(_due(now))
+            .order_by(t.alerts.c.next_attempt_at, t.alerts.c.id)
+            .limit(limit + len(exclude))
+        )
+        if conn.dialect.name == "postgresql":
+            q = q.with_for_update(skip_locked=True)
+        rows = conn.execute(q).all()
+        budget: dict[str, int] = dict(allowance or {})
+        chosen: list[int] = []
+        for r in rows:
+            if r.id in exclude:
+                continue
+            if len(chosen) >= limit:
+                break
+            if allowance is not None or allowance_fn is not None:
+                if r.channel not in budget:
+                    budget[r.channel] = (
+                        allowance_fn(conn, r.channel) if allowance_fn is not None else 10**9
+                    )
+                if budget[r.channel] <= 0:
+                    deferred += 1
+                    continue
+                budget[r.channel] -= 1
+            chosen.append(int(r.id))
+        if not chosen:
+            return [], deferred
+        conn.execute(
+            update(t.alerts).where(t.alerts.c.id.in_(chosen)).values(
+                claimed_by=worker[:100], claimed_until=now + timedelta(seconds=lease_seconds)
+            )
+        )
+        claimed = [
+            dict(r) for r in conn.execute(
+                select(t.alerts).where(t.alerts.c.id.in_(chosen))
+                .order_by(t.alerts.c.next_attempt_at, t.alerts.c.id)
+            ).mappings()
+        ]
+    return claimed, deferred
+
+
+def mark_sent(store: Store, alert_id: int, worker: str, now: datetime | None = None) -> bool:
+    """Settle a claimed row as sent; False when the claim was lost (another worker took it)."""
+    now = now or utcnow()
+    with store.begin() as conn:
+        res = conn.execute(
+            update(t.alerts)
+            .where(t.alerts.c.id == alert_id, t.alerts.c.claimed_by == worker[:100])
+            .values(status="sent", sent_at=now, attempts=t.alerts.c.attempts + 1,
+                    last_error=None, claimed_by=None, claimed_until=None)
+        )
+    return bool(res.rowcount)
+
+
+def mark_failed(
+    store: Store, alert_id: int, worker: str, error: str, settings: Settings,
+    now: datetime | None = None, *, permanent: bool = False,
+) -> str:
+    """Record a failed attempt: back off, or park the row as dead; returns the new status.
+
+    A ``permanent`` failure (unusable channel) parks the row as dead at once.
+    """
+    now = now or utcnow()
+    with store.begin() as conn:
+        row = conn.execute(
+            select(t.alerts.c.attempts).where(t.alerts.c.id == alert_id)
+        ).first()
+        attempts = (int(row[0]) if row else 0) + 1
+        dead = permanent or attempts >= settings.alerts.max_attempts
+        values: dict[str, Any] = {
+            "attempts": attempts, "last_error": error[:2000], "claimed_by": None,
+            "claimed_until": None,
+        }
+        if dead:
+            values["status"] = "dead"
+        else:
+            values["next_attempt_at"] = now + timedelta(seconds=backoff_seconds(settings, attempts))
+        conn.execute(
+            update(t.alerts)
+            .where(t.alerts.c.id == alert_id, t.alerts.c.claimed_by == worker[:100])
+            .values(**values)
+        )
+    return "dead" if dead else "pending"
+
+
+def release(store: Store, ids: Sequence[int], worker: str) -> None:
+    """Give back claimed rows untouched (e.g. delivery stopped before sending them)."""
+    if not ids:
+        return
+    with store.begin() as conn:
+        conn.execute(
+            update(t.alerts)
+            .where(t.alerts.c.id.in_(list(ids)), t.alerts.c.claimed_by == worker[:100])
+            .values(claimed_by=None, claimed_until=None)
+        )
+
+
+# ---------------------------------------------------------------------- CLI helpers
+def list_alerts(store: Store, status: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+    """Outbox rows (newest first) with their item's title and URL; ``status`` filters."""
+    q = (
+        select(t.alerts, t.items.c.title, t.items.c.url, t.items.c.feed_name)
+        .join(t.items, t.items.c.id == t.alerts.c.item_id)
+        .order_by(t.alerts.c.created_at.desc(), t.alerts.c.id.desc())
+        .limit(limit)
+    )
+    if status:
+        q = q.where(t.alerts.c.status == status)
+    with store.connect() as conn:
+        rows = [dict(r) for r in conn.execute(q).mappings()]
+    for r in rows:
+        for k, v in r.items():
+            if isinstance(v, datetime):
+                r[k] = as_utc(v)
+    return rows
+
+
+def retry_alerts(store: Store, ids: Sequence[int] | None = None) -> int:
+    """Make dead and pending rows due now (attempts reset for dead ones); returns rows changed."""
+    now = utcnow()
+    with store.begin() as conn:
+        cond: Any = t.alerts.c.status.in_(("dead", "pending"))
+        if ids:
+            cond = and_(cond, t.alerts.c.id.in_(list(ids)))
+        n_dead = conn.execute(
+            update(t.alerts).where(cond, t.alerts.c.status == "dead").values(
+                status="pending", attempts=0, next_attempt_at=now, claimed_by=None,
+                claimed_until=None,
+            )
+        ).rowcount
+        n_pending = conn.execute(
+            update(t.alerts).where(cond, t.alerts.c.status == "pending",
+                                   t.alerts.c.next_attempt_at > now)
+            .values(next_attempt_at=now)
+        ).rowcount
+    return int(n_dead or 0) + int(n_pending or 0)
+
+
+def known_channels(settings: Settings) -> dict[str, Any]:
+    """Channels by outbox key."""
+    return {c.key: c for c in channels(settings)}

@@ -1,0 +1,144 @@
+"""Alert rules and channels: which (category, channel) pairs a tagged item may raise.
+
+Rules come from ``[[alerts.rules]]`` (by default one per category). A rule fires for an item
+when the tagger decided *yes* for its category, the score reaches ``min_score``, at least one of
+``require_actors`` (when given) and none of ``exclude_actors`` are among the item's actors.
+It goes to the channels it names (``channels``: channel names; all channels when omitted),
+each filtered by its own ``categories``. With no ``[[channels]]`` configured, one implicit
+channel, ``terminal``, prints alerts to the console (and to ``[alerts] mailbox`` when set).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from regionwatch.settings import AlertRule, ChannelConfig, Settings
+from regionwatch.store import as_utc
+
+__all__ = [
+    "TERMINAL",
+    "Channel",
+    "Decision",
+    "channels",
+    "evaluate",
+    "is_too_old",
+    "rate_per_minute",
+]
+
+TERMINAL = "terminal"
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A delivery channel: its outbox key, display name and config (None for ``terminal``)."""
+
+    key: str
+    display: str
+    config: ChannelConfig | None
+
+    @property
+    def url(self) -> str | None:
+        """The Apprise URL (None for the terminal channel)."""
+        return self.config.url if self.config else None
+
+    def accepts(self, category: str) -> bool:
+        """Whether the channel's ``categories`` filter lets ``category`` through."""
+        cats = self.config.categories if self.config else None
+        return not cats or category in cats
+
+    def named(self, names: list[str]) -> bool:
+        """Whether one of ``names`` designates this channel (name, key or URL)."""
+        if self.config is None:
+            return TERMINAL in names
+        return any(n in (self.config.name, self.key, self.config.url) for n in names)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One (rule, category, channel) an item raises."""
+
+    rule: AlertRule
+    category: str
+    channel: Channel
+    score: float
+
+
+def channels(settings: Settings) -> list[Channel]:
+    """The configured channels, or the implicit ``terminal`` channel when none is configured."""
+    if not settings.channels:
+        return [Channel(TERMINAL, TERMINAL, None)]
+    return [Channel(c.key, c.display, c) for c in settings.channels]
+
+
+def rate_per_minute(settings: Settings, channel: Channel) -> float:
+    """The channel's delivery rate limit (messages per minute)."""
+    cfg = channel.config
+    if cfg is not None and cfg.rate_per_minute:
+        return float(cfg.rate_per_minute)
+    scheme = (cfg.url.split("://", 1)[0].lower() if cfg else "")
+    if scheme in ("tgram", "telegram"):
+        return float(settings.alerts.telegram_rate_per_minute)
+    if cfg is None:
+        return 1e9
+    return float(settings.alerts.default_rate_per_minute)
+
+
+def _actor_keys(tags: dict[str, Any]) -> set[str]:
+    keys: set[str] = set()
+    for a in tags.get("actors") or []:
+        for k in ("slug", "name"):
+            v = a.get(k) if isinstance(a, dict) else None
+            if v:
+                keys.add(str(v).casefold())
+    return keys
+
+
+def is_too_old(
+    item: dict[str, Any], *, max_age_hours: float, baseline_cutoff: datetime | None, now: datetime
+) -> str | None:
+    """Why an item may not alert because of its age (None when it may).
+
+    The reference time is its publication time, else its first-seen time. On a feed's first
+    poll (``baseline_cutoff`` given) only items published after the cutoff may alert; items
+    without a date are then part of the baseline.
+    """
+    published = as_utc(item.get("published_at"))
+    ref = published or as_utc(item.get("first_seen_at")) or now
+    if ref < now - timedelta(hours=max_age_hours):
+        return f"older than {max_age_hours:g} h"
+    if baseline_cutoff is not None and (published is None or published < baseline_cutoff):
+        return "baseline of a first poll"
+    return None
+
+
+def evaluate(settings: Settings, tags: dict[str, Any]) -> list[Decision]:
+    """The (rule, category, channel) triples a tagger result raises, first rule first."""
+    cats = tags.get("categories") or {}
+    actors = _actor_keys(tags)
+    chans = channels(settings)
+    out: list[Decision] = []
+    seen: set[tuple[str, str]] = set()
+    for rule in settings.alerts.effective_rules():
+        d = cats.get(rule.category)
+        if not isinstance(d, dict) or not d.get("decision"):
+            continue
+        score = float(d.get("score") or 0.0)
+        if score < rule.min_score:
+            continue
+        if rule.require_actors and not any(a.casefold() in actors for a in rule.require_actors):
+            continue
+        if any(a.casefold() in actors for a in rule.exclude_actors):
+            continue
+        for ch in chans:
+            if not ch.accepts(rule.category):
+                continue
+            if rule.channels is not None and not ch.named(rule.channels):
+                continue
+            key = (rule.category, ch.key)
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append(Decision(rule, rule.category, ch, score))
+    return out
