@@ -33,7 +33,11 @@ err_console = Console(stderr=True)
 
 ConfigOpt = Annotated[
     str | None,
-    typer.Option("--config", "-c", help="TOML config file (default: $REGIONWATCH_CONFIG or ./regionwatch.toml)."),
+    typer.Option(
+        "--config",
+        "-c",
+        help="TOML config file (default: $REGIONWATCH_CONFIG or ./regionwatch.toml).",
+    ),
 ]
 
 
@@ -61,7 +65,9 @@ def _setup_logging(verbose: bool) -> None:
 
 @app.callback()
 def _main(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")
+    ] = False,
 ) -> None:
     _setup_logging(verbose)
 
@@ -78,20 +84,34 @@ def _fmt_dt(v: Any) -> str:
 def print_run_table(summary: dict[str, Any]) -> None:
     """The per-feed table of one cycle and a total line."""
     table = Table(title="RegionWatch cycle", show_lines=False)
-    for col, just in (("feed", "left"), ("status", "left"), ("entries", "right"),
-                      ("new items", "right"), ("304", "right"), ("pages", "right"),
-                      ("page errors", "right"), ("error", "left")):
+    for col, just in (
+        ("feed", "left"),
+        ("status", "left"),
+        ("entries", "right"),
+        ("new items", "right"),
+        ("304", "right"),
+        ("pages", "right"),
+        ("page errors", "right"),
+        ("error", "left"),
+    ):
         table.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]
     for f in summary.get("feeds", []):
         style = "red" if f["status"] == "error" else ("dim" if f["not_modified"] else "")
         table.add_row(
-            f["source"], f["status"], str(f["entries"]), str(f["new_items"]),
-            "yes" if f["not_modified"] else "", str(f["pages_fetched"]), str(f["page_errors"]),
-            (f.get("error") or "")[:120], style=style,
+            f["source"],
+            f["status"],
+            str(f["entries"]),
+            str(f["new_items"]),
+            "yes" if f["not_modified"] else "",
+            str(f["pages_fetched"]),
+            str(f["page_errors"]),
+            (f.get("error") or "")[:120],
+            style=style,
         )
     console.print(table)
     console.print(
-        f"total: {summary.get('feeds_polled', 0)} feeds, {summary.get('not_modified', 0)} not modified, "
+        f"total: {summary.get('feeds_polled', 0)} feeds, "
+        f"{summary.get('not_modified', 0)} not modified, "
         f"{summary.get('feed_errors', 0)} errors, {summary.get('items_new', 0)} new items, "
         f"{summary.get('alerts_queued', 0)} alerts queued, {summary.get('alerts_sent', 0)} sent, "
         f"{summary.get('alerts_failed', 0)} failed"
@@ -130,7 +150,9 @@ def run(
     no_prefect: Annotated[
         bool, typer.Option("--no-prefect", help="Run the cycle in-process without Prefect.")
     ] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the run summary as JSON.")
+    ] = False,
 ) -> None:
     """Run one monitor cycle over the configured feeds (the main job)."""
     settings = settings_or_exit(config)
@@ -169,8 +191,17 @@ def feeds(config: ConfigOpt = None) -> None:
     store = _open_store(settings)
     store.sync_sources(settings.sources())
     table = Table(title="Feeds")
-    for col in ("feed", "kind", "lang", "status", "last success", "failures", "next poll",
-                "items", "last error"):
+    for col in (
+        "feed",
+        "kind",
+        "lang",
+        "status",
+        "last success",
+        "failures",
+        "next poll",
+        "items",
+        "last error",
+    ):
         table.add_column(col, overflow="fold")
     configured = {s.name for s in settings.sources()}
     for r in store.feeds():
@@ -178,9 +209,14 @@ def feeds(config: ConfigOpt = None) -> None:
             continue
         failing = r["consecutive_failures"] > 0
         table.add_row(
-            r["name"], r["kind"], r["language"] or "", r["last_status"] or "never polled",
-            _fmt_dt(r["last_success_at"]), str(r["consecutive_failures"]),
-            _fmt_dt(r["next_poll_at"]) if r["next_poll_at"] else "", str(r["items_seen"]),
+            r["name"],
+            r["kind"],
+            r["language"] or "",
+            r["last_status"] or "never polled",
+            _fmt_dt(r["last_success_at"]),
+            str(r["consecutive_failures"]),
+            _fmt_dt(r["next_poll_at"]) if r["next_poll_at"] else "",
+            str(r["items_seen"]),
             (r["last_error"] or r["bozo_reason"] or "")[:100],
             style="red" if failing else "",
         )
@@ -222,16 +258,21 @@ def item_json(r: dict[str, Any]) -> dict[str, Any]:
 def items(
     config: ConfigOpt = None,
     feed: Annotated[str | None, typer.Option("--feed", help="Only items of this feed.")] = None,
-    since: Annotated[str | None, typer.Option("--since", help="Only items published since YYYY-MM-DD.")] = None,
-    category: Annotated[str | None, typer.Option("--category", help="csto, ceasefire or border_clash.")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only items published since YYYY-MM-DD.")
+    ] = None,
+    category: Annotated[
+        str | None, typer.Option("--category", help="csto, ceasefire or border_clash.")
+    ] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="At most this many rows.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """List stored items, newest first."""
     settings = settings_or_exit(config)
     store = _open_store(settings)
-    rows = store.list_items(feed=feed, since=_parse_date(since, "--since"), category=category,
-                            limit=limit)
+    rows = store.list_items(
+        feed=feed, since=_parse_date(since, "--since"), category=category, limit=limit
+    )
     if json_out:
         out = sys.stdout
         for r in rows:
@@ -241,8 +282,15 @@ def items(
     for col in ("published", "feed", "lang", "src", "categories", "title", "url"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        table.add_row(_fmt_dt(r["published_at"]), r["feed_name"], r["language"] or "",
-                      r["text_source"], ",".join(r.get("categories") or []), r["title"][:90], r["url"])
+        table.add_row(
+            _fmt_dt(r["published_at"]),
+            r["feed_name"],
+            r["language"] or "",
+            r["text_source"],
+            ",".join(r.get("categories") or []),
+            r["title"][:90],
+            r["url"],
+        )
     console.print(table)
 
 
@@ -254,7 +302,9 @@ def config_show(config: ConfigOpt = None) -> None:
     data = settings.masked()
     data["config_path"] = settings.config_path
     if not settings.feeds:
-        data["feeds"] = f"(none configured: {len(settings.sources())} default sources from seeds/feeds.yaml)"
+        data["feeds"] = (
+            f"(none configured: {len(settings.sources())} default sources from seeds/feeds.yaml)"
+        )
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
@@ -262,7 +312,9 @@ def config_show(config: ConfigOpt = None) -> None:
 @app.command()
 def retag(
     config: ConfigOpt = None,
-    all_items: Annotated[bool, typer.Option("--all", help="Re-tag every item, not only stale ones.")] = False,
+    all_items: Annotated[
+        bool, typer.Option("--all", help="Re-tag every item, not only stale ones.")
+    ] = False,
 ) -> None:
     """Re-tag stored items after a watchlist change (items tagged with another lexicon hash)."""
     from rich.progress import Progress
@@ -274,7 +326,9 @@ def retag(
     with Progress(console=err_console, transient=True) as progress:
         task = progress.add_task("re-tagging", total=None)
         n, changed = retag_items(
-            store, settings, all_items=all_items,
+            store,
+            settings,
+            all_items=all_items,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
     console.print(f"re-tagged {n} items; categories changed on {changed}")
@@ -297,17 +351,28 @@ def status(config: ConfigOpt = None) -> None:
         took = ""
         if r.get("finished_at") and r.get("started_at"):
             took = f"{(r['finished_at'] - r['started_at']).total_seconds():.1f}s"
-        runs.add_row(_fmt_dt(r["started_at"]), r["kind"], r["status"], str(s.get("feeds_polled", "")),
-                     str(s.get("feed_errors", "")), str(s.get("items_new", "")),
-                     str(s.get("alerts_sent", "")), took,
-                     style="red" if r["status"] not in ("ok", "running") else "")
+        runs.add_row(
+            _fmt_dt(r["started_at"]),
+            r["kind"],
+            r["status"],
+            str(s.get("feeds_polled", "")),
+            str(s.get("feed_errors", "")),
+            str(s.get("items_new", "")),
+            str(s.get("alerts_sent", "")),
+            took,
+            style="red" if r["status"] not in ("ok", "running") else "",
+        )
     console.print(runs)
     trouble = Table(title=f"Feeds in trouble ({len(st['trouble'])} of {st['feeds_total']})")
     for col in ("feed", "failures", "last success", "last error"):
         trouble.add_column(col, overflow="fold")
     for f in st["trouble"]:
-        trouble.add_row(f["name"], str(f["consecutive_failures"]), _fmt_dt(f["last_success_at"]),
-                        (f["last_error"] or "")[:100])
+        trouble.add_row(
+            f["name"],
+            str(f["consecutive_failures"]),
+            _fmt_dt(f["last_success_at"]),
+            (f["last_error"] or "")[:100],
+        )
     console.print(trouble)
     console.print(
         f"alerts: {st['alerts'].get('pending', 0)} pending, {st['alerts'].get('dead', 0)} dead, "
@@ -319,7 +384,7 @@ def status(config: ConfigOpt = None) -> None:
 # ---------------------------------------------------------------------------- serve / demo
 @app.command()
 def serve(config: ConfigOpt = None) -> None:
-    """Run as a service: monitor every [service] monitor_interval_seconds, digest daily (Prefect)."""
+    """Run as a service: monitor every [service] monitor_interval_seconds, digest daily."""
     settings = settings_or_exit(config)
     from flows.serve import serve_forever
 
@@ -329,7 +394,9 @@ def serve(config: ConfigOpt = None) -> None:
 
 @app.command()
 def demo(
-    keep: Annotated[bool, typer.Option("--keep", help="Keep the throw-away folder afterwards.")] = False,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep the throw-away folder afterwards.")
+    ] = False,
     no_prefect: Annotated[bool, typer.Option("--no-prefect", help="Run without Prefect.")] = False,
 ) -> None:
     """Serve a bundled sample on loopback and run a full cycle on a throw-away store."""

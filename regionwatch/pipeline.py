@@ -200,7 +200,11 @@ async def _poll_one(ctx: Context, client: HttpClient, source: Source) -> FeedRep
     report.seconds = time.monotonic() - started
     logger.info(
         "feed %s: %s, %d entries, %d new, %d stored",
-        source.name, poll.status, report.entries, len(fresh), report.new_items,
+        source.name,
+        poll.status,
+        report.entries,
+        len(fresh),
+        report.new_items,
     )
     return report
 
@@ -214,7 +218,9 @@ async def _fetch_source(client: HttpClient, source: Source, row: dict[str, Any])
         )
     from regionwatch.feeds import poll_feed
 
-    return await poll_feed(client, source, etag=row.get("etag"), last_modified=row.get("last_modified"))
+    return await poll_feed(
+        client, source, etag=row.get("etag"), last_modified=row.get("last_modified")
+    )
 
 
 def _dedupe_entries(entries: Sequence[FeedEntry]) -> list[FeedEntry]:
@@ -243,7 +249,11 @@ async def _fetch_article(
         return article_from_entry(entry, f"fetch failed: {_short(exc)}", source.language), 0, 1
     # extraction is CPU work: keep the event loop free for the other fetches
     art = await asyncio.to_thread(
-        extract_article, res.content, url=res.url, headers=res.headers, entry=entry,
+        extract_article,
+        res.content,
+        url=res.url,
+        headers=res.headers,
+        entry=entry,
         language_hint=source.language,
     )
     return art, 1, 0
@@ -280,6 +290,7 @@ def save_articles(
     unique: dict[str, Article] = {}
     for a in articles:
         unique.setdefault(a.key, a)
+
     # only full page texts are compared by content: short summaries (or none) are often alike
     # across distinct items and must not make one of them vanish
     def content_key(a: Article) -> str:
@@ -319,21 +330,36 @@ def save_articles(
                     if item_id is None:
                         continue
                     story_id, _is_new = index.assign(
-                        conn, item_id=item_id, title=art.title, text=art.text,
-                        outlet=art.source, now=now,
+                        conn,
+                        item_id=item_id,
+                        title=art.title,
+                        text=art.text,
+                        outlet=art.source,
+                        now=now,
                     )
                     item = {
-                        "id": item_id, "title": art.title, "url": art.url,
-                        "feed_name": art.source, "published_at": art.published,
-                        "first_seen_at": now, "origin": art.origin,
+                        "id": item_id,
+                        "title": art.title,
+                        "url": art.url,
+                        "feed_name": art.source,
+                        "published_at": art.published,
+                        "first_seen_at": now,
+                        "origin": art.origin,
                     }
                     if art.origin != "backfill":
                         enqueue_alerts(
-                            conn, settings=settings, item=item, story_id=story_id, tags=tags,
-                            baseline_cutoff=cutoff, now=now,
+                            conn,
+                            settings=settings,
+                            item=item,
+                            story_id=story_id,
+                            tags=tags,
+                            baseline_cutoff=cutoff,
+                            now=now,
                         )
                     cats = [c for c, d in tags["categories"].items() if d.get("decision")]
-                    stored.append({**item, "key": art.key, "categories": cats, "story_id": story_id})
+                    stored.append(
+                        {**item, "key": art.key, "categories": cats, "story_id": story_id}
+                    )
         except StoreError:
             ctx._stories = None  # the in-memory index may hold rolled-back rows: reload next time
             raise
@@ -369,8 +395,13 @@ async def ingest_urls(
 
     async def one(c: Candidate) -> Article | None:
         entry = FeedEntry(
-            source=source.name, url=canonical_url(c.url), guid=c.url, title=c.title or "",
-            summary="", published=c.published, language=c.language,
+            source=source.name,
+            url=canonical_url(c.url),
+            guid=c.url,
+            title=c.title or "",
+            summary="",
+            published=c.published,
+            language=c.language,
         )
         content, headers, final_url = c.content, None, c.url
         if content is None:
@@ -387,7 +418,11 @@ async def ingest_urls(
                 final_url = res.url
             rep.fetched += 1
         art = await asyncio.to_thread(
-            extract_article, content, url=final_url, headers=headers, entry=entry,
+            extract_article,
+            content,
+            url=final_url,
+            headers=headers,
+            entry=entry,
             language_hint=c.language or source.language,
         )
         if art.text_source == "summary" and not art.text:
@@ -423,8 +458,16 @@ def deliver(ctx: Context) -> Any:
 def new_items(ctx: Context, since: datetime) -> list[dict[str, Any]]:
     """Items first seen at or after ``since`` (for run artifacts and tables)."""
     q = (
-        select(t.items.c.id, t.items.c.title, t.items.c.url, t.items.c.feed_name,
-               t.items.c.published_at, t.items.c.categories, t.items.c.tags, t.items.c.story_id)
+        select(
+            t.items.c.id,
+            t.items.c.title,
+            t.items.c.url,
+            t.items.c.feed_name,
+            t.items.c.published_at,
+            t.items.c.categories,
+            t.items.c.tags,
+            t.items.c.story_id,
+        )
         .where(t.items.c.first_seen_at >= since)
         .order_by(t.items.c.id)
     )
@@ -440,8 +483,18 @@ def alert_rows(ctx: Context, since: datetime) -> list[dict[str, Any]]:
     """Outbox rows created or sent since ``since``."""
     a, i = t.alerts, t.items
     q = (
-        select(a.c.id, a.c.category, a.c.channel, a.c.status, a.c.attempts, a.c.last_error,
-               a.c.created_at, a.c.sent_at, i.c.title, i.c.url)
+        select(
+            a.c.id,
+            a.c.category,
+            a.c.channel,
+            a.c.status,
+            a.c.attempts,
+            a.c.last_error,
+            a.c.created_at,
+            a.c.sent_at,
+            i.c.title,
+            i.c.url,
+        )
         .join(i, i.c.id == a.c.item_id)
         .where((a.c.created_at >= since) | (a.c.sent_at >= since))
         .order_by(a.c.id)

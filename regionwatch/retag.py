@@ -35,8 +35,10 @@ def retag_items(
 
     tagger = get_tagger(settings.seeds.dir)
     current = tagger.lexicon_hash
-    cond = None if all_items else (
-        (t.items.c.lexicon_hash.is_(None)) | (t.items.c.lexicon_hash != current)
+    cond = (
+        None
+        if all_items
+        else ((t.items.c.lexicon_hash.is_(None)) | (t.items.c.lexicon_hash != current))
     )
     with store.connect() as conn:
         q = select(func.count()).select_from(t.items)
@@ -44,8 +46,9 @@ def retag_items(
     done = changed = 0
     last_id = 0
     while True:
-        q2 = select(t.items.c.id, t.items.c.title, t.items.c.text, t.items.c.language,
-                    t.items.c.categories).where(t.items.c.id > last_id)
+        q2 = select(
+            t.items.c.id, t.items.c.title, t.items.c.text, t.items.c.language, t.items.c.categories
+        ).where(t.items.c.id > last_id)
         if cond is not None:
             q2 = q2.where(cond)
         with store.connect() as conn:
@@ -59,7 +62,8 @@ def retag_items(
                 if cats != sorted(r["categories"] or []):
                     changed += 1
                 conn.execute(
-                    update(t.items).where(t.items.c.id == r["id"])
+                    update(t.items)
+                    .where(t.items.c.id == r["id"])
                     .values(tags=tags, categories=cats, lexicon_hash=current)
                 )
                 Store.write_tags(conn, r["id"], tags)

@@ -232,7 +232,7 @@ class SeedsConfig(_Section):
 
 
 class _TomlSource(PydanticBaseSettingsSource):
-    """Reads the TOML file chosen by ``--config`` / ``REGIONWATCH_CONFIG`` / ``./regionwatch.toml``."""
+    """Reads the TOML file chosen by ``--config``, ``REGIONWATCH_CONFIG`` or the default."""
 
     def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:
         super().__init__(settings_cls)
@@ -388,8 +388,22 @@ def get_settings(config: str | None = None) -> Settings:
 
 _SECRET_QUERY = re.compile(r"(pass|pwd|token|secret|key|auth|sig|apikey)", re.I)
 _PLAIN_HOST_SCHEMES = {
-    "mailto", "mailtos", "json", "jsons", "xml", "xmls", "form", "forms", "http", "https",
-    "sqlite", "postgresql", "postgresql+psycopg", "postgres", "ntfy", "ntfys",
+    "mailto",
+    "mailtos",
+    "json",
+    "jsons",
+    "xml",
+    "xmls",
+    "form",
+    "forms",
+    "http",
+    "https",
+    "sqlite",
+    "postgresql",
+    "postgresql+psycopg",
+    "postgres",
+    "ntfy",
+    "ntfys",
 }
 
 

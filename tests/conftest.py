@@ -14,8 +14,11 @@ os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
 for _var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
     os.environ.pop(_var, None)
 os.environ["NO_PROXY"] = "127.0.0.1,localhost"
-for _var in [k for k in os.environ if k.startswith("REGIONWATCH_") and k not in
-             ("REGIONWATCH_SHARED", "REGIONWATCH_TEST_PG_URL")]:
+for _var in [
+    k
+    for k in os.environ
+    if k.startswith("REGIONWATCH_") and k not in ("REGIONWATCH_SHARED", "REGIONWATCH_TEST_PG_URL")
+]:
     os.environ.pop(_var, None)
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -57,7 +57,9 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _record(self, body: bytes = b"") -> Request:
-        req = Request(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+        req = Request(
+            self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body
+        )
         server: LoopServer = self.server.owner  # type: ignore[attr-defined]
         with server.lock:
             server.log.append(req)
@@ -118,8 +120,9 @@ class LoopServer:
         self._srv.owner = self  # type: ignore[attr-defined]
         self.port = self._srv.server_address[1]
         self.base = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._srv.serve_forever, kwargs={"poll_interval": 0.1},
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._srv.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        )
 
     def start(self) -> LoopServer:
         self._thread.start()
@@ -139,8 +142,12 @@ class LoopServer:
 
     def requests(self, path: str | None = None, method: str | None = None) -> list[Request]:
         with self.lock:
-            return [r for r in self.log if (path is None or urlsplit(r.path).path == path)
-                    and (method is None or r.method == method)]
+            return [
+                r
+                for r in self.log
+                if (path is None or urlsplit(r.path).path == path)
+                and (method is None or r.method == method)
+            ]
 
     def clear_log(self) -> None:
         with self.lock:

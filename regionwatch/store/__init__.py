@@ -137,17 +137,28 @@ class Store:
             for s in sources:
                 conn.execute(
                     insert_ignore(conn, t.feeds).values(
-                        name=s.name, url=s.url, kind=s.kind, language=s.language,
-                        country=s.country, state_affiliated=s.state_affiliated,
-                        created_at=now, consecutive_failures=0, items_seen=0,
+                        name=s.name,
+                        url=s.url,
+                        kind=s.kind,
+                        language=s.language,
+                        country=s.country,
+                        state_affiliated=s.state_affiliated,
+                        created_at=now,
+                        consecutive_failures=0,
+                        items_seen=0,
                     )
                 )
                 row = conn.execute(select(t.feeds).where(t.feeds.c.name == s.name)).mappings().one()
                 changes: dict[str, Any] = {}
                 if row["url"] != s.url:
                     # a new address: forget validators and give it a fresh start
-                    changes.update(url=s.url, etag=None, last_modified=None,
-                                   consecutive_failures=0, next_poll_at=None)
+                    changes.update(
+                        url=s.url,
+                        etag=None,
+                        last_modified=None,
+                        consecutive_failures=0,
+                        next_poll_at=None,
+                    )
                 for col in ("kind", "language", "country", "state_affiliated"):
                     if row[col] != getattr(s, col):
                         changes[col] = getattr(s, col)
@@ -202,9 +213,14 @@ class Store:
             failures = (row[0] if row else 0) + 1
             delay = min(base_seconds * 2 ** (failures - 1), 6 * 3600) if failures > 1 else 0
             conn.execute(
-                update(t.feeds).where(t.feeds.c.id == feed_id).values(
-                    last_polled_at=now, last_error_at=now, last_status="error",
-                    last_error=error[:2000], consecutive_failures=failures,
+                update(t.feeds)
+                .where(t.feeds.c.id == feed_id)
+                .values(
+                    last_polled_at=now,
+                    last_error_at=now,
+                    last_status="error",
+                    last_error=error[:2000],
+                    consecutive_failures=failures,
                     next_poll_at=now + timedelta(seconds=delay) if delay else None,
                 )
             )
@@ -234,7 +250,9 @@ class Store:
                 found.update(
                     r[0]
                     for r in conn.execute(
-                        select(t.items.c.content_hash).where(t.items.c.content_hash.in_(hs[i : i + 500]))
+                        select(t.items.c.content_hash).where(
+                            t.items.c.content_hash.in_(hs[i : i + 500])
+                        )
                     )
                 )
         return found
@@ -254,16 +272,34 @@ class Store:
         cats = sorted(
             c for c, d in ((tags or {}).get("categories") or {}).items() if d.get("decision")
         )
-        stmt = insert_ignore(conn, t.items).values(
-            url_hash=article.key, url=article.url, canonical_url=article.canonical_url,
-            guid=article.guid, feed_id=feed_id, feed_name=article.source, title=article.title,
-            summary=article.summary, text=article.text, text_source=article.text_source,
-            fetch_note=article.fetch_note, language=article.language, author=article.author,
-            site=article.site, published_at=article.published, first_seen_at=now,
-            content_hash=article.content_hash or None, origin=article.origin,
-            lexicon_hash=(tags or {}).get("lexicon_hash"), categories=cats, tags=tags,
-            baseline=baseline,
-        ).returning(t.items.c.id)
+        stmt = (
+            insert_ignore(conn, t.items)
+            .values(
+                url_hash=article.key,
+                url=article.url,
+                canonical_url=article.canonical_url,
+                guid=article.guid,
+                feed_id=feed_id,
+                feed_name=article.source,
+                title=article.title,
+                summary=article.summary,
+                text=article.text,
+                text_source=article.text_source,
+                fetch_note=article.fetch_note,
+                language=article.language,
+                author=article.author,
+                site=article.site,
+                published_at=article.published,
+                first_seen_at=now,
+                content_hash=article.content_hash or None,
+                origin=article.origin,
+                lexicon_hash=(tags or {}).get("lexicon_hash"),
+                categories=cats,
+                tags=tags,
+                baseline=baseline,
+            )
+            .returning(t.items.c.id)
+        )
         row = conn.execute(stmt).first()
         if row is None:
             return None
@@ -278,17 +314,37 @@ class Store:
         conn.execute(t.item_tags.delete().where(t.item_tags.c.item_id == item_id))
         rows: list[dict[str, Any]] = []
         for a in tags.get("actors") or []:
-            rows.append(dict(item_id=item_id, kind="actor", slug=str(a.get("slug"))[:100],
-                             score=1.0, mentions=int(a.get("mentions") or 1)))
+            rows.append(
+                dict(
+                    item_id=item_id,
+                    kind="actor",
+                    slug=str(a.get("slug"))[:100],
+                    score=1.0,
+                    mentions=int(a.get("mentions") or 1),
+                )
+            )
         for th in tags.get("themes") or []:
             slug = th.get("slug") if isinstance(th, dict) else th
             mentions = int(th.get("mentions") or 1) if isinstance(th, dict) else 1
-            rows.append(dict(item_id=item_id, kind="theme", slug=str(slug)[:100], score=1.0,
-                             mentions=mentions))
+            rows.append(
+                dict(
+                    item_id=item_id,
+                    kind="theme",
+                    slug=str(slug)[:100],
+                    score=1.0,
+                    mentions=mentions,
+                )
+            )
         for cat, d in (tags.get("categories") or {}).items():
-            rows.append(dict(item_id=item_id, kind="category", slug=cat,
-                             score=float(d.get("score") or 0.0),
-                             mentions=len(d.get("evidence") or [])))
+            rows.append(
+                dict(
+                    item_id=item_id,
+                    kind="category",
+                    slug=cat,
+                    score=float(d.get("score") or 0.0),
+                    mentions=len(d.get("evidence") or []),
+                )
+            )
         seen: set[tuple[str, str]] = set()
         unique = []
         for r in rows:
@@ -309,7 +365,8 @@ class Store:
     ) -> list[dict[str, Any]]:
         """Stored items, newest first (by publication, else first-seen time)."""
         q = select(t.items).order_by(
-            func.coalesce(t.items.c.published_at, t.items.c.first_seen_at).desc(), t.items.c.id.desc()
+            func.coalesce(t.items.c.published_at, t.items.c.first_seen_at).desc(),
+            t.items.c.id.desc(),
         )
         if feed:
             q = q.where(t.items.c.feed_name == feed)
@@ -328,7 +385,8 @@ class Store:
         """Record the start of a run; returns its id."""
         with self.begin() as conn:
             row = conn.execute(
-                t.runs.insert().values(kind=kind, started_at=utcnow(), status="running")
+                t.runs.insert()
+                .values(kind=kind, started_at=utcnow(), status="running")
                 .returning(t.runs.c.id)
             ).first()
         assert row is not None
@@ -338,24 +396,36 @@ class Store:
         """Record the end of a run with its summary."""
         with self.begin() as conn:
             conn.execute(
-                update(t.runs).where(t.runs.c.id == run_id)
+                update(t.runs)
+                .where(t.runs.c.id == run_id)
                 .values(finished_at=utcnow(), status=status, summary=summary)
             )
 
     def recent_runs(self, limit: int = 10) -> list[dict[str, Any]]:
         """The latest runs, newest first."""
         with self.connect() as conn:
-            rows = conn.execute(
-                select(t.runs).order_by(t.runs.c.started_at.desc(), t.runs.c.id.desc()).limit(limit)
-            ).mappings().all()
+            rows = (
+                conn.execute(
+                    select(t.runs)
+                    .order_by(t.runs.c.started_at.desc(), t.runs.c.id.desc())
+                    .limit(limit)
+                )
+                .mappings()
+                .all()
+            )
         return [_row(r) for r in rows]
 
     def counts(self) -> dict[str, int]:
         """Row counts of the main tables."""
         out: dict[str, int] = {}
         with self.connect() as conn:
-            for name, table in (("feeds", t.feeds), ("items", t.items), ("stories", t.stories),
-                                ("alerts", t.alerts), ("runs", t.runs)):
+            for name, table in (
+                ("feeds", t.feeds),
+                ("items", t.items),
+                ("stories", t.stories),
+                ("alerts", t.alerts),
+                ("runs", t.runs),
+            ):
                 out[name] = int(conn.execute(select(func.count()).select_from(table)).scalar_one())
         return out
 
@@ -372,7 +442,9 @@ class Store:
             return total
         if self.dialect == "postgresql":
             with self.connect() as conn:
-                return int(conn.execute(text("select pg_database_size(current_database())")).scalar_one())
+                return int(
+                    conn.execute(text("select pg_database_size(current_database())")).scalar_one()
+                )
         return None
 
     def table_names(self) -> list[str]:

@@ -57,12 +57,16 @@ def migrate(engine: Engine) -> int:
             # several workers may start at once: one migrates, the others wait
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727274)")
         if "schema_version" not in inspect(conn).get_table_names():
-            conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            conn.exec_driver_sql(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
+            )
         current = conn.execute(text("SELECT max(version) FROM schema_version")).scalar() or 0
         for version, label, fn in MIGRATIONS:
             if version > current:
                 logger.info("store: applying migration %d (%s)", version, label)
                 fn(conn)
-                conn.execute(text("INSERT INTO schema_version (version) VALUES (:v)"), {"v": version})
+                conn.execute(
+                    text("INSERT INTO schema_version (version) VALUES (:v)"), {"v": version}
+                )
                 current = version
     return int(current)

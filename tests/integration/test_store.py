@@ -22,10 +22,18 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield request.getfixturevalue("fresh_pg")
 
 
-def article(url: str = "https://a.example/news/1", body: str = "Border guards exchanged fire.") -> Article:
+def article(
+    url: str = "https://a.example/news/1", body: str = "Border guards exchanged fire."
+) -> Article:
     return Article(
-        url=url, canonical_url=url, source="A", title="Clash at the border", text=body,
-        text_source="page", published=datetime(2026, 11, 20, 8, tzinfo=UTC), language="en",
+        url=url,
+        canonical_url=url,
+        source="A",
+        title="Clash at the border",
+        text=body,
+        text_source="page",
+        published=datetime(2026, 11, 20, 8, tzinfo=UTC),
+        language="en",
         content_hash=str(hash(body)),
     )
 
@@ -39,7 +47,10 @@ def test_migrations_upgrade_in_place(store_url: str) -> None:
         conn.execute(text("INSERT INTO schema_version VALUES (1)"))
     store = Store(store_url)
     with store.connect() as conn:
-        assert conn.execute(text("SELECT max(version) FROM schema_version")).scalar() == MIGRATIONS[-1][0]
+        assert (
+            conn.execute(text("SELECT max(version) FROM schema_version")).scalar()
+            == MIGRATIONS[-1][0]
+        )
     # running again is a no-op
     assert migrate(store.engine) == MIGRATIONS[-1][0]
     store.close()
@@ -50,11 +61,15 @@ def test_item_insert_is_idempotent(store_url: str) -> None:
     store = Store(store_url)
     rows = store.sync_sources([Source(name="A", url="https://a.example/feed")])
     fid = rows["A"]["id"]
-    tags = {"actors": [{"slug": "armenia", "name": "Armenia", "mentions": 2}],
-            "themes": [{"slug": "border_clash", "name": "border clash", "mentions": 1}],
-            "categories": {"border_clash": {"score": 0.9, "decision": True, "evidence": []},
-                           "csto": {"score": 0.1, "decision": False, "evidence": []}},
-            "lexicon_hash": "abc"}
+    tags = {
+        "actors": [{"slug": "armenia", "name": "Armenia", "mentions": 2}],
+        "themes": [{"slug": "border_clash", "name": "border clash", "mentions": 1}],
+        "categories": {
+            "border_clash": {"score": 0.9, "decision": True, "evidence": []},
+            "csto": {"score": 0.1, "decision": False, "evidence": []},
+        },
+        "lexicon_hash": "abc",
+    }
     with store.begin() as conn:
         first = Store.insert_item(conn, article(), feed_id=fid, tags=tags, baseline=False)
     with store.begin() as conn:
@@ -79,10 +94,17 @@ def test_feed_health_backoff_and_recovery(store_url: str) -> None:
     assert row is not None
     assert row["consecutive_failures"] == 2
     assert row["next_poll_at"] > datetime.now(UTC) + timedelta(seconds=30)
-    store.record_poll_success(fid, FeedPoll(source="A", status="ok", etag='"e1"', last_modified="x"), 3)
+    store.record_poll_success(
+        fid, FeedPoll(source="A", status="ok", etag='"e1"', last_modified="x"), 3
+    )
     row = store.feed("A")
     assert row is not None
-    assert (row["consecutive_failures"], row["next_poll_at"], row["etag"], row["items_seen"]) == (0, None, '"e1"', 3)
+    assert (row["consecutive_failures"], row["next_poll_at"], row["etag"], row["items_seen"]) == (
+        0,
+        None,
+        '"e1"',
+        3,
+    )
     assert row["baseline_at"] is not None
     # a 304 keeps the validators
     store.record_poll_success(fid, FeedPoll(source="A", status="not_modified"), 0)
@@ -105,5 +127,9 @@ def test_runs_are_recorded(store_url: str) -> None:
     rid = store.start_run("monitor")
     store.finish_run(rid, "ok", {"items_new": 3})
     (run,) = store.recent_runs(1)
-    assert run["status"] == "ok" and run["summary"]["items_new"] == 3 and run["finished_at"] is not None
+    assert (
+        run["status"] == "ok"
+        and run["summary"]["items_new"] == 3
+        and run["finished_at"] is not None
+    )
     store.close()

@@ -27,7 +27,9 @@ def test_example_config_loads() -> None:
 
 
 def test_contract_keys(tmp_path: Path) -> None:
-    p = write(tmp_path, """
+    p = write(
+        tmp_path,
+        """
 [storage]
 url = "sqlite:///x.db"
 [http]
@@ -42,7 +44,8 @@ url = "json://127.0.0.1:9/hook"
 categories = ["csto", "ceasefire"]
 [alerts]
 max_age_hours = 12
-""")
+""",
+    )
     s = load_settings(p)
     assert s.http.allow_private_networks is True
     assert s.feeds[0].language == "ru"
@@ -60,7 +63,7 @@ def test_env_beats_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_config_from_env_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    p = write(tmp_path, '[alerts]\nmax_age_hours = 7\n')
+    p = write(tmp_path, "[alerts]\nmax_age_hours = 7\n")
     monkeypatch.setenv("REGIONWATCH_CONFIG", str(p))
     assert load_settings().alerts.max_age_hours == 7
 
