@@ -29,7 +29,7 @@ config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True
 app.add_typer(config_app, name="config")
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 ConfigOpt = Annotated[
     str | None,
@@ -384,7 +384,7 @@ def status(config: ConfigOpt = None) -> None:
 # ---------------------------------------------------------------------------- serve / demo
 @app.command()
 def serve(config: ConfigOpt = None) -> None:
-    """Run as a service: monitor every [service] monitor_interval_seconds, digest daily."""
+    """Run as a service: monitor every service.monitor_interval_seconds, digest daily."""
     settings = settings_or_exit(config)
     from flows.serve import serve_forever
 

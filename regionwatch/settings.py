@@ -414,6 +414,8 @@ def mask_url(url: str) -> str:
     except ValueError:
         return "***"
     scheme = parts.scheme.lower()
+    if scheme.startswith("sqlite") or not parts.netloc:
+        return url  # a file path: nothing secret, and urlunsplit would drop the slashes
     netloc = parts.netloc
     if "@" in netloc:
         userinfo, host = netloc.rsplit("@", 1)
