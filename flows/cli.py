@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import logging
 import os
 import sys
@@ -81,38 +82,50 @@ def _fmt_dt(v: Any) -> str:
 
 
 # ---------------------------------------------------------------------------- run
+def _short_error(error: str | None) -> str:
+    """An error for a table cell: without the exception class prefix and the repeated URL."""
+    if not error:
+        return ""
+    text = error.split(": ", 1)[1] if ": " in error[:40] else error
+    return re.sub(r"\s*\(https?://[^)]*\)\s*$", "", text)
+
+
 def print_run_table(summary: dict[str, Any]) -> None:
     """The per-feed table of one cycle and a total line."""
+    wide = console.width >= 120
     table = Table(title="RegionWatch cycle", show_lines=False)
-    for col, just in (
-        ("feed", "left"),
-        ("status", "left"),
-        ("entries", "right"),
-        ("new items", "right"),
-        ("304", "right"),
-        ("pages", "right"),
-        ("page errors", "right"),
-        ("error", "left"),
-    ):
-        table.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]
+    table.add_column("feed", no_wrap=True, max_width=28 if wide else 22, overflow="ellipsis")
+    table.add_column("status", no_wrap=True, min_width=6)
+    numbers = ("entries", "new", "304", "pages", "page err") if wide else ("new", "304")
+    for col in numbers:
+        table.add_column(col, justify="right", no_wrap=True, min_width=len(col))
+    fixed = 28 + 8 + sum(len(c) + 3 for c in numbers) + 12 if wide else 22 + 8 + 12 + 10
+    table.add_column(
+        "error", overflow="ellipsis", no_wrap=True, max_width=max(16, console.width - fixed)
+    )
     for f in summary.get("feeds", []):
-        style = "red" if f["status"] == "error" else ("dim" if f["not_modified"] else "")
+        style = {"error": "red", "backoff": "yellow"}.get(f["status"], "")
+        style = style or ("dim" if f["not_modified"] else "")
+        values = {
+            "entries": str(f["entries"]),
+            "new": str(f["new_items"]),
+            "304": "yes" if f["not_modified"] else "",
+            "pages": str(f["pages_fetched"]),
+            "page err": str(f["page_errors"]),
+        }
         table.add_row(
             f["source"],
             f["status"],
-            str(f["entries"]),
-            str(f["new_items"]),
-            "yes" if f["not_modified"] else "",
-            str(f["pages_fetched"]),
-            str(f["page_errors"]),
-            (f.get("error") or "")[:120],
+            *(values[c] for c in numbers),
+            _short_error(f.get("error")),
             style=style,
         )
     console.print(table)
     console.print(
         f"total: {summary.get('feeds_polled', 0)} feeds, "
         f"{summary.get('not_modified', 0)} not modified, "
-        f"{summary.get('feed_errors', 0)} errors, {summary.get('items_new', 0)} new items, "
+        f"{summary.get('feed_errors', 0)} errors, {summary.get('feeds_in_backoff', 0)} in backoff, "
+        f"{summary.get('items_new', 0)} new items, "
         f"{summary.get('alerts_queued', 0)} alerts queued, {summary.get('alerts_sent', 0)} sent, "
         f"{summary.get('alerts_failed', 0)} failed"
     )

@@ -126,8 +126,8 @@ class RunSummary:
 
     @property
     def feeds_polled(self) -> int:
-        """Number of feeds polled in the run."""
-        return len(self.feeds)
+        """Number of feeds polled in the run (feeds waiting out a backoff are not polled)."""
+        return sum(1 for f in self.feeds if f.status != "backoff")
 
     @property
     def not_modified(self) -> int:
@@ -139,6 +139,11 @@ class RunSummary:
         """Feeds that failed."""
         return sum(1 for f in self.feeds if f.status == "error")
 
+    @property
+    def feeds_in_backoff(self) -> int:
+        """Feeds skipped because they are waiting out a failure backoff."""
+        return sum(1 for f in self.feeds if f.status == "backoff")
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of the summary."""
         return {
@@ -149,6 +154,7 @@ class RunSummary:
             "feeds_polled": self.feeds_polled,
             "not_modified": self.not_modified,
             "feed_errors": self.feed_errors,
+            "feeds_in_backoff": self.feeds_in_backoff,
             "items_new": self.items_new,
             "stories_new": self.stories_new,
             "alerts_queued": self.alerts_queued,

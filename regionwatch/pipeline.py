@@ -36,6 +36,7 @@ __all__ = [
     "ChunkReport",
     "Context",
     "alert_rows",
+    "backoff_reports",
     "deliver",
     "due_sources",
     "ingest_urls",
@@ -129,6 +130,26 @@ class ChunkReport:
 
 
 # ---------------------------------------------------------------------------- sources
+def backoff_reports(ctx: Context) -> list[FeedReport]:
+    """Report rows for configured sources skipped this cycle because they are in backoff."""
+    now = utcnow()
+    rows = {r["name"]: r for r in ctx.store.feeds()}
+    out = []
+    for s in ctx.sources:
+        row = rows.get(s.name)
+        nxt = row.get("next_poll_at") if row else None
+        if row is not None and nxt is not None and nxt > now:
+            out.append(
+                FeedReport(
+                    source=s.name,
+                    status="backoff",
+                    error=f"until {nxt:%H:%M} UTC after {row['consecutive_failures']} failures"
+                    f" — {_strip_class(row.get('last_error') or '')[:120]}",
+                )
+            )
+    return out
+
+
 def due_sources(ctx: Context) -> list[Source]:
     """Configured sources that are not waiting out a failure backoff."""
     now = utcnow()
@@ -257,6 +278,10 @@ async def _fetch_article(
         language_hint=source.language,
     )
     return art, 1, 0
+
+
+def _strip_class(error: str) -> str:
+    return error.split(": ", 1)[1] if ": " in error[:40] else error
 
 
 def _short(exc: BaseException, n: int = 300) -> str:
@@ -510,14 +535,13 @@ def run_cycle(settings: Settings, *, ctx: Context | None = None) -> RunSummary:
     summary = RunSummary(kind="monitor", started_at=utcnow())
     run_id = ctx.store.start_run("monitor")
     try:
-        summary.feeds = asyncio.run(poll_sources(ctx, due_sources(ctx)))
+        summary.feeds = asyncio.run(poll_sources(ctx, due_sources(ctx))) + backoff_reports(ctx)
         summary.items_new = sum(f.new_items for f in summary.feeds)
         report = deliver(ctx)
         summary.alerts_sent = getattr(report, "sent", 0)
         summary.alerts_failed = getattr(report, "failed", 0)
-        summary.status = (
-            "failed" if summary.feeds and all(f.status == "error" for f in summary.feeds) else "ok"
-        )
+        polled = [f for f in summary.feeds if f.status != "backoff"]
+        summary.status = "failed" if polled and all(f.status == "error" for f in polled) else "ok"
     except StoreError:
         summary.status = "failed"
         raise
