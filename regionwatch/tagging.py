@@ -18,8 +18,12 @@ Category decisions (``border_clash``, ``ceasefire``, ``csto``) add up per-senten
 * category specifics: a border clash needs an armed-incident word and a border word (or a known
   border place, or the Karabakh line of contact) in one sentence, between two states of the
   region; full-scale-war context halves it. A ceasefire needs a truce word (or a phrase like
-  "cessation of hostilities"); a peace treaty alone is not one. CSTO needs the organisation named
-  with an action (deployment, summit, appeal, membership, freeze ...) more than in passing.
+  "cessation of hostilities"); a peace treaty alone is not one, and a truce whose named parties
+  ("the Israel-Iran ceasefire", "a truce between Israel and Hamas") are all outside the region
+  weighs nothing, whoever comments on it. A year used as an event's modifier ("the 2020
+  ceasefire", "the 2008 war") makes its sentence background. CSTO needs the organisation named
+  with an action (deployment, summit, appeal, freeze ...) more than in passing; a sentence naming
+  it among other organisations is a list; "the bloc" after the CSTO was named counts half.
 """
 
 from __future__ import annotations
@@ -69,15 +73,22 @@ _MAX_SENT_CHARS = 400
 _WS = re.compile(r"\s+")
 _YEARISH = re.compile(r"(?:1[89]|20)\d\d")
 # "the 1990s", "90-х"; "in September 2022", "in 2021", "в сентябре 2022 года", "en 2020",
+# (not "since 2022": "the first talks since 2022" measures up to now, it does not date the event)
 # "im Jahr 2020", "2020 yılında": a dated past reference (reporting dates carry the day)
 _DECADE_AFTER = re.compile(r"s\b|'s\b|-е|-х|-ies")
 _MONTHS_EN = "january|february|march|april|may|june|july|august|september|october|november|december"
 _MONTHS_RU = "январе|феврале|марте|апреле|мае|июне|июле|августе|сентябре|октябре|ноябре|декабре"
 _PAST_BEFORE = re.compile(
-    rf"(?i)(?:\b(?:in|since|during|of|en|depuis|seit|im jahr)|(?<!\w)[вс])\s+"
+    rf"(?i)(?:\b(?:in|during|of|en|im jahr)|(?<!\w)в)\s+"
     rf"(?:(?:early|late|mid-?)\s+)?(?:(?:{_MONTHS_EN}|{_MONTHS_RU})\s+)?$"
 )
 _PAST_AFTER = re.compile(r"'?(?:de|da|te|ta)\b| yılında")
+# a year used as a modifier of an event noun ("the 2020 ceasefire", "the 2008 war", "the 2022
+# clashes") names a past event; fresh news dates by day or says "Saturday's truce"
+_DATED_EVENT = re.compile(
+    r"(?i)\s+(?:[a-z-]+\s+)?(?:ceasefire|cease-fire|truce|armistice|war|wars|clashes|fighting|"
+    r"conflict|offensive|escalation|statement|hostilities)\b"
+)
 # sentence breaks: sentence-final punctuation (Latin, Cyrillic, Armenian, Arabic-script,
 # Devanagari, CJK) then space, a line break, or a run of spaces (flattened paragraph breaks).
 # One C-level pass; spaCy's sentencizer component cost ~40% of the per-article budget.
@@ -395,6 +406,7 @@ class Tagger:
             if (
                 (year % 10 == 0 and _DECADE_AFTER.match(after))
                 or _PAST_AFTER.match(after)
+                or _DATED_EVENT.match(text, b, min(len(text), b + 40))
                 or (_PAST_BEFORE.search(text[max(0, a - 30) : a]))
             ):
                 sent.decade = True  # "the 1990s", "in 2021", "в сентябре 2022 года"
@@ -496,6 +508,7 @@ class _SentInfo:
     listlike: bool
     core: int
     out: int
+    orgs: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -547,8 +560,13 @@ class _Context:
                     core += 1
                 elif actor.region == "out":
                     out += 1
-                if actor.kind in ("state", "capital") and actor.region in ("core", "conditional"):
-                    states.add(actors[state].slug)
+                if (
+                    actor.kind in ("state", "capital", "armed_force")
+                    and actor.region in ("core", "conditional")
+                    and actor.country
+                ):
+                    # the states involved: "Kyrgyz border guards" names Kyrgyzstan as well
+                    states.add(actor.country)
                 if actor.kind in ("state", "place", "capital"):
                     places.add(state)
                 if actor.kind == "organisation":
@@ -580,7 +598,15 @@ class _Context:
             )
             infos.append(
                 _SentInfo(
-                    s, weight, where, historical, out > 0 and out >= core, listlike, core, out
+                    s,
+                    weight,
+                    where,
+                    historical,
+                    out > 0 and out >= core,
+                    listlike,
+                    core,
+                    out,
+                    frozenset(orgs),
                 )
             )
         region_ok = core_total > 0 and out_total < core_total and not (title_out and not title_core)
@@ -597,7 +623,8 @@ class _Context:
                 "georgia",
             )
         )
-        ukraine_war = ua_ru >= 2 and ua_ru > others
+        # Russia and Ukraine both named: since 2022 any fire between them is the war
+        ukraine_war = (ua_ru >= 2 or (ua_ru and counts.get("russia", 0))) and ua_ru > others
         if ukraine_war:
             karabakh = karabakh and others >= ua_ru
         # war context: sentences about war that are not themselves background
@@ -677,7 +704,7 @@ def _ceasefire(ctx: _Context) -> CategoryResult:
             continue
         rule = "ceasefire.term" if strong else "ceasefire.phrase"
         w = info.weight * (1.0 if strong else 0.7)
-        if info.out_cancel:
+        if info.out_cancel or _parties_out_of_region(s, m, ctx.lexicon):
             w, rule = 0.0, rule + "[out-of-region]"
         else:
             if (s.has("cue:ceasefire_status") or s.has("cue:violation")) and not info.historical:
@@ -740,7 +767,8 @@ def _border_clash(ctx: _Context) -> CategoryResult:
             )
         if border is None:
             continue
-        w = info.weight * (0.75 if dyad else 1.0)
+        # firing between neighbours "at positions / a post" is a line incident: full weight
+        w = info.weight * (0.75 if dyad and not s.has("cue:position") else 1.0)
         if (contact or dyad) and ctx.war_sentences:
             # inferred borders (contact line, Karabakh, neighbours) in war reporting are the war
             factor = 0.25 if ctx.war_in_lead else 0.5
@@ -766,6 +794,42 @@ def _border_clash(ctx: _Context) -> CategoryResult:
         ev.append((w, _evidence(info, inc, rule, w)))
     gate = ctx.region_ok and (len(ctx.states) >= 2 or ctx.has_border_zone)
     return _finish(total, gate, ev)
+
+
+# "the Israel-Iran ceasefire", "a truce between Israel and Hamas": the parties named right next to
+# the truce word decide its region, whoever else (a Kremlin spokesman ...) comments on it
+_BETWEEN = re.compile(r"(?i)\W{0,3}(?:\w+\W+){0,4}?(?:between|между|entre|zwischen|arasında)\b")
+_PARTY_AFTER = 60  # reach of "between X and Y" after the truce word
+
+
+def _parties_out_of_region(s: _Sentence, m: Match, lexicon: Lexicon) -> bool:
+    """Whether the parties named at the truce word ``m`` are all outside the region."""
+    off, text = s.start, s.text
+    parties: list[Match] = []
+    # before: a chain of actors joined by hyphens, slashes or "and" ending at the truce word
+    edge = m.start
+    for a in sorted(s.actor_matches, key=lambda x: -x.start):
+        if a.end > edge:
+            continue
+        if not _JOIN.fullmatch(text[a.end - off : edge - off]):
+            break
+        parties.append(a)
+        edge = a.start
+    # after: "truce between X and Y"
+    between = _BETWEEN.match(text, m.end - off, min(len(text), m.end - off + 40))
+    if between is not None:
+        lo = between.end() + off
+        after = sorted(
+            (a for a in s.actor_matches if lo <= a.start <= lo + _PARTY_AFTER),
+            key=lambda x: x.start,
+        )
+        starts = sorted({a.start for a in after})[:2]  # "between X and Y": the first two names
+        parties.extend(a for a in after if a.start in starts)
+    regions = {lexicon.actors[a.label[6:]].region for a in parties}
+    return "out" in regions and "core" not in regions
+
+
+_JOIN = re.compile(r"(?i)[\s\-–—/'’]{0,3}(?:(?:and|und|et|и|ve)\s+)?|'s\s+|’s\s+")
 
 
 _ARMENIAN = frozenset({"armenia", "yerevan", "armenian_armed_forces", "pashinyan", "mirzoyan"})
@@ -795,21 +859,39 @@ def _dyad(s: _Sentence, actors: dict[str, Any]) -> bool:
 def _csto(ctx: _Context) -> CategoryResult:
     total = 0.0
     ev: list[tuple[float, dict[str, Any]]] = []
+    last_org: str | None = None  # the organisation named last: what "the bloc" refers back to
     for info in ctx.infos:
         s = info.sent
         m = s.first("actor:csto") or s.first("actor:csto_secretary_general")
-        if m is None:
-            continue
         action = s.has("cue:csto_action") or s.has("actor:csto_secretary_general")
+        others = info.orgs - _CSTO_SLUGS
+        if m is None:
+            # "the bloc" / "организация" in a later sentence, when the CSTO was named last
+            anaphor = s.first("cue:csto_anaphor")
+            if anaphor is not None and action and not others and last_org == "csto":
+                w = info.weight * 0.5
+                if info.historical:
+                    w *= 0.5
+                total += w
+                ev.append((w, _evidence(info, anaphor, "csto.anaphor", w)))
+            if others:
+                last_org = sorted(others)[0]
+            continue
+        last_org = "csto"
         w = info.weight * (1.0 if action else 0.5)
         rule = "csto.action" if action else "csto.mention"
         if info.historical:
             w, rule = w * 0.5, rule + "[historical]"
-        if info.listlike:
+        # a list of organisations ("a member of the EAEU, the SCO, the CSTO"), not member states:
+        # a CSTO story names its member states as a matter of course
+        if len(others) >= 2 or (others and (s.has("cue:listing") or not action)):
             w, rule = w * LIST_FACTOR, rule + "[list]"
         total += w
         ev.append((w, _evidence(info, m, rule, w)))
     return _finish(total, True, ev)
+
+
+_CSTO_SLUGS = frozenset({"csto", "csto_secretary_general"})
 
 
 # ----------------------------------------------------------------------------- cache
