@@ -1,0 +1,132 @@
+"""Run artifacts shown in the Prefect UI: new tagged items, alerts, and a markdown summary.
+
+Artifact keys are stable per flow (``monitor-items``, ``monitor-alerts``, ``monitor-summary``),
+so the UI keeps one versioned artifact per kind with a history of runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from regionwatch.models import RunSummary
+
+__all__ = ["alert_table", "item_table", "publish_run_artifacts", "summary_markdown"]
+
+logger = logging.getLogger(__name__)
+
+#: Tables are capped: the UI is for glancing, the store keeps everything.
+MAX_ROWS = 500
+
+
+def _cell(value: Any, limit: int = 200) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, list | tuple | set):
+        return ", ".join(_cell(v, limit) for v in value if v)
+    if isinstance(value, dict):
+        return ", ".join(str(k) for k, v in value.items() if v)
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _md(value: Any) -> str:
+    return _cell(value).replace("|", "\\|")
+
+
+def item_table(items: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
+    """Rows for the new-items table: headline, outlet, categories, actors, link."""
+    return [
+        {
+            "headline": _cell(it.get("title")),
+            "outlet": _cell(it.get("feed_name")),
+            "categories": _cell(it.get("categories")),
+            "actors": _cell(it.get("actors")),
+            "link": _cell(it.get("url"), 500),
+        }
+        for it in items[:MAX_ROWS]
+    ]
+
+
+def alert_table(alerts: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
+    """Rows for the alerts table: category, status, channel, headline, link, attempts, error."""
+    return [
+        {
+            "category": _cell(a.get("category")),
+            "status": _cell(a.get("status")),
+            "channel": _cell(a.get("channel")),
+            "headline": _cell(a.get("title")),
+            "link": _cell(a.get("url"), 500),
+            "attempts": _cell(a.get("attempts")),
+            "sent_at": _cell(a.get("sent_at")),
+            "last_error": _cell(a.get("last_error")),
+        }
+        for a in alerts[:MAX_ROWS]
+    ]
+
+
+def summary_markdown(summary: RunSummary, *, title: str = "RegionWatch monitor run") -> str:
+    """A markdown summary: feeds polled, 304s, errors, items, stories, alerts, feeds in trouble."""
+    lines = [
+        f"# {title}",
+        "",
+        f"Status: **{summary.status}** · started {_cell(summary.started_at)}"
+        + (f" · finished {_cell(summary.finished_at)}" if summary.finished_at else ""),
+        "",
+        "| feeds polled | 304 not modified | feed errors | new items | stories | alerts queued "
+        "| alerts sent | alerts failed |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {summary.feeds_polled} | {summary.not_modified} | {summary.feed_errors} "
+        f"| {summary.items_new} | {summary.stories_new} | {summary.alerts_queued} "
+        f"| {summary.alerts_sent} | {summary.alerts_failed} |",
+    ]
+    trouble = [f for f in summary.feeds if f.status in ("error", "skipped") or f.page_errors]
+    if trouble:
+        lines += ["", "## Feeds in trouble", "", "| feed | status | page errors | error |",
+                  "|---|---|---:|---|"]
+        lines += [f"| {_md(f.source)} | {f.status} | {f.page_errors} | {_md(f.error)} |"
+                  for f in trouble[:100]]
+    return "\n".join(lines) + "\n"
+
+
+def publish_run_artifacts(
+    summary: RunSummary,
+    items: Sequence[dict[str, Any]],
+    alerts: Sequence[dict[str, Any]],
+    *,
+    prefix: str = "monitor",
+) -> None:
+    """Publish the three artifacts of a run (items table, alerts table, markdown summary).
+
+    Args:
+        summary: the run's summary.
+        items: new items (``regionwatch.pipeline.new_items``).
+        alerts: outbox rows created or sent during the run (``alert_rows``).
+        prefix: artifact key prefix (the flow's name).
+    """
+    more = f" (first {MAX_ROWS} of {len(items)})" if len(items) > MAX_ROWS else ""
+    create_table_artifact(
+        key=f"{prefix}-items",
+        table=item_table(items) or [{"headline": "(no new items)", "outlet": "", "categories": "",
+                                     "actors": "", "link": ""}],
+        description=f"New tagged items: {len(items)}{more}",
+    )
+    sent = sum(1 for a in alerts if a.get("status") == "sent")
+    create_table_artifact(
+        key=f"{prefix}-alerts",
+        table=alert_table(alerts) or [{"category": "(no alerts)", "status": "", "channel": "",
+                                       "headline": "", "link": "", "attempts": "", "sent_at": "",
+                                       "last_error": ""}],
+        description=f"Alerts: {sent} sent, {len(alerts) - sent} pending or failed",
+    )
+    create_markdown_artifact(
+        key=f"{prefix}-summary",
+        markdown=summary_markdown(summary, title=f"RegionWatch {prefix} run"),
+        description=f"{summary.items_new} new items, {summary.alerts_sent} alerts sent",
+    )
