@@ -26,7 +26,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows.artifacts import publish_run_artifacts
 from regionwatch.errors import RegionWatchError, StoreError
 from regionwatch.models import FeedReport, RunSummary, Source
-from regionwatch.pipeline import Context, alert_rows, due_sources, new_items
+from regionwatch.pipeline import Context, alert_rows, backoff_reports, due_sources, new_items
 from regionwatch.settings import Settings, load_settings
 from regionwatch.store import utcnow
 from tasks.alerts import deliver_task
@@ -37,7 +37,6 @@ __all__ = [
     "AllFeedsFailed",
     "batches_of",
     "monitor",
-    "run_monitor",
     "run_monitor_cycle",
 ]
 
@@ -130,7 +129,7 @@ def run_monitor_cycle(ctx: Context) -> RunSummary:
     summary = RunSummary(kind="monitor", started_at=utcnow())
     run_id = ctx.store.start_run("monitor")
     try:
-        summary.feeds = _poll_all(ctx, due_sources(ctx))
+        summary.feeds = _poll_all(ctx, due_sources(ctx)) + backoff_reports(ctx)
         summary.items_new = sum(f.new_items for f in summary.feeds)
         if STOP.is_set():
             summary.status = "interrupted"
@@ -145,7 +144,8 @@ def run_monitor_cycle(ctx: Context) -> RunSummary:
         alerts = alert_rows(ctx, summary.started_at)
         summary.stories_new = len({i["story_id"] for i in items if i.get("story_id") is not None})
         summary.alerts_queued = sum(1 for a in alerts if a.get("status") != "sent")
-        if summary.feeds and all(f.status == "error" for f in summary.feeds):
+        polled = [f for f in summary.feeds if f.status != "backoff"]
+        if polled and all(f.status == "error" for f in polled):
             summary.status = "failed"
         summary.finished_at = utcnow()
         try:
@@ -192,18 +192,3 @@ def monitor(config_path: str | None = None) -> dict[str, Any]:
             return run_monitor_cycle(ctx).to_dict()
         finally:
             ctx.close()
-
-
-def run_monitor(config_path: str | None = None) -> dict[str, Any]:
-    """``regionwatch run``: one monitor flow run; the summary even when every feed failed.
-
-    Returns:
-        The run summary dict; ``status`` is ``failed`` when every feed failed.
-
-    Raises:
-        StoreError: the store is unreachable.
-    """
-    try:
-        return monitor(config_path)
-    except AllFeedsFailed as exc:
-        return exc.summary
