@@ -83,6 +83,8 @@ class _Handler(BaseHTTPRequestHandler):
         headers: dict[str, str] | None = None,
         req: Request | None = None,
     ) -> None:
+        if req is not None:
+            req.status = status  # recorded before the client can see the response
         try:
             self.send_response(status)
             self.send_header("Content-Type", ctype)
@@ -94,8 +96,6 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             pass
-        if req is not None:
-            req.status = status
 
 
 class _Server(ThreadingHTTPServer):
