@@ -38,7 +38,7 @@ test: $(STAMP_DEV)
 
 lint: $(STAMP_DEV)
 	$(VENV)/bin/ruff check regionwatch tasks flows tests bench
-	$(VENV)/bin/mypy regionwatch
+	$(VENV)/bin/mypy regionwatch flows tasks
 
 demo: $(STAMP_RUN)
 	$(RW) demo

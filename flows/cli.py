@@ -12,11 +12,18 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from regionwatch.errors import ConfigError, RegionWatchError, StoreError
-from regionwatch.settings import Settings, load_settings
+from flows.cli_common import (
+    ConfigOpt,
+    console,
+    err_console,
+    fail,
+    open_store_or_exit,
+    settings_or_exit,
+)
+from regionwatch.errors import RegionWatchError, StoreError
+from regionwatch.settings import load_settings
 
 app = typer.Typer(
     name="regionwatch",
@@ -28,33 +35,6 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
-
-console = Console()
-err_console = Console(stderr=True, soft_wrap=True)
-
-ConfigOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--config",
-        "-c",
-        help="TOML config file (default: $REGIONWATCH_CONFIG or ./regionwatch.toml).",
-    ),
-]
-
-
-def settings_or_exit(config: str | None) -> Settings:
-    """Load settings; on a bad file or value print the message (naming the key) and exit 2."""
-    try:
-        return load_settings(config)
-    except ConfigError as exc:
-        err_console.print(f"[bold red]config error:[/] {exc}", markup=True, highlight=False)
-        raise typer.Exit(2) from exc
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print an error and return the Exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code)
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -188,20 +168,11 @@ def run(
 
 
 # ---------------------------------------------------------------------------- feeds / items
-def _open_store(settings: Settings) -> Any:
-    from regionwatch.store import Store
-
-    try:
-        return Store(settings.storage.url)
-    except StoreError as exc:
-        raise fail(f"store unreachable: {exc}") from exc
-
-
 @app.command()
 def feeds(config: ConfigOpt = None) -> None:
     """Show feed health: last success, last error, consecutive failures, items seen."""
     settings = settings_or_exit(config)
-    store = _open_store(settings)
+    store = open_store_or_exit(settings)
     store.sync_sources(settings.sources())
     table = Table(title="Feeds")
     for col in (
@@ -282,7 +253,7 @@ def items(
 ) -> None:
     """List stored items, newest first."""
     settings = settings_or_exit(config)
-    store = _open_store(settings)
+    store = open_store_or_exit(settings)
     rows = store.list_items(
         feed=feed, since=_parse_date(since, "--since"), category=category, limit=limit
     )
@@ -335,7 +306,7 @@ def retag(
     from regionwatch.retag import retag_items
 
     settings = settings_or_exit(config)
-    store = _open_store(settings)
+    store = open_store_or_exit(settings)
     with Progress(console=err_console, transient=True) as progress:
         task = progress.add_task("re-tagging", total=None)
         n, changed = retag_items(
@@ -354,7 +325,7 @@ def status(config: ConfigOpt = None) -> None:
     from regionwatch.status import collect_status
 
     settings = settings_or_exit(config)
-    store = _open_store(settings)
+    store = open_store_or_exit(settings)
     st = collect_status(store, settings)
     runs = Table(title="Last runs")
     for col in ("started", "kind", "status", "feeds", "errors", "new items", "alerts sent", "took"):

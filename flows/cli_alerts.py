@@ -5,41 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markdown import Markdown
 from rich.markup import escape
 from rich.table import Table
 
+from flows.cli_common import ConfigOpt, console, err_console, open_store_or_exit, settings_or_exit
+
 __all__ = ["register"]
 
-console = Console()
-err_console = Console(stderr=True)
-
-ConfigOpt = Annotated[
-    str | None, typer.Option("--config", "-c", help="TOML config file.")
-]
-
-
-def _settings(config: str | None) -> Any:
-    from regionwatch.errors import ConfigError
-    from regionwatch.settings import load_settings
-
-    try:
-        return load_settings(config)
-    except ConfigError as exc:
-        err_console.print(f"[bold red]config error:[/] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(2) from exc
-
-
-def _store(settings: Any) -> Any:
-    from regionwatch.errors import StoreError
-    from regionwatch.store import Store
-
-    try:
-        return Store(settings.storage.url, echo=settings.storage.echo)
-    except StoreError as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(1) from exc
+_settings = settings_or_exit
+_store = open_store_or_exit
 
 
 def _dt(v: Any) -> str:

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -25,8 +24,7 @@ if TYPE_CHECKING:
     from regionwatch.backfill import BackfillProgress, BackfillReport
     from regionwatch.settings import Settings
 
-console = Console()
-err_console = Console(stderr=True)
+from flows.cli_common import console, err_console, settings_or_exit  # noqa: E402
 
 FROM_CHOICES = ("sitemaps", "wayback", "urls", "warc")
 
@@ -177,7 +175,6 @@ def register(app: typer.Typer) -> None:
         """Backfill archived items for a date range (quiet: backfilled items never alert)."""
         from regionwatch.backfill import digest_summaries
         from regionwatch.errors import ConfigError, RegionWatchError, StoreError
-        from regionwatch.settings import load_settings
 
         day0, day1 = _parse_day(since, "--since"), _parse_day(until, "--until")
         if day1 < day0:
@@ -187,11 +184,7 @@ def register(app: typer.Typer) -> None:
             err_console.print(f"[bold red]error:[/] --from must be one of "
                               f"{', '.join(FROM_CHOICES)}, got {from_!r}", highlight=False)
             raise typer.Exit(2)
-        try:
-            settings = load_settings(config)
-        except ConfigError as exc:
-            err_console.print(f"[bold red]config error:[/] {exc}", highlight=False)
-            raise typer.Exit(2) from exc
+        settings = settings_or_exit(config)
         ctx = None
         try:
             report, ctx = _run(

@@ -13,25 +13,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from flows.cli_common import ConfigOpt, console, err_console, settings_or_exit
 from regionwatch.errors import ConfigError, FetchError
 from regionwatch.settings import DEFAULT_SEEDS_DIR, Settings, load_settings
 
 __all__ = ["register"]
 
-console = Console()
-err_console = Console(stderr=True)
-
-ConfigOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--config",
-        "-c",
-        help="TOML config file (default: $REGIONWATCH_CONFIG or ./regionwatch.toml).",
-    ),
-]
 SeedsOpt = Annotated[
     Path | None,
     typer.Option(
@@ -40,12 +29,7 @@ SeedsOpt = Annotated[
 ]
 
 
-def _settings(config: str | None) -> Settings:
-    try:
-        return load_settings(config)
-    except ConfigError as exc:
-        err_console.print(f"[bold red]config error:[/] {exc}", highlight=False)
-        raise typer.Exit(2) from exc
+_settings = settings_or_exit
 
 
 def _seeds_dir(config: str | None, seeds: Path | None) -> tuple[Path, Settings | None]:

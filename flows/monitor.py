@@ -26,7 +26,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows.artifacts import publish_run_artifacts
 from regionwatch.errors import RegionWatchError, StoreError
 from regionwatch.models import FeedReport, RunSummary, Source
-from regionwatch.pipeline import Context, alert_rows, backoff_reports, due_sources, new_items
+from regionwatch.pipeline import Context, alert_rows, new_items, poll_plan
 from regionwatch.settings import Settings, load_settings
 from regionwatch.store import utcnow
 from tasks.alerts import deliver_task
@@ -129,7 +129,8 @@ def run_monitor_cycle(ctx: Context) -> RunSummary:
     summary = RunSummary(kind="monitor", started_at=utcnow())
     run_id = ctx.store.start_run("monitor")
     try:
-        summary.feeds = _poll_all(ctx, due_sources(ctx)) + backoff_reports(ctx)
+        due, waiting = poll_plan(ctx)
+        summary.feeds = _poll_all(ctx, due) + waiting
         summary.items_new = sum(f.new_items for f in summary.feeds)
         if STOP.is_set():
             summary.status = "interrupted"

@@ -41,6 +41,7 @@ __all__ = [
     "due_sources",
     "ingest_urls",
     "new_items",
+    "poll_plan",
     "poll_sources",
     "run_cycle",
     "save_articles",
@@ -130,39 +131,38 @@ class ChunkReport:
 
 
 # ---------------------------------------------------------------------------- sources
-def backoff_reports(ctx: Context) -> list[FeedReport]:
-    """Report rows for configured sources skipped this cycle because they are in backoff."""
+def poll_plan(ctx: Context) -> tuple[list[Source], list[FeedReport]]:
+    """Split the configured sources into those due now and report rows for those in backoff."""
     now = utcnow()
     rows = {r["name"]: r for r in ctx.store.feeds()}
-    out = []
+    due: list[Source] = []
+    waiting: list[FeedReport] = []
     for s in ctx.sources:
         row = rows.get(s.name)
         nxt = row.get("next_poll_at") if row else None
-        if row is not None and nxt is not None and nxt > now:
-            out.append(
-                FeedReport(
-                    source=s.name,
-                    status="backoff",
-                    error=f"until {nxt:%H:%M} UTC after {row['consecutive_failures']} failures"
-                    f" — {_strip_class(row.get('last_error') or '')[:120]}",
-                )
+        if row is None or nxt is None or nxt <= now:
+            due.append(s)
+            continue
+        logger.info("feed %s: in backoff until %s", s.name, nxt.isoformat())
+        waiting.append(
+            FeedReport(
+                source=s.name,
+                status="backoff",
+                error=f"until {nxt:%H:%M} UTC after {row['consecutive_failures']} failures"
+                f" — {_strip_class(row.get('last_error') or '')[:120]}",
             )
-    return out
+        )
+    return due, waiting
 
 
 def due_sources(ctx: Context) -> list[Source]:
     """Configured sources that are not waiting out a failure backoff."""
-    now = utcnow()
-    rows = {r["name"]: r for r in ctx.store.feeds()}
-    out = []
-    for s in ctx.sources:
-        row = rows.get(s.name)
-        nxt = row.get("next_poll_at") if row else None
-        if nxt is None or nxt <= now:
-            out.append(s)
-        else:
-            logger.info("feed %s: in backoff until %s", s.name, nxt.isoformat())
-    return out
+    return poll_plan(ctx)[0]
+
+
+def backoff_reports(ctx: Context) -> list[FeedReport]:
+    """Report rows for configured sources skipped this cycle because they are in backoff."""
+    return poll_plan(ctx)[1]
 
 
 async def poll_sources(ctx: Context, sources: Sequence[Source]) -> list[FeedReport]:
@@ -535,7 +535,8 @@ def run_cycle(settings: Settings, *, ctx: Context | None = None) -> RunSummary:
     summary = RunSummary(kind="monitor", started_at=utcnow())
     run_id = ctx.store.start_run("monitor")
     try:
-        summary.feeds = asyncio.run(poll_sources(ctx, due_sources(ctx))) + backoff_reports(ctx)
+        due, waiting = poll_plan(ctx)
+        summary.feeds = asyncio.run(poll_sources(ctx, due)) + waiting
         summary.items_new = sum(f.new_items for f in summary.feeds)
         report = deliver(ctx)
         summary.alerts_sent = getattr(report, "sent", 0)

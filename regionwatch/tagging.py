@@ -651,7 +651,7 @@ class _Context:
             out_mentions=out_total,
             states=states,
             karabakh=karabakh,
-            ukraine_war=ukraine_war,
+            ukraine_war=bool(ukraine_war),
             has_border_zone=border_zone,
             war_sentences=war_sentences,
             peace_title=peace_title,
