@@ -1,0 +1,224 @@
+"""Orchestration overhead of Prefect, and the memory of one ``serve`` process over many cycles.
+
+1. A 2,000-item cycle (40 loopback feeds × 50 new pages, our own generated texts) run twice on
+   fresh stores: once as the library-only ``run_cycle`` and once as the ``monitor`` flow against a
+   running Prefect server. Also the flow with zero feeds: Prefect's fixed cost per cycle (flow
+   run, task runs, states, artifacts). Prints the share of the cycle's wall time spent in Prefect.
+2. ``regionwatch serve`` with a 5 s interval against the same server: RSS of the serve process
+   after 10, 50 and 100 completed monitor runs (must not grow).
+
+Usage: ``.venv/bin/python bench/bench_orchestration.py [--feeds 40 --items 50 --cycles 100]``.
+Loopback only; Prefect quiet (no analytics). Prints markdown tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.update(PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1",
+                  PREFECT_UI_ENABLED="false", PREFECT_LOGGING_LEVEL="WARNING")
+for k in [k for k in os.environ if k.startswith("REGIONWATCH_")]:
+    os.environ.pop(k)
+
+from tests.e2e.conftest import article_html, free_port, rss  # noqa: E402
+from tests.loopback import LoopServer, Resource  # noqa: E402
+
+_TEXT = ("the regional council met on tuesday to discuss the budget for schools roads and "
+         "water supply in the valley while residents asked about bus routes and new clinics "
+         "a spokesman said the plan would be published next month after public hearings")
+WORDS = _TEXT.split()
+
+
+def build_outlet(srv: LoopServer, feeds: int, items: int) -> list[tuple[str, str]]:
+    now = datetime.now(UTC).replace(microsecond=0)
+    out = []
+    for f in range(feeds):
+        entries = []
+        for i in range(items):
+            path = f"/f{f}/a{i}.html"
+            title = f"Town {f} council notes item {i} on budget and roads"
+            paras = [" ".join(WORDS[(j * 7 + i + f) % len(WORDS)] for j in range(60)).capitalize()
+                     + "." for _ in range(5)]
+            pub = now - timedelta(hours=12, minutes=i)
+            srv.set(path, Resource(article_html(srv.url(path), title, paras, pub, f"Outlet {f}")
+                                   .encode()))
+            entries.append({"title": title, "url": srv.url(path), "published": pub,
+                            "paras": paras})
+        srv.set(f"/f{f}/feed.xml", Resource(rss(f"Outlet {f}", srv.url("/"), entries).encode(),
+                                            "application/rss+xml; charset=utf-8"))
+        out.append((f"Outlet {f}", srv.url(f"/f{f}/feed.xml")))
+    return out
+
+
+def write_cfg(path: Path, db: Path, feeds: list[tuple[str, str]], interval: int = 600) -> Path:
+    lines = ["[storage]", f'url = "sqlite:///{db}"', "", "[http]",
+             "allow_private_networks = true", "obey_robots = false", "per_host_delay = 0",
+             "per_host_concurrency = 8", ""]
+    for name, url in feeds:
+        lines += ["[[feeds]]", f"name = {json.dumps(name)}", f"url = {json.dumps(url)}",
+                  'language = "en"', ""]
+    lines += ["[service]", f"monitor_interval_seconds = {interval}", ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def start_server(home: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = dict(os.environ, PREFECT_HOME=str(home))
+    env.pop("PREFECT_API_URL", None)
+    proc = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host",
+                             "127.0.0.1", "--port", str(port)], env=env,
+                            stdout=open(home / "server.log", "wb"),  # noqa: SIM115 stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    url = f"http://127.0.0.1:{port}/api"
+    for _ in range(240):
+        try:
+            urllib.request.urlopen(url + "/health", timeout=2)
+            return proc, url
+        except OSError:
+            time.sleep(0.5)
+    raise SystemExit("prefect server did not start")
+
+
+def api(url: str, body: dict | None = None) -> object:
+    req = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"Content-Type": "application/json"},
+                                 method="POST" if body is not None else "GET")
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read().decode() or "null")
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def overhead(tmp: Path, args: argparse.Namespace, api_url: str) -> None:
+    srv = LoopServer().start()
+    feeds = build_outlet(srv, args.feeds, args.items)
+    os.environ["PREFECT_API_URL"] = api_url
+    from flows.monitor import monitor
+    from regionwatch.pipeline import run_cycle
+    from regionwatch.settings import load_settings
+
+    # zero feeds would fall back to the default (internet) list: give one tiny loopback feed
+    srv.set("/tiny.xml", Resource(rss("Tiny", srv.url("/"), []).encode(),
+                                  "application/rss+xml"))
+    empty = write_cfg(tmp / "empty.toml", tmp / "empty.db", [("Tiny", srv.url("/tiny.xml"))])
+    monitor(str(empty))  # warm both paths: imports, tagger, first API calls
+    run_cycle(load_settings(str(empty)))
+    fixed = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        monitor(str(empty))
+        fixed.append(time.perf_counter() - t0)
+    fixed_s = sorted(fixed)[1]
+
+    cfg_a = write_cfg(tmp / "a.toml", tmp / "a.db", feeds)
+    t0 = time.perf_counter()
+    lib = run_cycle(load_settings(str(cfg_a)))
+    t_lib = time.perf_counter() - t0
+    srv.clear_log()
+    cfg_b = write_cfg(tmp / "b.toml", tmp / "b.db", feeds)
+    t0 = time.perf_counter()
+    flow = monitor(str(cfg_b))
+    t_flow = time.perf_counter() - t0
+    srv.stop()
+    n = args.feeds * args.items
+    print(f"\n### Orchestration overhead: one cycle of {n:,} new items "
+          f"({args.feeds} feeds × {args.items}), SQLite store, warm Prefect server\n")
+    print("| run | items stored | wall time (s) |")
+    print("|---|---:|---:|")
+    print(f"| library only (`run_cycle`) | {lib.items_new:,} | {t_lib:.1f} |")
+    print(f"| `monitor` flow ({-(-args.feeds // 8)} batch tasks, 4 at a time) "
+          f"| {flow['items_new']:,} | {t_flow:.1f} |")
+    print(f"| `monitor` flow, 1 tiny feed (Prefect's fixed cost per cycle) | 0 | {fixed_s:.2f} |")
+    print()
+    print("| measure | value |")
+    print("|---|---:|")
+    print(f"| Prefect fixed cost / flow wall time | {100 * fixed_s / t_flow:.1f}% |")
+    print(f"| (flow − library) / flow wall time | {100 * (t_flow - t_lib) / t_flow:.1f}% |")
+
+
+def serve_memory(tmp: Path, args: argparse.Namespace, api_url: str) -> None:
+    srv = LoopServer().start()
+    feeds = build_outlet(srv, 1, 5)
+    cfg = write_cfg(tmp / "serve.toml", tmp / "serve.db", feeds, interval=5)
+    env = dict(os.environ, PREFECT_API_URL=api_url, PYTHONPATH=str(ROOT),
+               PREFECT_HOME=str(tmp / "serve-home"), PREFECT_RUNNER_POLL_FREQUENCY="2")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from flows.cli import main; main()", "serve", "--config", str(cfg)],
+        env=env, cwd=str(tmp), stdout=open(tmp / "serve.log", "wb"),  # noqa: SIM115
+        stderr=subprocess.STDOUT, start_new_session=True)
+    marks = sorted({2, 10, args.cycles // 2, args.cycles})
+    rows = []
+    t0 = time.time()
+    try:
+        dep = None
+        while dep is None and time.time() - t0 < 120:
+            deps = api(api_url + "/deployments/filter",
+                       {"deployments": {"name": {"any_": ["regionwatch"]}},
+                        "flows": {"name": {"any_": ["monitor"]}}})
+            dep = deps[0]["id"] if deps else None
+            time.sleep(1)
+        while marks and proc.poll() is None:
+            runs = api(api_url + "/flow_runs/filter",
+                       {"limit": 200, "flow_runs": {"deployment_id": {"any_": [dep]},
+                                                    "state": {"type": {"any_": ["COMPLETED"]}}}})
+            done = len(runs or [])
+            if done >= marks[0]:
+                rows.append((marks.pop(0), done, rss_mib(proc.pid), time.time() - t0))
+            time.sleep(2)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=90)
+        srv.stop()
+    print("\n### `regionwatch serve` memory (interval 5 s, runner polling every 2 s, 1 loopback "
+          "feed; RSS of the serve "
+          "process, flow runs execute in child processes)\n")
+    print("| completed monitor runs | RSS (MiB) | elapsed (s) |")
+    print("|---:|---:|---:|")
+    for _mark, done, mib, el in rows:
+        print(f"| {done} | {mib:.0f} | {el:.0f} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--feeds", type=int, default=40)
+    ap.add_argument("--items", type=int, default=50)
+    ap.add_argument("--cycles", type=int, default=100)
+    ap.add_argument("--skip-serve", action="store_true")
+    ap.add_argument("--skip-overhead", action="store_true")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="rw-bench-orch-"))
+    home = tmp / "prefect-home"
+    home.mkdir()
+    server, api_url = start_server(home)
+    try:
+        if not args.skip_overhead:
+            overhead(tmp, args, api_url)
+        if not args.skip_serve:
+            serve_memory(tmp, args, api_url)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
