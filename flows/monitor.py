@@ -12,6 +12,7 @@ as ``interrupted``; committed items and outbox rows are kept, pending alerts go 
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import threading
 from collections.abc import Iterator, Sequence
@@ -90,7 +91,10 @@ def _finish_batch_on_sigterm() -> Iterator[None]:
 
 def _poll_all(ctx: Context, sources: list[Source]) -> list[FeedReport]:
     """Submit one task per batch, wait for all; failed batches become per-feed errors."""
-    batches = batches_of(sources)
+    # one task per parallel slot (at least BATCH_SIZE feeds each): Prefect's cost per task run
+    # is paid a handful of times per cycle, and each batch's HTTP client reuses its connections
+    size = max(BATCH_SIZE, math.ceil(len(sources) / MAX_PARALLEL_BATCHES))
+    batches = batches_of(sources, size)
     if not batches:
         return []
     _ = ctx.tagger  # build the tagger once, before the threads want it

@@ -52,8 +52,15 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 ALLOWED_SCHEMES = ("http", "https")
 #: Host names that always mean "cloud metadata" or "this machine", whatever DNS says.
 BLOCKED_HOSTNAMES = frozenset(
-    {"localhost", "localhost.localdomain", "metadata", "metadata.google.internal",
-     "metadata.goog", "instance-data", "instance-data.ec2.internal"}
+    {
+        "localhost",
+        "localhost.localdomain",
+        "metadata",
+        "metadata.google.internal",
+        "metadata.goog",
+        "instance-data",
+        "instance-data.ec2.internal",
+    }
 )
 ROBOTS_MAX_BYTES = 512_000
 ROBOTS_TTL = 3600.0
@@ -69,11 +76,24 @@ _XML_ENCODING_RE = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9
 _CHARSET_PARAM_RE = re.compile(r"""charset\s*=\s*["']?([^"';,\s]+)""", re.IGNORECASE)
 #: WHATWG encoding aliases: labels that browsers decode with a superset codec.
 _ENCODING_SUPERSETS = {
-    "iso-8859-1": "cp1252", "latin-1": "cp1252", "latin1": "cp1252", "l1": "cp1252",
-    "iso8859-1": "cp1252", "ascii": "cp1252", "us-ascii": "cp1252", "gb2312": "gb18030",
-    "gbk": "gb18030", "x-gbk": "gb18030", "euc-cn": "gb18030", "ks_c_5601-1987": "cp949",
-    "euc-kr": "cp949", "iso-8859-9": "cp1254", "tis-620": "cp874", "shift_jis": "cp932",
-    "x-sjis": "cp932", "windows-31j": "cp932",
+    "iso-8859-1": "cp1252",
+    "latin-1": "cp1252",
+    "latin1": "cp1252",
+    "l1": "cp1252",
+    "iso8859-1": "cp1252",
+    "ascii": "cp1252",
+    "us-ascii": "cp1252",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "euc-cn": "gb18030",
+    "ks_c_5601-1987": "cp949",
+    "euc-kr": "cp949",
+    "iso-8859-9": "cp1254",
+    "tis-620": "cp874",
+    "shift_jis": "cp932",
+    "x-sjis": "cp932",
+    "windows-31j": "cp932",
 }
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),
@@ -195,8 +215,13 @@ def _ip_blocked(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
         if mapped is not None:
             return _ip_blocked(mapped)
     return (
-        ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_multicast
-        or ip.is_unspecified or ip.is_reserved or not ip.is_global
+        ip.is_loopback
+        or ip.is_private
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_unspecified
+        or ip.is_reserved
+        or not ip.is_global
     )
 
 
@@ -324,9 +349,7 @@ class _BodyDecoder:
             return
         self.size += len(data)
         if self.size > self.limit:
-            raise PermanentFetchError(
-                f"body exceeds {self.limit} bytes (decoded)", url=self.url
-            )
+            raise PermanentFetchError(f"body exceeds {self.limit} bytes (decoded)", url=self.url)
         self.parts.append(data)
 
     def feed(self, chunk: bytes) -> None:
@@ -396,8 +419,10 @@ class HttpClient:
         """
         self.cfg = cfg
         timeout = httpx.Timeout(
-            connect=cfg.connect_timeout, read=cfg.read_timeout,
-            write=cfg.read_timeout, pool=cfg.total_timeout,
+            connect=cfg.connect_timeout,
+            read=cfg.read_timeout,
+            write=cfg.read_timeout,
+            pool=cfg.total_timeout,
         )
         self._client = httpx.AsyncClient(
             timeout=timeout,
@@ -479,8 +504,12 @@ class HttpClient:
         parser = urllib.robotparser.RobotFileParser(robots_url)
         try:
             res = await self._fetch_with_retries(
-                robots_url, headers={}, max_bytes=ROBOTS_MAX_BYTES, robots=False,
-                source=None, retries=0,
+                robots_url,
+                headers={},
+                max_bytes=ROBOTS_MAX_BYTES,
+                robots=False,
+                source=None,
+                retries=0,
             )
         except FetchError as exc:
             # RFC 9309: a missing robots.txt (4xx) allows everything; we treat an unreachable
@@ -529,13 +558,23 @@ class HttpClient:
         if accept:
             headers["Accept"] = accept
         return await self._fetch_with_retries(
-            url, headers=headers, max_bytes=max_bytes or self.cfg.max_bytes,
-            robots=robots and self.cfg.obey_robots, source=source, retries=self.cfg.retries,
+            url,
+            headers=headers,
+            max_bytes=max_bytes or self.cfg.max_bytes,
+            robots=robots and self.cfg.obey_robots,
+            source=source,
+            retries=self.cfg.retries,
         )
 
     async def _fetch_with_retries(
-        self, url: str, *, headers: dict[str, str], max_bytes: int, robots: bool,
-        source: str | None, retries: int,
+        self,
+        url: str,
+        *,
+        headers: dict[str, str],
+        max_bytes: int,
+        robots: bool,
+        source: str | None,
+        retries: int,
     ) -> FetchResult:
         attempt = 0
         while True:
@@ -548,11 +587,15 @@ class HttpClient:
                 exc.source = source
                 if attempt >= retries:
                     raise
-                delay = self.cfg.backoff_base * (2 ** attempt) * (1 + random.random())
+                delay = self.cfg.backoff_base * (2**attempt) * (1 + random.random())
                 if exc.retry_after is not None:
                     if exc.retry_after > self.cfg.max_retry_after:
-                        LOGGER.info("%s: Retry-After %.0fs exceeds cap %.0fs; giving up for now",
-                                    url, exc.retry_after, self.cfg.max_retry_after)
+                        LOGGER.info(
+                            "%s: Retry-After %.0fs exceeds cap %.0fs; giving up for now",
+                            url,
+                            exc.retry_after,
+                            self.cfg.max_retry_after,
+                        )
                         raise
                     delay = max(delay, exc.retry_after)
                 attempt += 1
@@ -592,9 +635,7 @@ class HttpClient:
                 res.redirects = seen[:-1]
                 return res
             if len(seen) > self.cfg.max_redirects:
-                raise PermanentFetchError(
-                    f"more than {self.cfg.max_redirects} redirects", url=url
-                )
+                raise PermanentFetchError(f"more than {self.cfg.max_redirects} redirects", url=url)
             nxt = urljoin(current, location.strip())
             LOGGER.debug("redirect %s -> %s", current, nxt)
             current = nxt.split("#", 1)[0]
@@ -641,13 +682,22 @@ class HttpClient:
                         self._unresolved[host] = time.monotonic() + DNS_FAILURE_TTL
                         raise _NoRetry(err) from exc
                     raise err from exc
-                except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError,
-                        httpx.ProxyError) as exc:
+                except (
+                    httpx.RemoteProtocolError,
+                    httpx.ReadError,
+                    httpx.WriteError,
+                    httpx.ProxyError,
+                ) as exc:
                     raise TransientFetchError(
                         f"connection failed: {type(exc).__name__}: {exc}", url=url
                     ) from exc
-                except (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.LocalProtocolError,
-                        httpx.DecodingError, httpx.TooManyRedirects) as exc:
+                except (
+                    httpx.UnsupportedProtocol,
+                    httpx.InvalidURL,
+                    httpx.LocalProtocolError,
+                    httpx.DecodingError,
+                    httpx.TooManyRedirects,
+                ) as exc:
                     raise PermanentFetchError(f"{type(exc).__name__}: {exc}", url=url) from exc
                 except httpx.TransportError as exc:
                     raise TransientFetchError(f"{type(exc).__name__}: {exc}", url=url) from exc
@@ -661,20 +711,28 @@ class HttpClient:
             if status in REDIRECT_STATUSES:
                 location = hdrs.get("location")
                 if not location:
-                    raise PermanentFetchError(f"HTTP {status} without Location", url=url,
-                                              status=status)
+                    raise PermanentFetchError(
+                        f"HTTP {status} without Location", url=url, status=status
+                    )
+                await _drain(resp)
                 return None, location
             if status == 304:
                 self.stats["not_modified"] += 1
+                await _drain(resp)
                 return FetchResult(
-                    url=url, status=304, headers=hdrs, content=b"",
+                    url=url,
+                    status=304,
+                    headers=hdrs,
+                    content=b"",
                     etag=hdrs.get("etag") or headers.get("If-None-Match"),
                     last_modified=hdrs.get("last-modified") or headers.get("If-Modified-Since"),
                     not_modified=True,
                 ), None
             if status in RETRY_STATUSES:
                 raise TransientFetchError(
-                    f"HTTP {status}", url=url, status=status,
+                    f"HTTP {status}",
+                    url=url,
+                    status=status,
                     retry_after=parse_retry_after(hdrs.get("retry-after")),
                 )
             if status >= 400 or status < 200:
@@ -689,13 +747,18 @@ class HttpClient:
             async for chunk in resp.aiter_raw():
                 raw += len(chunk)
                 if raw > max_bytes:
-                    raise PermanentFetchError(f"body exceeds {max_bytes} bytes", url=url,
-                                              status=status)
+                    raise PermanentFetchError(
+                        f"body exceeds {max_bytes} bytes", url=url, status=status
+                    )
                 decoder.feed(chunk)
             content = decoder.finish()
             return FetchResult(
-                url=url, status=status, headers=hdrs, content=content,
-                etag=hdrs.get("etag"), last_modified=hdrs.get("last-modified"),
+                url=url,
+                status=status,
+                headers=hdrs,
+                content=content,
+                etag=hdrs.get("etag"),
+                last_modified=hdrs.get("last-modified"),
             ), None
 
 
@@ -716,3 +779,18 @@ def fetch_sync(cfg: HttpConfig, url: str, **kw: Any) -> FetchResult:
             return await client.fetch(url, **kw)
 
     return asyncio.run(_run())
+
+
+async def _drain(resp: httpx.Response, limit: int = 65536) -> None:
+    """Read a small leftover body so the connection goes back to the pool for reuse.
+
+    A body larger than ``limit`` is not worth reading: the connection is dropped instead.
+    """
+    seen = 0
+    try:
+        async for chunk in resp.aiter_raw():
+            seen += len(chunk)
+            if seen > limit:
+                return
+    except (httpx.StreamError, httpx.TransportError):
+        return  # already read, or the peer went away: nothing to reuse

@@ -131,24 +131,40 @@ class Store:
 
     # ------------------------------------------------------------------ feeds
     def sync_sources(self, sources: Sequence[Source]) -> dict[str, dict[str, Any]]:
-        """Make sure every source has a feed row (url/metadata refreshed); return rows by name."""
+        """Make sure every source has a feed row (url/metadata refreshed); return rows by name.
+
+        One read of the feeds table, then writes only for new or changed sources, so opening a
+        context over hundreds of unchanged feeds costs two statements.
+        """
         now = utcnow()
+        names = [s.name for s in sources]
         with self.begin() as conn:
-            for s in sources:
-                conn.execute(
-                    insert_ignore(conn, t.feeds).values(
-                        name=s.name,
-                        url=s.url,
-                        kind=s.kind,
-                        language=s.language,
-                        country=s.country,
-                        state_affiliated=s.state_affiliated,
-                        created_at=now,
-                        consecutive_failures=0,
-                        items_seen=0,
-                    )
+            existing = {
+                r["name"]: r
+                for r in conn.execute(select(t.feeds).where(t.feeds.c.name.in_(names))).mappings()
+            }
+            new_rows = [
+                dict(
+                    name=s.name,
+                    url=s.url,
+                    kind=s.kind,
+                    language=s.language,
+                    country=s.country,
+                    state_affiliated=s.state_affiliated,
+                    created_at=now,
+                    consecutive_failures=0,
+                    items_seen=0,
                 )
-                row = conn.execute(select(t.feeds).where(t.feeds.c.name == s.name)).mappings().one()
+                for s in sources
+                if s.name not in existing
+            ]
+            if new_rows:
+                conn.execute(insert_ignore(conn, t.feeds), new_rows)
+            dirty = bool(new_rows)
+            for s in sources:
+                row = existing.get(s.name)
+                if row is None:
+                    continue
                 changes: dict[str, Any] = {}
                 if row["url"] != s.url:
                     # a new address: forget validators and give it a fresh start
@@ -163,9 +179,14 @@ class Store:
                     if row[col] != getattr(s, col):
                         changes[col] = getattr(s, col)
                 if changes:
+                    dirty = True
                     conn.execute(update(t.feeds).where(t.feeds.c.id == row["id"]).values(**changes))
-            names = [s.name for s in sources]
-            rows = conn.execute(select(t.feeds).where(t.feeds.c.name.in_(names))).mappings().all()
+            if dirty:
+                rows = (
+                    conn.execute(select(t.feeds).where(t.feeds.c.name.in_(names))).mappings().all()
+                )
+            else:
+                rows = list(existing.values())
         return {r["name"]: _row(r) for r in rows}
 
     def feed(self, name: str) -> dict[str, Any] | None:
@@ -195,13 +216,9 @@ class Store:
         if poll.status != "not_modified":
             values["etag"] = poll.etag
             values["last_modified"] = poll.last_modified
+        values["baseline_at"] = func.coalesce(t.feeds.c.baseline_at, now)
         with self.begin() as conn:
             conn.execute(update(t.feeds).where(t.feeds.c.id == feed_id).values(**values))
-            conn.execute(
-                update(t.feeds)
-                .where(t.feeds.c.id == feed_id, t.feeds.c.baseline_at.is_(None))
-                .values(baseline_at=now)
-            )
 
     def record_poll_failure(self, feed_id: int, error: str, *, base_seconds: float = 60.0) -> None:
         """Store a failed poll; the feed is skipped for a growing backoff (capped at 6 hours)."""
