@@ -360,9 +360,27 @@ def test_decode_bytes_detects_undeclared_cyrillic() -> None:
 
 
 def test_unresolvable_host_fails_fast_the_second_time() -> None:
+    """A name that does not resolve is not retried, and not asked for again for a while.
+
+    The resolver failure is produced by a transport (no DNS query leaves this machine).
+    """
+    import socket
+
+    import httpx
+
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(str(request.url))
+        try:
+            raise socket.gaierror(-2, "Name or service not known")
+        except socket.gaierror as exc:
+            raise httpx.ConnectError("[Errno -2] Name or service not known", request=request) from exc
+
     async def run() -> list[str]:
         out = []
-        async with HttpClient(cfg(allow_private_networks=True)) as client:
+        async with HttpClient(cfg(allow_private_networks=True),
+                              transport=httpx.MockTransport(handler)) as client:
             for _ in range(2):
                 try:
                     await client.fetch("http://no-such-host.invalid/page")
@@ -372,6 +390,7 @@ def test_unresolvable_host_fails_fast_the_second_time() -> None:
 
     first, second = asyncio.run(run())
     assert "connection failed" in first and "recently" in second
+    assert len(calls) == 1, "an unresolvable name was retried"
 
 
 def test_every_redirect_hop_passes_the_url_guard() -> None:
