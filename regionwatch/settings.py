@@ -181,7 +181,7 @@ class AlertsConfig(_Section):
     max_attempts: int = Field(8, ge=1)
     retry_base_seconds: float = Field(30, ge=0)
     retry_max_seconds: float = Field(3600, ge=0)
-    default_rate_per_minute: float = Field(60, gt=0)
+    default_rate_per_minute: float = Field(120, gt=0)
     telegram_rate_per_minute: float = Field(20, gt=0)
     mailbox: str | None = None
 
