@@ -375,7 +375,9 @@ def test_unresolvable_host_fails_fast_the_second_time() -> None:
         try:
             raise socket.gaierror(-2, "Name or service not known")
         except socket.gaierror as exc:
-            raise httpx.ConnectError("[Errno -2] Name or service not known", request=request) from exc
+            raise httpx.ConnectError(
+                "[Errno -2] Name or service not known", request=request
+            ) from exc
 
     async def run() -> list[str]:
         out = []
