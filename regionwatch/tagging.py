@@ -17,10 +17,13 @@ Category decisions (``border_clash``, ``ceasefire``, ``csto``) add up per-senten
   out-of-region mentions outweigh its regional ones gets no ceasefire / border-clash label;
 * category specifics: a border clash needs an armed-incident word and a border word (or a known
   border place, or the Karabakh line of contact) in one sentence, between two states of the
-  region; full-scale-war context halves it. A ceasefire needs a truce word (or a phrase like
-  "cessation of hostilities"); a peace treaty alone is not one, and a truce whose named parties
-  ("the Israel-Iran ceasefire", "a truce between Israel and Hamas") are all outside the region
-  weighs nothing, whoever comments on it. A year used as an event's modifier ("the 2020
+  region; full-scale-war context halves it. Casualties in a sentence about an accident or a
+  non-combat death (overturned vehicle, mine explosion, a fellow serviceman) are no incident; one
+  explicit body sentence with firing, a border word and both neighbours named weighs as a lead
+  sentence (wire copy with the fact in paragraph 3). A ceasefire needs a truce word (or a phrase
+  like "cessation of hostilities"); a peace treaty alone is not one, and a truce whose named
+  parties ("the Israel-Iran ceasefire", "a truce between Israel and Hamas") are all outside the
+  region weighs nothing, whoever comments on it. A year used as an event's modifier ("the 2020
   ceasefire", "the 2008 war") makes its sentence background. CSTO needs the organisation named
   with an action (deployment, summit, appeal, freeze ...) more than in passing; a sentence naming
   it among other organisations is a list; "the bloc" after the CSTO was named counts half.
@@ -731,6 +734,11 @@ def _border_clash(ctx: _Context) -> CategoryResult:
         inc = s.first("cue:incident")
         if inc is None:
             continue
+        if s.has("cue:accident"):
+            # "killed when their vehicle overturned": casualties of a mishap, not of firing
+            inc = _armed_word_beyond_casualties(s)
+            if inc is None:
+                continue
         border = s.first("cue:border")
         rule = "border_clash.incident+border"
         if border is None:
@@ -769,6 +777,17 @@ def _border_clash(ctx: _Context) -> CategoryResult:
             continue
         # firing between neighbours "at positions / a post" is a line incident: full weight
         w = info.weight * (0.75 if dyad and not s.has("cue:position") else 1.0)
+        if (
+            info.where == "body"
+            and rule == "border_clash.incident+border"
+            and s.has("cue:armed_fire")
+            and not info.historical
+            and not s.has("cue:war")
+            and _dyad(s, actors)
+        ):
+            # one explicit report deep in wire copy ("Separately, a soldier was wounded by
+            # Azerbaijani sniper fire on the border"): firing, a border and both neighbours named
+            w, rule = W_LEAD, rule + "+explicit"
         if (contact or dyad) and ctx.war_sentences:
             # inferred borders (contact line, Karabakh, neighbours) in war reporting are the war
             factor = 0.25 if ctx.war_in_lead else 0.5
@@ -794,6 +813,15 @@ def _border_clash(ctx: _Context) -> CategoryResult:
         ev.append((w, _evidence(info, inc, rule, w)))
     gate = ctx.region_ok and (len(ctx.states) >= 2 or ctx.has_border_zone)
     return _finish(total, gate, ev)
+
+
+def _armed_word_beyond_casualties(s: _Sentence) -> Match | None:
+    """The first incident word of ``s`` that is not a bare casualty word ("killed", "injured")."""
+    casualties = s.by_label.get("cue:casualty", [])
+    for m in s.by_label.get("cue:incident", []):
+        if not any(c.start < m.end and m.start < c.end for c in casualties):
+            return m
+    return None
 
 
 # "the Israel-Iran ceasefire", "a truce between Israel and Hamas": the parties named right next to

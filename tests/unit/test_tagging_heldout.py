@@ -125,3 +125,49 @@ def test_german_compound_border_clash(tagger: Tagger) -> None:
 def test_kyrgyz_inflected_csto_acronym(tagger: Tagger) -> None:
     res = tagger.tag("ОДКБнын тынчтык орнотуучулары Казакстанга жөнөтүлдү.")
     assert "csto" in res.actor_slugs and res.labels == ["csto"]
+
+
+def test_casualties_of_an_accident_at_the_border_are_no_clash(tagger: Tagger) -> None:
+    text = (
+        "Two Kyrgyz border guards were killed when their vehicle overturned on a mountain road "
+        "near the Tajik border in Batken region, the border service said."
+    )
+    assert tagger.tag(text).labels == []
+    # firing in the same sentence still makes it an armed incident
+    text = (
+        "Two Kyrgyz border guards were killed when Tajik troops opened fire on their vehicle, "
+        "which overturned near the border in Batken region, the border service said."
+    )
+    assert "border_clash" in tagger.tag(text).labels
+
+
+def test_one_explicit_report_deep_in_wire_copy_counts(tagger: Tagger) -> None:
+    text = (
+        "YEREVAN. The National Assembly began debating the state budget on Wednesday. The finance "
+        "minister said revenue would grow. Opposition deputies criticised the plan. Separately, "
+        "an Armenian soldier was wounded by Azerbaijani sniper fire on the border near Tegh."
+    )
+    res = tagger.tag(text, title="Armenian parliament debates budget")
+    assert res.labels == ["border_clash"]
+    assert any("+explicit" in e["rule"] for e in res.categories["border_clash"].evidence)
+
+
+def test_csto_forces_named_without_the_acronym(tagger: Tagger) -> None:
+    text = (
+        "The first units of the collective peacekeeping forces landed at Almaty airport on "
+        "Thursday, a day after President Tokayev asked the bloc for help."
+    )
+    assert tagger.tag(text).labels == ["csto"]
+
+
+def test_halt_to_hostilities_is_a_truce_but_a_peace_deal_ending_them_is_not(tagger: Tagger) -> None:
+    res = tagger.tag(
+        "The border services of Kyrgyzstan and Tajikistan agreed on a complete halt to hostilities "
+        "after a day of gunfire along the frontier."
+    )
+    assert res.labels == ["border_clash", "ceasefire"]
+    res = tagger.tag(
+        "Aliyev and Pashinyan signed an agreement to end hostilities at the White House "
+        "peace summit."
+    )
+    assert "ceasefire" not in res.labels
