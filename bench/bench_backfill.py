@@ -1,14 +1,17 @@
 """Backfill throughput and memory: N article pages from a loopback site, sitemaps → store.
 
 The parent process serves a synthetic outlet on 127.0.0.1 (robots.txt → sitemap index →
-one gzipped Google News sitemap per day of 100 pages, pages generated on request); for each
-size a fresh child process backfills the first N pages into a new SQLite store through
-``regionwatch.backfill.run_backfill`` (the real pipeline: fetch → extract → tag → cluster →
-store) and reports wall time and its peak RSS. Politeness is relaxed for loopback
-(``per_host_delay = 0``, ``per_host_concurrency = 8``).
+one gzipped Google News sitemap per day of 100 pages, pages generated on request); one child
+process backfills all ``--pages`` (default 5,000, ``RW_BENCH_BACKFILL_PAGES``) into a new SQLite
+store through ``regionwatch.backfill.run_backfill`` (the real pipeline: fetch → extract → tag →
+cluster → store). Its progress callback samples ``/proc/self/status`` (VmHWM = peak RSS so far,
+VmRSS = current) and the elapsed time when the run passes each mark (default 1,000 / 2,500 /
+5,000 pages), so one run gives pages per minute and memory at every mark. Rows are printed as
+they arrive, so a timed-out run still leaves its partial table. Politeness is relaxed for
+loopback (``per_host_delay = 0``, ``per_host_concurrency = 8``).
 
-Usage: ``.venv/bin/python bench/bench_backfill.py [--sizes 1000,2500,5000]``
-Prints a Markdown table for bench/RESULTS.md.
+Usage: ``.venv/bin/python bench/bench_backfill.py [--pages 5000 --marks 1000,2500,5000]``
+Prints a Markdown section for bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ import gzip
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -28,10 +30,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import ROOT, knob, log, target_line
 
 PER_DAY = 100
+CHUNK = 50
+LIMIT_MB = 500
+FLAT_MB = 25  # "flat": peak RSS at the last mark within +25 MB or +10 % of the first mark's
+FLAT_SHARE = 0.10
 DAY0 = date(2022, 1, 1)
 WORDS = [
     "delegation", "ministry", "talks", "village", "district", "observers", "convoy", "statement",
@@ -122,8 +127,17 @@ def serve(n_max: int):  # type: ignore[no-untyped-def]
 
 
 # ---------------------------------------------------------------------------- child
-def child(base: str, n: int, db: str) -> dict[str, object]:
-    from regionwatch.backfill import run_backfill
+def proc_status_mb(field: str) -> float:
+    """A ``/proc/self/status`` memory field (``VmRSS``, ``VmHWM``) in MB (10^6 bytes)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024 / 1e6
+    return float("nan")
+
+
+def child(base: str, n: int, db: str, marks: list[int]) -> None:
+    """Backfill the first ``n`` pages once; one JSON line on stdout per mark, then a summary."""
+    from regionwatch.backfill import BackfillProgress, run_backfill
     from regionwatch.pipeline import Context
     from regionwatch.settings import BackfillConfig, FeedConfig, HttpConfig, Settings, StorageConfig
 
@@ -132,64 +146,128 @@ def child(base: str, n: int, db: str) -> dict[str, object]:
         http=HttpConfig(allow_private_networks=True, per_host_delay=0, per_host_concurrency=8,
                         max_connections=16),
         feeds=[FeedConfig(name="Bench Herald", url=base + "/feed.xml", language="en")],
-        backfill=BackfillConfig(chunk_size=50),
+        backfill=BackfillConfig(chunk_size=CHUNK),
     )
     ctx = Context.open(settings)
     _ = ctx.tagger  # build the tagger before timing (loading spaCy is not backfill work)
-    rss_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start_rss = proc_status_mb("VmRSS")
+    pending = sorted(marks)
+    t0 = time.perf_counter()
+    last = [0, t0]
+
+    def emit(kind: str, pages: int, p: BackfillProgress | None) -> None:
+        now = time.perf_counter()
+        seg_pages, seg_s = pages - last[0], now - last[1]
+        last[:] = [pages, now]
+        row = {"kind": kind, "pages": pages, "wall": now - t0,
+               "seg_ppm": seg_pages / seg_s * 60 if seg_s > 0 else 0.0,
+               "rss": proc_status_mb("VmRSS"), "hwm": proc_status_mb("VmHWM"),
+               "start_rss": start_rss,
+               "stored": p.stored if p else 0, "failed": p.failed if p else 0}
+        sys.stdout.write(json.dumps(row) + "\n")
+        sys.stdout.flush()
+
+    def progress(p: BackfillProgress) -> None:
+        if p.phase == "discovered":
+            emit("discovered", 0, p)
+            last[1] = time.perf_counter()
+            return
+        while pending and p.urls_done >= pending[0]:
+            emit("mark", pending.pop(0), p)
+
     since = DAY0
     until = DAY0 + timedelta(days=(n + PER_DAY - 1) // PER_DAY - 1)
-    t0 = time.perf_counter()
-    rep = asyncio.run(run_backfill(ctx, since=since, until=until, sources=ctx.sources))
+    rep = asyncio.run(run_backfill(ctx, since=since, until=until, sources=ctx.sources,
+                                   progress=progress))
     wall = time.perf_counter() - t0
     ctx.close()
-    return {
-        "n": n, "found": rep.found, "stored": rep.stored, "failed": rep.failed, "wall": wall,
-        "rss_start_mb": rss_start / 1024,
-        "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }
+    sys.stdout.write(json.dumps({"kind": "done", "found": rep.found, "stored": rep.stored,
+                                 "failed": rep.failed, "wall": wall,
+                                 "hwm": proc_status_mb("VmHWM")}) + "\n")
 
 
+# ---------------------------------------------------------------------------- parent
 def main() -> None:
+    """Serve the site, run one backfill child, print its marks as they arrive (markdown)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--sizes", default="1000,2500,5000")
+    ap.add_argument("--pages", type=int, default=knob("RW_BENCH_BACKFILL_PAGES", 5000))
+    ap.add_argument("--marks", default="1000,2500,5000")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--base")
-    ap.add_argument("--n", type=int)
     ap.add_argument("--db")
     args = ap.parse_args()
+    marks = sorted({int(x) for x in args.marks.split(",") if x.strip() and int(x) <= args.pages}
+                   | {args.pages})
     if args.child:
-        sys.stdout.write(json.dumps(child(args.base, args.n, args.db)) + "\n")
+        child(args.base, args.pages, args.db, marks)
         return
-    sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
-    srv = serve(max(sizes))
-    rows = []
+    srv = serve(args.pages)
+    rows: dict[int, dict[str, float]] = {}
+    done: dict[str, float] = {}
+    print(f"One backfill of {args.pages:,} pages (sitemaps → fetch → extract → tag → cluster → "
+          f"store) from a loopback site served by the parent process, in a child process that "
+          f"samples its own memory from `/proc/self/status` when the progress callback passes "
+          f"each mark (chunk {CHUNK}, so marks fall on chunk boundaries): **peak RSS** = VmHWM, "
+          f"the kernel's high-water mark since the child started (tagger and spaCy are loaded "
+          f"before the run; first row), current RSS = VmRSS. SQLite store, per-host "
+          f"concurrency 8, delay 0, {os.cpu_count()} cores, Python {sys.version.split()[0]}.\n")
+    print("| pages | wall s | pages/min (cumulative) | pages/min (since last mark) "
+          "| RSS MB | peak RSS MB |")
+    print("|---:|---:|---:|---:|---:|---:|")
     try:
         with tempfile.TemporaryDirectory(prefix="rw-bench-backfill-") as tmp:
-            for n in sizes:
-                db = os.path.join(tmp, f"bf-{n}.db")
-                out = subprocess.run(
-                    [sys.executable, __file__, "--child", "--base", srv.base, "--n", str(n),
-                     "--db", db],
-                    capture_output=True, text=True, cwd=ROOT, check=False,
-                    env={**os.environ, "PYTHONPATH": str(ROOT)},
-                )
-                if out.returncode != 0:
-                    sys.stderr.write(out.stderr[-3000:])
-                    raise SystemExit(f"child for n={n} failed")
-                r = json.loads(out.stdout.strip().splitlines()[-1])
-                rows.append(r)
-                print(f"n={n}: {r}", file=sys.stderr)
+            proc = subprocess.Popen(
+                [sys.executable, __file__, "--child", "--base", srv.base, "--pages",
+                 str(args.pages), "--marks", ",".join(map(str, marks)), "--db",
+                 os.path.join(tmp, "bf.db")],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+            )
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                try:
+                    r = json.loads(line)
+                except ValueError:
+                    continue
+                if r["kind"] == "discovered":
+                    print(f"| 0 (after discovery, before the first page; start "
+                          f"{r['start_rss']:.0f}) | {r['wall']:.1f} | – | – | {r['rss']:.0f} "
+                          f"| {r['hwm']:.0f} |")
+                elif r["kind"] == "mark":
+                    rows[int(r["pages"])] = r
+                    cum = r["pages"] / r["wall"] * 60 if r["wall"] else 0.0
+                    print(f"| {r['pages']:,} | {r['wall']:.1f} | {cum:,.0f} | {r['seg_ppm']:,.0f} "
+                          f"| {r['rss']:.0f} | {r['hwm']:.0f} |")
+                else:
+                    done = r
+                log(f"backfill: {r}")
+            err = proc.stderr.read() if proc.stderr else ""
+            if proc.wait() != 0:
+                sys.stderr.write(err[-3000:])
+                print(f"\n**The backfill child exited {proc.returncode}** (last stderr lines in "
+                      f"bench/out/backfill.log).")
     finally:
         srv.stop()
-    print(f"\n### Backfill from a loopback site ({os.cpu_count()} cores, Python "
-          f"{sys.version.split()[0]}, SQLite, chunk 50, per-host concurrency 8, delay 0)\n")
-    print("| pages | found | stored | failed | wall s | pages/min | RSS before MB | peak RSS MB |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
-        ppm = r["stored"] / r["wall"] * 60 if r["wall"] else 0
-        print(f"| {r['n']:,} | {r['found']:,} | {r['stored']:,} | {r['failed']} | {r['wall']:.1f} "
-              f"| {ppm:,.0f} | {r['rss_start_mb']:.0f} | {r['rss_peak_mb']:.0f} |")
+    print()
+    if done:
+        print(f"Backfill report: {done['found']:,.0f} found, {done['stored']:,.0f} stored, "
+              f"{done['failed']:,.0f} failed in {done['wall']:.1f} s "
+              f"= **{done['stored'] / done['wall'] * 60:,.0f} pages/min**.\n")
+    if len(rows) >= 2:
+        first, final = rows[min(rows)], rows[max(rows)]
+        peak = final["hwm"]
+        growth = final["hwm"] - first["hwm"]
+        flat = growth <= max(FLAT_MB, FLAT_SHARE * first["hwm"])
+        print(target_line(f"backfill peak RSS ≤ {LIMIT_MB} MB", peak <= LIMIT_MB,
+                          f"{peak:.0f} MB at {max(rows):,} pages"))
+        print(target_line("backfill peak RSS flat from 1,000 to 5,000 pages", flat,
+                          f"{first['hwm']:.0f} → {final['hwm']:.0f} MB ({growth:+.0f} MB; flat ="
+                          f" ≤ +{FLAT_MB} MB or +{FLAT_SHARE:.0%})"))
+        ppm = done.get("stored", 0) / max(done.get("wall", 1.0), 1e-9) * 60
+        print(f"<!-- metric backfill_ppm={ppm:.0f} backfill_peak_mb={peak:.0f} -->")
+    else:
+        print(target_line(f"backfill peak RSS ≤ {LIMIT_MB} MB, flat", None,
+                          "not measured: fewer than two marks reached"))
 
 
 if __name__ == "__main__":

@@ -57,6 +57,7 @@ from common import (
     log,
     md_table,
     median,
+    quiet,
     target_line,
 )
 
@@ -244,8 +245,9 @@ def instrument(clock: StageClock) -> None:
 
     ti.poll_sources = poll_sources
     ta.deliver = clock.wrap(ta.deliver)
-    for name in ("due_sources", "new_items", "alert_rows", "load_settings"):
-        setattr(fm, name, clock.wrap(getattr(fm, name)))
+    for name in ("due_sources", "poll_plan", "new_items", "alert_rows", "load_settings"):
+        if hasattr(fm, name):  # the names flows/monitor.py imports (they change over time)
+            setattr(fm, name, clock.wrap(getattr(fm, name)))
     for name in ("start_run", "finish_run"):
         setattr(Store, name, clock.wrap(getattr(Store, name)))
     Context.close = clock.wrap(Context.close)  # type: ignore[method-assign]
@@ -299,6 +301,14 @@ def patch_batches(n_parallel: int) -> None:
 
 
 # ---------------------------------------------------------------------------- main
+def unchanged_conns(rows: list[tuple[Any, ...]]) -> str:
+    """TCP connections of the last in-process unchanged cycle (from the GETs column)."""
+    for r in reversed(rows):
+        if r[0] == "run_cycle (in-process)" and str(r[1]).startswith("unchanged"):
+            return str(r[6]).rsplit("/", 1)[-1].strip()
+    return "?"
+
+
 def main() -> None:
     """Run the benchmark and print its markdown section."""
     n_feeds = knob("RW_BENCH_FEEDS", 300)
@@ -308,7 +318,7 @@ def main() -> None:
     repeats = max(1, knob("RW_BENCH_CYCLE_REPEATS", 3))
     conc = knob("RW_BENCH_CYCLE_CONCURRENCY", 16)
     with_prefect = knob("RW_BENCH_PREFECT", 1) and (ROOT / "flows" / "monitor.py").exists()
-    whatif = knob("RW_BENCH_CYCLE_WHATIF", 1)
+    whatif = knob("RW_BENCH_CYCLE_WHATIF", 0)  # the fixes they sized are in (commit cd13fe0)
     new_n = max(1, n_feeds * n_items // 100)
 
     print(f"## Monitor cycle: {n_feeds} loopback feeds (issue 7.4)\n")
@@ -342,24 +352,30 @@ def main() -> None:
 
             site.counts()
             results["prime"] = cycle("prime (first cycle)")
-            unchanged = [cycle(f"unchanged #{i + 1}") for i in range(repeats)]
-            results["unchanged"] = median(unchanged)
-            site.ctl(f"add?n={new_n}")
-            results["new"] = cycle(f"1% new ({new_n} items)")
-            if whatif:  # before Prefect: its background threads would slow these down
-                undo = patch_drain_304()
-                wi = [cycle(f"unchanged #{i + 1}") for i in range(min(2, repeats))]
-                undo()
-                results["whatif_unchanged"] = median(wi)
-                rows[-len(wi):] = [("*what-if (1)* run_cycle, 304 drained", *r[1:])
-                                   for r in rows[-len(wi):]]
+            with quiet("cycle (run_cycle)"):
+                unchanged = [cycle(f"unchanged #{i + 1}") for i in range(repeats)]
+                results["unchanged"] = median(unchanged)
+                site.ctl(f"add?n={new_n}")
+                results["new"] = cycle(f"1% new ({new_n} items)")
+                if whatif:  # before Prefect: its background threads would slow these down
+                    undo = patch_drain_304()
+                    wi = [cycle(f"unchanged #{i + 1}") for i in range(min(2, repeats))]
+                    undo()
+                    results["whatif_unchanged"] = median(wi)
+                    rows[-len(wi):] = [("*what-if (1)* run_cycle, 304 drained", *r[1:])
+                                       for r in rows[-len(wi):]]
+            print(f"<!-- metric cycle_unchanged_conns={unchanged_conns(rows)} -->")
             if with_prefect:
                 prefect_rows(site, cfg, new_n, repeats, results, rows, notes)
                 if whatif:
-                    whatif_prefect(site, cfg, min(2, repeats), results, rows)
+                    with quiet("cycle (what-ifs)"):
+                        whatif_prefect(site, cfg, min(2, repeats), results, rows)
     finally:
         site.close()
 
+    print("<!-- metric " + " ".join(
+        f"cycle_{k}={results[k]:.3f}" for k in ("unchanged", "new", "prefect_unchanged", "share")
+        if k in results) + " -->")
     ok_unchanged = results["unchanged"] <= TARGET_UNCHANGED
     print(target_line(f"unchanged cycle ≤ {TARGET_UNCHANGED:.0f} s", ok_unchanged,
                       f"median {results['unchanged']:.2f} s over {repeats} cycles of "
@@ -453,9 +469,10 @@ def prefect_rows(site: FeedSite, cfg: Path, new_n: int, repeats: int,
         log(f"cycle: prefect {label}: {dt:.2f}s, ours {ours:.2f}s, share {share:.1%}")
         return dt, share
 
-    un = [flow_cycle(f"unchanged #{i + 1}") for i in range(repeats)]
-    site.ctl(f"add?n={new_n}")
-    new_dt, new_share = flow_cycle(f"1% new ({new_n} items)")
+    with quiet("cycle (Prefect flow)"):
+        un = [flow_cycle(f"unchanged #{i + 1}") for i in range(repeats)]
+        site.ctl(f"add?n={new_n}")
+        new_dt, new_share = flow_cycle(f"1% new ({new_n} items)")
     results["prefect_unchanged"] = median(d for d, _ in un)
     results["share_unchanged"] = median(s for _, s in un)
     results["share_new"] = new_share
@@ -469,8 +486,8 @@ def prefect_rows(site: FeedSite, cfg: Path, new_n: int, repeats: int,
         f"time vs run_cycle on the same state — unchanged {results['prefect_unchanged']:.2f} s "
         f"vs {results['unchanged']:.2f} s ({diff_un:+.1%} of the flow's time), 1% new "
         f"{new_dt:.2f} s vs {results['new']:.2f} s ({diff_new:+.1%}). (b) mixes in the different "
-        f"batching (flow: batches of 8 feeds, 4 at a time, one HTTP client each; run_cycle: "
-        f"one client for all feeds)."
+        f"batching (flow: one task per parallel slot, {MAX_PARALLEL} at a time, one HTTP "
+        f"client each; run_cycle: one client for all feeds)."
     )
 
 

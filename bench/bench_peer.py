@@ -10,8 +10,8 @@ inside its own process after a warm-up. Ours is the whole post-download pipeline
 extract → tag → cluster → store (the same pass as bench_pipeline.py). Target: ours ≥ 2× faster.
 
 The two alternate in ``RW_BENCH_PEER_CHUNKS`` chunks of pages (default 4) so both see the same
-machine load; with ``RW_BENCH_PEER_WHATIF=1`` (default) ours also runs with the extraction fixes
-proposed in bench_pipeline.py patched in.
+machine load; with ``RW_BENCH_PEER_WHATIF=1`` ours also runs with the extraction fixes
+proposed in bench_pipeline.py patched in (default 0 since the metadata fix landed).
 
 Knobs: ``RW_BENCH_PAGES`` (generated pages, default 500), ``RW_BENCH_PEER_PYTHON`` (interpreter
 for the venv, default ``python3.11``), ``RW_BENCH_PEER_INSTALL_TIMEOUT`` (seconds, default 600).
@@ -138,7 +138,7 @@ def main() -> None:
     n_fix = sum(1 for p in pages if p.kind == "fixture")
     peer: dict[str, Any] = {"seconds": 0.0, "pages": 0, "failed": [], "version": "?"}
     ours = OursRunner(pages)
-    whatif = OursRunner(pages) if knob("RW_BENCH_PEER_WHATIF", 1) else None
+    whatif = OursRunner(pages) if knob("RW_BENCH_PEER_WHATIF", 0) else None
     log(f"peer: newspaper4k and ours on {len(pages)} pages, alternating in {chunks} chunks")
     with tempfile.TemporaryDirectory(prefix="rw-peer-") as tmp:
         script = Path(tmp) / "worker.py"
@@ -184,6 +184,7 @@ def main() -> None:
     ours_ms = ours_b["total"] / count * 1000
     peer_ms = peer["seconds"] / peer["pages"] * 1000
     speedup = peer_ms / ours_ms
+    print(f"<!-- metric peer_speedup={speedup:.2f} -->")
     print(target_line(f"ours ≥ {TARGET}× faster than newspaper4k", speedup >= TARGET,
                       f"ours {ours_ms:.1f} ms end-to-end vs newspaper4k {peer_ms:.1f} ms "
                       f"extraction alone per article = {speedup:.2f}× faster"))

@@ -199,44 +199,36 @@ def interleaved_pass(pages: Sequence[Page]) -> tuple[float, dict[str, float]]:
 
 # ---------------------------------------------------------------------------- what-if
 def patch_extract_fixes() -> Callable[[], None]:
-    """What-if (this process only): the extraction fixes proposed for regionwatch/extract.py.
+    """What-if (this process only): extraction changes still proposed for regionwatch/extract.py.
 
-    1. trafilatura metadata only when the feed entry lacks a title or a date (the monitor path
-       has both from the feed; backfill candidates without them keep the metadata pass);
-    2. ``favor_precision`` off;
-    3. language identification on the first 1,000 characters instead of 3,000.
+    1. ``favor_precision`` off (trafilatura's precision pass: see the variants table);
+    2. language identification on the first 1,000 characters.
 
-    Returns a function that undoes the patch.
+    The metadata pass is left to ``extract_article`` (it already skips it when the feed entry
+    gives title and date). Returns a function that undoes the patch.
     """
-    import threading
+    import inspect
 
     import trafilatura
 
     import regionwatch.extract as ex
 
-    local = threading.local()
-    orig_extract, orig_bare, orig_lang = ex.extract_article, ex._bare_extract, ex.detect_language
+    orig_bare, orig_lang = ex._bare_extract, ex.detect_language
+    takes_meta = "with_metadata" in inspect.signature(orig_bare).parameters
 
-    def extract_article(content: bytes, **kw: Any) -> Any:
-        entry = kw.get("entry")
-        local.need_meta = entry is None or not entry.title or entry.published is None
-        return orig_extract(content, **kw)
-
-    def bare(html_text: str, url: str) -> Any:
+    def bare(html_text: str, url: str, *, with_metadata: bool = True) -> Any:
         return trafilatura.bare_extraction(
             html_text, url=url, include_comments=False, include_tables=True,
-            with_metadata=getattr(local, "need_meta", True), deduplicate=False,
+            with_metadata=with_metadata if takes_meta else True, deduplicate=False,
         )
 
     def detect_language(text: str, hint: str | None) -> str | None:
         return orig_lang((text or "")[:1000], hint)
 
-    ex.extract_article, ex._bare_extract, ex.detect_language = (  # type: ignore[assignment]
-        extract_article, bare, detect_language)
+    ex._bare_extract, ex.detect_language = bare, detect_language  # type: ignore[assignment]
 
     def undo() -> None:
-        ex.extract_article, ex._bare_extract, ex.detect_language = (  # type: ignore[assignment]
-            orig_extract, orig_bare, orig_lang)
+        ex._bare_extract, ex.detect_language = orig_bare, orig_lang  # type: ignore[assignment]
 
     return undo
 
@@ -277,7 +269,10 @@ def extraction_variants(pages: Sequence[Page]) -> list[tuple[str, float]]:
          v(include_comments=False, with_metadata=True)),
         ("bare_extraction(…, favor_precision=True)",
          v(include_comments=False, favor_precision=True)),
-        ("bare_extraction(…, favor_precision=True, with_metadata=True) [ours]",
+        ("bare_extraction(…, favor_precision=True) [ours, feed gives title and date]",
+         v(include_comments=False, favor_precision=True, with_metadata=False,
+           include_tables=True, deduplicate=False)),
+        ("bare_extraction(…, favor_precision=True, with_metadata=True) [ours, no feed metadata]",
          v(include_comments=False, favor_precision=True, with_metadata=True,
            include_tables=True, deduplicate=False)),
         ("bare_extraction(include_comments=False, fast=True) [no fallback comparison]",
@@ -368,21 +363,30 @@ def main() -> None:
         finally:
             undo()
         wr = wo["total"] / wf
-        print(f"**What-if** (proposed fixes patched into this process only — metadata pass only "
-              f"when the feed entry lacks title or date, `favor_precision` off, language id on "
-              f"1,000 characters; see `patch_extract_fixes`): one more interleaved pass, "
+        print(f"**What-if** (patched into this process only, see `patch_extract_fixes`: "
+              f"`favor_precision` off and language id on 1,000 characters; the metadata pass is "
+              f"already skipped by `regionwatch/extract.py` when the feed gives title and date): "
+              f"one more interleaved pass, "
               f"ours {wo['total'] / count * 1000:.1f} ms vs floor {wf / count * 1000:.1f} ms "
               f"= **{wr:.2f}×** (extract_article {wo['extract'] / wf:.2f}×, tag "
               f"{wo['tag'] / wf:.2f}×, cluster {wo['cluster'] / wf:.2f}×, store "
               f"{wo['store'] / wf:.2f}× floor).\n")
+        print(f"<!-- metric pipeline_whatif={wr:.2f} -->")
+    print(f"<!-- metric pipeline_ratio={ratio:.2f} "
+          f"pipeline_extract={best['extract'] / best_floor:.2f} -->")
+    sub = pages[: min(len(pages), knob("RW_BENCH_PIPELINE_VARIANT_PAGES", 60))]
+    variants = extraction_variants(sub)
+    print(f"Extraction variants on {len(sub)} pages (same run; what each trafilatura option "
+          f"costs):\n")
+    print(md_table(["trafilatura call", "ms / page", "× floor call"],
+                   [(nm, f"{v:.1f}", f"{v / variants[0][1]:.2f}") for nm, v in variants]))
+    print()
+    base = variants[0][1]
+    print(f"<!-- metric extract_meta={variants[2][1] / base:.2f} "
+          f"extract_precision={variants[3][1] / base:.2f} -->")
     if profile == "1" or (profile == "auto" and not ok):
         log("pipeline: target missed or profiling requested: profiling one pass")
         sub = pages[: min(len(pages), 120)]
-        variants = extraction_variants(sub)
-        print(f"Extraction variants on {len(sub)} pages (same run):\n")
-        print(md_table(["trafilatura call", "ms / page", "× floor call"],
-                       [(nm, f"{v:.1f}", f"{v / variants[0][1]:.2f}") for nm, v in variants]))
-        print()
         print(f"cProfile of one ours-pass over {len(sub)} pages "
               f"(full dump: bench/out/pipeline.prof):\n")
         print("```\n" + profile_pass(sub) + "\n```\n")

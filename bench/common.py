@@ -327,3 +327,50 @@ class BenchServer:
             for k in self.counts:
                 self.counts[k] = 0
         return old
+
+
+# ---------------------------------------------------------------------------- quiet windows
+#: run_all.py sets this to a directory shared with the background bench (bench_serve.py).
+QUIET_ENV = "RW_BENCH_QUIET_DIR"
+
+
+class quiet:  # noqa: N801 - used as a context manager, reads like one
+    """Pause the background ``serve`` bench while a wall-time measurement runs.
+
+    ``run_all.py`` runs ``bench_serve.py`` in the background (a ``regionwatch serve`` process
+    doing a monitor cycle every few seconds). Benches whose targets are wall times wrap the
+    measured part in ``with quiet("cycle"):``: a ``hold-<pid>`` file asks the background bench to
+    pause the ``monitor`` deployment's schedule and wait until no flow run is in flight; it
+    answers with a ``paused`` file. Without a background bench (a bench run alone, or the
+    background bench finished) this does nothing.
+    """
+
+    def __init__(self, label: str, timeout: float = 60.0) -> None:
+        self.label = label
+        self.timeout = timeout
+        raw = os.environ.get(QUIET_ENV)
+        self.dir = Path(raw) if raw else None
+        self.hold: Path | None = None
+        self.waited = 0.0
+
+    def __enter__(self) -> quiet:
+        if self.dir is None or not (self.dir / "active").exists():
+            return self
+        self.hold = self.dir / f"hold-{os.getpid()}"
+        self.hold.write_text(self.label, encoding="utf-8")
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < self.timeout:
+            if (self.dir / "paused").exists() or not (self.dir / "active").exists():
+                break
+            time.sleep(0.2)
+        else:
+            log(f"quiet({self.label}): background bench did not pause in {self.timeout:.0f} s")
+        self.waited = time.perf_counter() - t0
+        log(f"quiet({self.label}): background serve paused (waited {self.waited:.1f} s)")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.hold is not None:
+            self.hold.unlink(missing_ok=True)
+            self.hold = None
+            log(f"quiet({self.label}): released")
