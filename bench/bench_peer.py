@@ -9,7 +9,7 @@ fetch_images=False)``, ``download(input_html=…)``, ``parse()`` — nothing is 
 inside its own process after a warm-up. Ours is the whole post-download pipeline per article:
 extract → tag → cluster → store (the same pass as bench_pipeline.py). Target: ours ≥ 2× faster.
 
-The two alternate in ``RW_BENCH_PEER_CHUNKS`` chunks of pages (default 4) so both see the same
+The two alternate in ``RW_BENCH_PEER_CHUNKS`` chunks of pages (default 8) so both see the same
 machine load; with ``RW_BENCH_PEER_WHATIF=1`` ours also runs with the extraction fixes
 proposed in bench_pipeline.py patched in (default 0 since the metadata fix landed).
 
@@ -133,7 +133,7 @@ def main() -> None:
                           f"SKIPPED: newspaper4k could not be installed in {VENV.name}: {how}"))
         return
     n = knob("RW_BENCH_PAGES", 500)
-    chunks = max(1, knob("RW_BENCH_PEER_CHUNKS", 4))
+    chunks = max(1, knob("RW_BENCH_PEER_CHUNKS", 8))
     pages = corpus(n)
     n_fix = sum(1 for p in pages if p.kind == "fixture")
     peer: dict[str, Any] = {"seconds": 0.0, "pages": 0, "failed": [], "version": "?"}

@@ -374,7 +374,7 @@ def main() -> None:
         print(f"<!-- metric pipeline_whatif={wr:.2f} -->")
     print(f"<!-- metric pipeline_ratio={ratio:.2f} "
           f"pipeline_extract={best['extract'] / best_floor:.2f} -->")
-    sub = pages[: min(len(pages), knob("RW_BENCH_PIPELINE_VARIANT_PAGES", 60))]
+    sub = pages[: min(len(pages), knob("RW_BENCH_PIPELINE_VARIANT_PAGES", 120))]
     variants = extraction_variants(sub)
     print(f"Extraction variants on {len(sub)} pages (same run; what each trafilatura option "
           f"costs):\n")
