@@ -12,6 +12,7 @@ import hashlib
 import html
 import logging
 import re
+import threading
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -139,11 +140,24 @@ def _item_hash(text: str, *, title: str, url: str, summary_only: bool) -> str:
     return content_hash(text)
 
 
+_LANGID_LOCK = threading.Lock()
+
+
 @lru_cache(maxsize=1)
-def _langid() -> Any:
+def _langid_model() -> Any:
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def _langid() -> Any:
+    """The language model, loaded once per process.
+
+    lru_cache alone lets every extraction thread that arrives before the first load finishes
+    build its own copy (hundreds of MB at a backfill's first chunk); the lock makes it one.
+    """
+    with _LANGID_LOCK:
+        return _langid_model()
 
 
 def _primary(lang: str | None) -> str | None:
