@@ -197,38 +197,27 @@ def interleaved_pass(pages: Sequence[Page]) -> tuple[float, dict[str, float]]:
         return floor, {**ours.breakdown(), **per_kind}
 
 
-# ---------------------------------------------------------------------------- what-if
-def patch_extract_fixes() -> Callable[[], None]:
-    """What-if (this process only): extraction changes still proposed for regionwatch/extract.py.
+# ---------------------------------------------------------------------------- before/after
+def patch_full_cascade() -> Callable[[], None]:
+    """Before (this process only): trafilatura's full cascade on every page, as
+    ``regionwatch/extract.py`` did until the fast pass with its comparison triggers.
 
-    1. ``favor_precision`` off (trafilatura's precision pass: see the variants table);
-    2. language identification on the first 1,000 characters.
-
-    The metadata pass is left to ``extract_article`` (it already skips it when the feed entry
-    gives title and date). Returns a function that undoes the patch.
+    Returns a function that undoes the patch.
     """
-    import inspect
-
     import trafilatura
 
     import regionwatch.extract as ex
 
-    orig_bare, orig_lang = ex._bare_extract, ex.detect_language
-    takes_meta = "with_metadata" in inspect.signature(orig_bare).parameters
+    orig_bare = ex._bare_extract
 
     def bare(html_text: str, url: str, *, with_metadata: bool = True) -> Any:
-        return trafilatura.bare_extraction(
-            html_text, url=url, include_comments=False, include_tables=True,
-            with_metadata=with_metadata if takes_meta else True, deduplicate=False,
-        )
+        return trafilatura.bare_extraction(html_text, url=url, with_metadata=with_metadata,
+                                           **ex._TRAFILATURA_OPTIONS)
 
-    def detect_language(text: str, hint: str | None) -> str | None:
-        return orig_lang((text or "")[:1000], hint)
-
-    ex._bare_extract, ex.detect_language = bare, detect_language  # type: ignore[assignment]
+    ex._bare_extract = bare  # type: ignore[assignment]
 
     def undo() -> None:
-        ex._bare_extract, ex.detect_language = orig_bare, orig_lang  # type: ignore[assignment]
+        ex._bare_extract = orig_bare  # type: ignore[assignment]
 
     return undo
 
@@ -355,23 +344,23 @@ def main() -> None:
          for k, c in kinds if c and f"floor:{k}" in best],
     ))
     print()
-    if knob("RW_BENCH_PIPELINE_WHATIF", 1 if not ok else 0):
-        log("pipeline: what-if pass with the proposed extraction fixes")
-        undo = patch_extract_fixes()
+    if knob("RW_BENCH_PIPELINE_BEFORE", 1):
+        log("pipeline: before-pass (full trafilatura cascade on every page)")
+        sub = pages[::2]
+        undo = patch_full_cascade()
         try:
-            wf, wo = interleaved_pass(pages)
+            wf, wo = interleaved_pass(sub)
         finally:
             undo()
         wr = wo["total"] / wf
-        print(f"**What-if** (patched into this process only, see `patch_extract_fixes`: "
-              f"`favor_precision` off and language id on 1,000 characters; the metadata pass is "
-              f"already skipped by `regionwatch/extract.py` when the feed gives title and date): "
-              f"one more interleaved pass, "
-              f"ours {wo['total'] / count * 1000:.1f} ms vs floor {wf / count * 1000:.1f} ms "
-              f"= **{wr:.2f}×** (extract_article {wo['extract'] / wf:.2f}×, tag "
-              f"{wo['tag'] / wf:.2f}×, cluster {wo['cluster'] / wf:.2f}×, store "
-              f"{wo['store'] / wf:.2f}× floor).\n")
-        print(f"<!-- metric pipeline_whatif={wr:.2f} -->")
+        print(f"**Before** (patched into this process only, see `patch_full_cascade`: the full "
+              f"trafilatura cascade — comparison with readability/justext — on every page, as "
+              f"before the fast pass): one more interleaved pass over every other page "
+              f"({len(sub)}), ours {wo['total'] / len(sub) * 1000:.1f} ms vs floor "
+              f"{wf / len(sub) * 1000:.1f} ms = **{wr:.2f}×** (extract_article "
+              f"{wo['extract'] / wf:.2f}×, tag {wo['tag'] / wf:.2f}×, cluster "
+              f"{wo['cluster'] / wf:.2f}×, store {wo['store'] / wf:.2f}× floor).\n")
+        print(f"<!-- metric pipeline_before={wr:.2f} -->")
     print(f"<!-- metric pipeline_ratio={ratio:.2f} "
           f"pipeline_extract={best['extract'] / best_floor:.2f} -->")
     sub = pages[: min(len(pages), knob("RW_BENCH_PIPELINE_VARIANT_PAGES", 120))]

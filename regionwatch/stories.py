@@ -27,9 +27,10 @@ import re
 import struct
 import time
 import unicodedata
-from collections.abc import Iterable
+import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -40,7 +41,7 @@ from regionwatch.settings import StoriesConfig
 from regionwatch.store import as_utc, insert_ignore
 from regionwatch.store import schema as t
 
-__all__ = ["StoryIndex", "normalise_text", "normalise_title", "shingles"]
+__all__ = ["StoryIndex", "normalise_text", "normalise_title", "shingle_hashes", "shingles"]
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +82,38 @@ def normalise_title(title: str) -> str:
         prev = title
         title = _TITLE_PREFIX.sub("", title)
     return " ".join(normalise_text(title))
+
+
+_FNV_PRIME = np.uint64(0x01000193)
+_MASK32 = np.uint64(0xFFFFFFFF)
+#: Set in a stored signature's scheme byte when its shingles were hashed by
+#: :func:`shingle_hashes` (older signatures hashed shingle strings with SHA-1: the title path
+#: still matches them, the text path skips them until they leave the window).
+_HASHED_SHINGLES = 0x10
+
+
+def shingle_hashes(tokens: list[str], size: int) -> np.ndarray:
+    """32-bit hashes of the distinct ``size``-word shingles of ``tokens``, sorted.
+
+    Equivalent to hashing the strings of :func:`shingles` (same sets, up to 32-bit collisions),
+    at a fraction of the cost: each token is hashed once (CRC-32) and the shingle hashes are
+    combined from their tokens' with numpy (FNV-style, position-dependent).
+    """
+    if not tokens:
+        return np.empty(0, dtype=np.uint64)
+    n = len(tokens) - size + 1
+    if n <= 1:
+        return np.array([zlib.crc32(" ".join(tokens).encode("utf-8"))], dtype=np.uint64)
+    h = np.fromiter((zlib.crc32(tok.encode("utf-8")) for tok in tokens), dtype=np.uint64,
+                    count=len(tokens))
+    out = h[:n].copy()
+    for k in range(1, size):
+        out = ((out * _FNV_PRIME) ^ h[k : k + n]) & _MASK32
+    return np.unique(out)
+
+
+def _identity(value: int) -> int:
+    return value
 
 
 def shingles(tokens: list[str], size: int) -> set[str]:
@@ -133,7 +166,8 @@ class StoryIndex:
         self.last_match: Match | None = None
 
     def _new_lsh(self) -> None:
-        self._lsh = MinHashLSH(threshold=self._lsh_threshold, num_perm=self.cfg.num_perm)
+        self._lsh = MinHashLSH(threshold=self._lsh_threshold, num_perm=self.cfg.num_perm,
+                               params=_lsh_params(self._lsh_threshold, self.cfg.num_perm))
         self._entries: dict[int, _Entry] = {}
         self._by_title: dict[str, set[int]] = {}
         self._heap: list[tuple[datetime, int]] = []
@@ -196,13 +230,13 @@ class StoryIndex:
         self._refreshed_to = now
 
     # ------------------------------------------------------------------ encoding
-    def _minhash(self, shingle_set: Iterable[str]) -> LeanMinHash:
+    def _minhash(self, hashes: np.ndarray) -> LeanMinHash:
         m = _make_minhash(self.cfg.num_perm, self._scheme, self._permutations)
-        m.update_batch([s.encode("utf-8") for s in shingle_set])
+        m.update_batch(hashes.tolist())
         return _lean(m, self._scheme)
 
     def _encode(self, mh: LeanMinHash | None, size: int) -> bytes:
-        code = _SCHEME_CODES.get(self._scheme, 0)
+        code = _SCHEME_CODES.get(self._scheme, 0) | _HASHED_SHINGLES
         head = _HEADER.pack(_MAGIC, code, size)
         if mh is None:
             return head
@@ -213,8 +247,9 @@ class StoryIndex:
             return None, 0
         _magic, code, size = _HEADER.unpack_from(blob)
         values = np.frombuffer(blob[_HEADER.size :], dtype="<u8")
-        scheme = _SCHEMES.get(code)
-        if len(values) != self.cfg.num_perm or scheme != self._scheme:
+        scheme = _SCHEMES.get(code & ~_HASHED_SHINGLES)
+        if len(values) != self.cfg.num_perm or scheme != self._scheme \
+                or not code & _HASHED_SHINGLES:
             return None, size  # other settings or library version: title path only
         return _lean_from_values(values, scheme), size
 
@@ -322,8 +357,8 @@ class StoryIndex:
         self._evict(now)
         self._refresh(conn, now)
         tokens = normalise_text(text)
-        sh = shingles(tokens, self.cfg.shingle_size)
-        mh = self._minhash(sh) if sh else None
+        sh = shingle_hashes(tokens, self.cfg.shingle_size)
+        mh = self._minhash(sh) if len(sh) else None
         size = len(sh)
         title_norm = normalise_title(title)
         title_tokens = frozenset(title_norm.split())
@@ -386,6 +421,14 @@ class StoryIndex:
         return story_id, is_new
 
 
+@lru_cache(maxsize=8)
+def _lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
+    """The LSH's (bands, rows) for the threshold: datasketch finds them by numerical integration
+    (about 0.1 s), once per process here rather than at every index (re)build."""
+    probe = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    return int(probe.b), int(probe.r)
+
+
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     if not a or not b:
         return 0.0
@@ -400,7 +443,7 @@ def _default_scheme() -> str | None:
 
 
 def _make_minhash(num_perm: int, scheme: str | None, permutations: Any) -> MinHash:
-    kw: dict[str, Any] = {"num_perm": num_perm, "seed": _SEED}
+    kw: dict[str, Any] = {"num_perm": num_perm, "seed": _SEED, "hashfunc": _identity}
     if permutations is not None:
         kw["permutations"] = permutations
     if scheme is not None:

@@ -322,13 +322,16 @@ class Store:
             return None
         item_id = int(row[0])
         if tags:
-            Store.write_tags(conn, item_id, tags)
+            Store.write_tags(conn, item_id, tags, replace=False)  # a new item has no tag rows
         return item_id
 
     @staticmethod
-    def write_tags(conn: Connection, item_id: int, tags: dict[str, Any]) -> None:
-        """Replace the tag rows of one item from a tagger result dict."""
-        conn.execute(t.item_tags.delete().where(t.item_tags.c.item_id == item_id))
+    def write_tags(
+        conn: Connection, item_id: int, tags: dict[str, Any], *, replace: bool = True
+    ) -> None:
+        """Write (by default: replace) the tag rows of one item from a tagger result dict."""
+        if replace:
+            conn.execute(t.item_tags.delete().where(t.item_tags.c.item_id == item_id))
         rows: list[dict[str, Any]] = []
         for a in tags.get("actors") or []:
             rows.append(

@@ -244,3 +244,85 @@ def test_short_page_that_adds_to_the_summary_is_used() -> None:
     art = extract_article(page(paras), url="https://n.example/x",
                           headers={"content-type": "text/html"}, entry=entry(paras[0]))
     assert art.text_source == "page" and "no incident" in art.text
+
+
+# ------------------------------------------------------------------ fast pass vs full cascade
+def _full_cascade(html_text: str, url: str) -> str:
+    import trafilatura
+
+    from regionwatch.extract import _TRAFILATURA_OPTIONS
+
+    doc = trafilatura.bare_extraction(html_text, url=url, with_metadata=False,
+                                      **_TRAFILATURA_OPTIONS)
+    return normalize_text(doc.text or "") if doc is not None else ""
+
+
+@pytest.mark.parametrize("name", _PAGES)
+def test_fast_pass_equals_full_cascade_on_real_pages(shared: Path, name: str) -> None:
+    """The comparison pass is skipped only where it would not change the text."""
+    from regionwatch.extract import _bare_extract
+    from regionwatch.http import decode_bytes
+
+    path = shared / "fixtures" / "pages" / name
+    raw = gzip.decompress(path.read_bytes()) if name.endswith(".gz") else path.read_bytes()
+    html_text = decode_bytes(raw, "text/html")
+    url = f"https://example.org/{name}"
+    doc = _bare_extract(html_text, url, with_metadata=False)
+    ours = normalize_text(doc.text or "") if doc is not None else ""
+    assert ours == _full_cascade(html_text, url)
+
+
+def _furnished_page(paras: list[str]) -> str:
+    nav = "".join(f"<li><a href='/s/{i}'>Section {i}</a></li>" for i in range(8))
+    return (f"<html><head><title>T</title></head><body><nav><ul>{nav}</ul></nav>"
+            f"<article><h1>Headline</h1>{''.join(f'<p>{p}</p>' for p in paras)}</article>"
+            "<footer><p>Contact us. Copyright.</p></footer></body></html>")
+
+
+def _distinct_paras(n: int) -> list[str]:
+    return [f"{PARAS[i % 3]} Report {i} added that talks on sector {i} would resume."
+            for i in range(n)]
+
+
+def test_clean_article_page_skips_the_comparison() -> None:
+    from trafilatura.utils import load_html
+
+    from regionwatch.extract import _bare_extract, _needs_comparison
+
+    html_text = _furnished_page(_distinct_paras(8))
+    doc = _bare_extract(html_text, "https://n.example/a", with_metadata=False)
+    assert _needs_comparison(doc, load_html(html_text)) is None
+    assert normalize_text(doc.text) == _full_cascade(html_text, "https://n.example/a")
+
+
+def test_text_covering_little_of_the_page_gets_the_full_cascade() -> None:
+    """Much more text outside the extracted part: readability might find the real article."""
+    import trafilatura
+    from trafilatura.utils import load_html
+
+    from regionwatch.extract import _bare_extract, _needs_comparison
+
+    side = "".join(f"<div class='col'>{p}</div>" for p in _distinct_paras(40))
+    html_text = _furnished_page(_distinct_paras(8)).replace(
+        "<footer>", f"<div class='sidebar'>{side}</div><footer>")
+    fast = trafilatura.bare_extraction(load_html(html_text), url="https://n.example/b",
+                                       fast=True, with_metadata=False, include_comments=False,
+                                       favor_precision=True)
+    assert len(fast.text) >= 1000
+    assert _needs_comparison(fast, load_html(html_text)) == "share"
+    doc = _bare_extract(html_text, "https://n.example/b", with_metadata=False)
+    assert normalize_text(doc.text or "") == _full_cascade(html_text, "https://n.example/b")
+
+
+def test_short_fast_text_gets_the_full_cascade() -> None:
+    import trafilatura
+    from trafilatura.utils import load_html
+
+    from regionwatch.extract import _needs_comparison
+
+    html_text = _furnished_page(PARAS[:1])
+    fast = trafilatura.bare_extraction(load_html(html_text), url="https://n.example/c",
+                                       fast=True, with_metadata=False, include_comments=False,
+                                       favor_precision=True)
+    assert _needs_comparison(fast, load_html(html_text)) == "short"
+    assert _needs_comparison(None, load_html(html_text)) == "short"

@@ -160,3 +160,33 @@ def test_dev_set_copies_join_and_originals_stay_apart(shared: Path, store: Store
         text = "\n".join([dateline, *_paragraphs(r["text"])])
         _i, sid, _new = _add(store, idx, prefixes[n % 4] + title, text, "B")
         assert sid == story_of[r["id"]], f"copy of {r['id']} did not join its story"
+
+
+def test_shingle_hashes_match_the_shingle_sets() -> None:
+    from regionwatch.stories import normalise_text, shingle_hashes, shingles
+
+    for text in (REPORT, OTHER_REPORT, REPORT + " " + REPORT, "two words"):
+        tokens = normalise_text(text)
+        hashes = shingle_hashes(tokens, 3)
+        assert len(hashes) == len(shingles(tokens, 3))
+        assert list(hashes) == sorted(set(hashes.tolist()))
+    a = shingle_hashes(normalise_text(REPORT), 3)
+    b = shingle_hashes(normalise_text(OTHER_REPORT), 3)
+    assert len(set(a.tolist()) & set(b.tolist())) < 5  # different reports share few shingles
+    assert shingle_hashes([], 3).size == 0
+
+
+def test_signatures_of_the_older_hashing_use_the_title_path_only() -> None:
+    import struct
+
+    import numpy as np
+
+    idx = StoryIndex(StoriesConfig())
+    mh = idx._minhash(np.arange(1, 50, dtype=np.uint64))
+    blob = idx._encode(mh, 49)
+    decoded, size = idx._decode(blob)
+    assert decoded is not None and size == 49
+    assert list(decoded.hashvalues) == list(mh.hashvalues)
+    magic, code, n = struct.unpack_from("<4sBI", blob)
+    old = struct.pack("<4sBI", magic, code & 0x0F, n) + blob[struct.calcsize("<4sBI"):]
+    assert idx._decode(old) == (None, 49)
