@@ -361,6 +361,8 @@ def save_articles(
                         text=art.text,
                         outlet=art.source,
                         now=now,
+                        # a backfilled item sits in the index at its publication date
+                        at=art.published if art.origin == "backfill" else None,
                     )
                     item = {
                         "id": item_id,

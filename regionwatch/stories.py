@@ -298,7 +298,7 @@ class StoryIndex:
         best_key = (-1.0, -1.0)
         for cid in cands:
             e = self._entries.get(cid)
-            if e is None:
+            if e is None or abs(now - e.seen_at) > self.window:
                 continue
             j = mh.jaccard(e.minhash) if (mh is not None and e.minhash is not None) else 0.0
             small = min(size, e.size)
@@ -337,6 +337,7 @@ class StoryIndex:
         text: str,
         outlet: str,
         now: datetime,
+        at: datetime | None = None,
     ) -> tuple[int, bool]:
         """Put one stored item into a story, inside the caller's transaction.
 
@@ -350,11 +351,17 @@ class StoryIndex:
             text: its article text.
             outlet: the feed (outlet) name.
             now: the current time (aware UTC).
+            at: the item's time in the index when it is not ``now``: a backfilled item's
+                publication date, so the window slides along the archive (memory stays bounded
+                by the window, not by the size of the backfill) and a restart loads only the
+                signatures of recent items. Candidates further apart than the window are
+                never matched.
 
         Returns:
             ``(story_id, is_new_story)``.
         """
-        self._evict(now)
+        at = min(at, now) if at is not None else now
+        self._evict(at)
         self._refresh(conn, now)
         tokens = normalise_text(text)
         sh = shingle_hashes(tokens, self.cfg.shingle_size)
@@ -365,7 +372,7 @@ class StoryIndex:
 
         story_id: int | None = None
         is_new = True
-        match = self._best_match(mh, size, title_norm, title_tokens, now)
+        match = self._best_match(mh, size, title_norm, title_tokens, at)
         while match is not None:
             # the candidate must be stored as indexed: an entry of a rolled-back transaction
             # (whose item or story id may since have been reused) must not join anything
@@ -380,7 +387,7 @@ class StoryIndex:
                 logger.info("stories: item %d (story %d) is not stored, dropping it from the "
                             "index", match.item_id, match.story_id)
                 self._remove(match.item_id)
-                match = self._best_match(mh, size, title_norm, title_tokens, now)
+                match = self._best_match(mh, size, title_norm, title_tokens, at)
                 continue
             outlets = list(row.outlets or [])
             if outlet and outlet not in outlets:
@@ -411,13 +418,13 @@ class StoryIndex:
             story_id = int(res[0])
         conn.execute(
             insert_ignore(conn, t.signatures).values(
-                item_id=item_id, story_id=story_id, seen_at=now, title_norm=title_norm,
+                item_id=item_id, story_id=story_id, seen_at=at, title_norm=title_norm,
                 minhash=self._encode(mh, size),
             )
         )
         conn.execute(update(t.items).where(t.items.c.id == item_id).values(story_id=story_id))
         self._remove(item_id)
-        self._add(_Entry(item_id, story_id, now, title_norm, title_tokens, mh, size))
+        self._add(_Entry(item_id, story_id, at, title_norm, title_tokens, mh, size))
         return story_id, is_new
 
 

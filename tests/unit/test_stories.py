@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -46,7 +47,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 def _add(store: Store, idx: StoryIndex, title: str, text: str, outlet: str = "A",
-         now: datetime = NOW) -> tuple[int, int, bool]:
+         now: datetime = NOW, at: datetime | None = None) -> tuple[int, int, bool]:
     with store.begin() as conn:
         n = conn.execute(select(t.items.c.id).order_by(t.items.c.id.desc())).scalar() or 0
         url = f"http://127.0.0.1:9/{outlet}/{n + 1}"
@@ -54,7 +55,7 @@ def _add(store: Store, idx: StoryIndex, title: str, text: str, outlet: str = "A"
             url_hash=f"k{n + 1}", url=url, canonical_url=url, feed_name=outlet, title=title,
             text=text, first_seen_at=now).returning(t.items.c.id)).scalar_one()
         story_id, new = idx.assign(conn, item_id=item_id, title=title, text=text, outlet=outlet,
-                                   now=now)
+                                   now=now, at=at)
     return item_id, story_id, new
 
 
@@ -190,3 +191,36 @@ def test_signatures_of_the_older_hashing_use_the_title_path_only() -> None:
     magic, code, n = struct.unpack_from("<4sBI", blob)
     old = struct.pack("<4sBI", magic, code & 0x0F, n) + blob[struct.calcsize("<4sBI"):]
     assert idx._decode(old) == (None, 49)
+
+
+def test_backfilled_items_slide_the_window_along_the_archive(store: Store) -> None:
+    """A backfill sits in the index at its publication dates: memory bounded by the window."""
+    cfg = StoriesConfig(window_days=3)
+    idx = StoryIndex(cfg)
+    day0 = NOW - timedelta(days=400)
+    stories = []
+    words = sorted(set(re.findall(r"[a-z]+", (REPORT + OTHER_REPORT).lower())))
+
+    def report(d: int) -> str:
+        rng = random.Random(d)
+        return " ".join(rng.choice(words) for _ in range(120)) + "."
+
+    for d in range(20):  # twenty days of archive, oldest first, two copies of each day's report
+        text = report(d)
+        at = day0 + timedelta(days=d)
+        _i, story, new = _add(store, idx, f"Water dispute, day {d}", text, "A", at=at)
+        _i2, story2, new2 = _add(store, idx, f"UPDATE 1-Water dispute, day {d}",
+                                 "Updated. " + text, "B", at=at + timedelta(hours=5))
+        assert new and (story2, new2) == (story, False)
+        stories.append(story)
+        assert len(idx) <= 2 * (cfg.window_days + 1)
+    assert len(set(stories)) == 20
+    # the live item of today does not join a 400-day-old copy of the same text
+    _i, live, new = _add(store, idx, "Water dispute, day 0", report(0), "C")
+    assert new and live not in stories
+    # a restart loads only what is recent: the backfill's signatures carry their dates
+    with store.connect() as conn:
+        seen = conn.execute(select(t.signatures.c.seen_at).order_by(t.signatures.c.seen_at)
+                            ).scalars().all()
+        assert StoryIndex(cfg).load(conn, NOW) == 1
+    assert seen[0].replace(tzinfo=UTC) == day0
