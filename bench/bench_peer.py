@@ -10,8 +10,7 @@ inside its own process after a warm-up. Ours is the whole post-download pipeline
 extract → tag → cluster → store (the same pass as bench_pipeline.py). Target: ours ≥ 2× faster.
 
 The two alternate in ``RW_BENCH_PEER_CHUNKS`` chunks of pages (default 8) so both see the same
-machine load; with ``RW_BENCH_PEER_WHATIF=1`` ours also runs with the extraction fixes
-proposed in bench_pipeline.py patched in (default 0 since the metadata fix landed).
+machine load.
 
 Knobs: ``RW_BENCH_PAGES`` (generated pages, default 500), ``RW_BENCH_PEER_PYTHON`` (interpreter
 for the venv, default ``python3.11``), ``RW_BENCH_PEER_INSTALL_TIMEOUT`` (seconds, default 600).
@@ -28,7 +27,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench_pipeline import BATCH, Ours, patch_extract_fixes
+from bench_pipeline import BATCH, Ours
 from common import BENCH_DIR, knob, log, md_table, target_line
 from pagegen import corpus
 
@@ -138,7 +137,6 @@ def main() -> None:
     n_fix = sum(1 for p in pages if p.kind == "fixture")
     peer: dict[str, Any] = {"seconds": 0.0, "pages": 0, "failed": [], "version": "?"}
     ours = OursRunner(pages)
-    whatif = OursRunner(pages) if knob("RW_BENCH_PEER_WHATIF", 0) else None
     log(f"peer: newspaper4k and ours on {len(pages)} pages, alternating in {chunks} chunks")
     with tempfile.TemporaryDirectory(prefix="rw-peer-") as tmp:
         script = Path(tmp) / "worker.py"
@@ -159,8 +157,6 @@ def main() -> None:
                 print(target_line(f"ours ≥ {TARGET}× faster than newspaper4k", None,
                                   f"SKIPPED: the newspaper4k worker failed: {tail[0][:200]}"))
                 ours.close()
-                if whatif is not None:
-                    whatif.close()
                 return
             got = json.loads(res.stdout.strip().splitlines()[-1])
             peer["seconds"] += got["seconds"]
@@ -168,18 +164,8 @@ def main() -> None:
             peer["failed"] += got["failed"]
             peer["version"] = got["version"]
             ours.run(chunk)
-            if whatif is not None:
-                undo = patch_extract_fixes()
-                try:
-                    whatif.run(chunk)
-                finally:
-                    undo()
     ours.close()
     ours_b = ours.breakdown()
-    whatif_ms = None
-    if whatif is not None:
-        whatif.close()
-        whatif_ms = whatif.breakdown()["total"] / len(pages) * 1000
     count = len(pages)
     ours_ms = ours_b["total"] / count * 1000
     peer_ms = peer["seconds"] / peer["pages"] * 1000
@@ -203,10 +189,6 @@ def main() -> None:
           "Article.download(input_html=…) + parse(), fetch_images=False")],
     ))
     print()
-    if whatif_ms is not None:
-        print(f"*What-if* (the extraction fixes proposed in the pipeline section, patched into "
-              f"this process only, run on the same chunks): ours {whatif_ms:.1f} ms = "
-              f"{peer_ms / whatif_ms:.2f}× faster than newspaper4k.\n")
     if peer.get("failed"):
         print(f"newspaper4k raised on {len(peer['failed'])} page(s) (their time is included): "
               + "; ".join(f"`{f}`" for f in peer["failed"][:3]) + "\n")
