@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 from datasketch import LeanMinHash, MinHash, MinHashLSH
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from regionwatch.settings import StoriesConfig
 from regionwatch.store import as_utc, insert_ignore
@@ -58,6 +58,11 @@ _TITLE_TEXT_J = 0.25
 _TITLE_ONLY_WINDOW = timedelta(days=2)
 _REFRESH_SECONDS = 2.0
 _REFRESH_MARGIN = timedelta(minutes=15)
+
+# statements with parameters, compiled once (per-item statement building was a third of the cost)
+_NEW_STORY = t.stories.insert().returning(t.stories.c.id)
+_SET_STORY = update(t.items).where(t.items.c.id == bindparam("iid")).values(
+    story_id=bindparam("sid"))
 
 _TITLE_PREFIX = re.compile(
     r"^\s*(?:(?:update|updated|corrected|correction|refile|refiled|wrapup|wrap|exclusive|breaking"
@@ -407,22 +412,18 @@ class StoryIndex:
             break
         self.last_match = match
         if story_id is None:
-            res = conn.execute(
-                t.stories.insert().values(
-                    first_seen_at=now, last_seen_at=now, lead_item_id=item_id,
-                    title=(title or "")[:1000], item_count=1, outlets=[outlet] if outlet else [],
-                    categories=[], alerted_outlet_count=0,
-                ).returning(t.stories.c.id)
-            ).first()
+            res = conn.execute(_NEW_STORY, dict(
+                first_seen_at=now, last_seen_at=now, lead_item_id=item_id,
+                title=(title or "")[:1000], item_count=1, outlets=[outlet] if outlet else [],
+                categories=[], alerted_outlet_count=0,
+            )).first()
             assert res is not None
             story_id = int(res[0])
-        conn.execute(
-            insert_ignore(conn, t.signatures).values(
-                item_id=item_id, story_id=story_id, seen_at=at, title_norm=title_norm,
-                minhash=self._encode(mh, size),
-            )
-        )
-        conn.execute(update(t.items).where(t.items.c.id == item_id).values(story_id=story_id))
+        conn.execute(insert_ignore(conn, t.signatures), dict(
+            item_id=item_id, story_id=story_id, seen_at=at, title_norm=title_norm,
+            minhash=self._encode(mh, size),
+        ))
+        conn.execute(_SET_STORY, {"iid": item_id, "sid": story_id})
         self._remove(item_id)
         self._add(_Entry(item_id, story_id, at, title_norm, title_tokens, mh, size))
         return story_id, is_new

@@ -289,35 +289,33 @@ class Store:
         cats = sorted(
             c for c, d in ((tags or {}).get("categories") or {}).items() if d.get("decision")
         )
-        stmt = (
-            insert_ignore(conn, t.items)
-            .values(
-                url_hash=article.key,
-                url=article.url,
-                canonical_url=article.canonical_url,
-                guid=article.guid,
-                feed_id=feed_id,
-                feed_name=article.source,
-                title=article.title,
-                summary=article.summary,
-                text=article.text,
-                text_source=article.text_source,
-                fetch_note=article.fetch_note,
-                language=article.language,
-                author=article.author,
-                site=article.site,
-                published_at=article.published,
-                first_seen_at=now,
-                content_hash=article.content_hash or None,
-                origin=article.origin,
-                lexicon_hash=(tags or {}).get("lexicon_hash"),
-                categories=cats,
-                tags=tags,
-                baseline=baseline,
-            )
-            .returning(t.items.c.id)
+        params = dict(
+            url_hash=article.key,
+            url=article.url,
+            canonical_url=article.canonical_url,
+            guid=article.guid,
+            feed_id=feed_id,
+            feed_name=article.source,
+            title=article.title,
+            summary=article.summary,
+            text=article.text,
+            text_source=article.text_source,
+            fetch_note=article.fetch_note,
+            language=article.language,
+            author=article.author,
+            site=article.site,
+            published_at=article.published,
+            first_seen_at=now,
+            content_hash=article.content_hash or None,
+            origin=article.origin,
+            lexicon_hash=(tags or {}).get("lexicon_hash"),
+            categories=cats,
+            tags=tags,
+            baseline=baseline,
         )
-        row = conn.execute(stmt).first()
+        # values as parameters of one prepared statement (compiled once, not built per item)
+        stmt = insert_ignore(conn, t.items).returning(t.items.c.id)
+        row = conn.execute(stmt, params).first()
         if row is None:
             return None
         item_id = int(row[0])
