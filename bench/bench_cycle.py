@@ -235,10 +235,10 @@ def instrument(clock: StageClock) -> None:
 
     orig_poll = ti.poll_sources
 
-    async def poll_sources(ctx: Any, sources: Any) -> Any:
+    async def poll_sources(ctx: Any, sources: Any, **kw: Any) -> Any:
         t0 = time.perf_counter()
         try:
-            return await orig_poll(ctx, sources)
+            return await orig_poll(ctx, sources, **kw)
         finally:
             with clock._lock:
                 clock.spans.append((t0, time.perf_counter()))
@@ -486,8 +486,9 @@ def prefect_rows(site: FeedSite, cfg: Path, new_n: int, repeats: int,
         f"time vs run_cycle on the same state — unchanged {results['prefect_unchanged']:.2f} s "
         f"vs {results['unchanged']:.2f} s ({diff_un:+.1%} of the flow's time), 1% new "
         f"{new_dt:.2f} s vs {results['new']:.2f} s ({diff_new:+.1%}). (b) mixes in the different "
-        f"batching (flow: one task per parallel slot, {MAX_PARALLEL} at a time, one HTTP "
-        f"client each; run_cycle: one client for all feeds)."
+        f"batching (flow: one task per parallel slot, {MAX_PARALLEL} at a time, their "
+        f"coroutines on one event loop with one shared HTTP client; run_cycle: one "
+        f"coroutine batch for all feeds)."
     )
 
 

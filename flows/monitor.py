@@ -11,6 +11,7 @@ as ``interrupted``; committed items and outbox rows are kept, pending alerts go 
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import math
 import signal
@@ -20,18 +21,20 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
+import prefect
+import prefect.flow_engine
 from prefect import flow
 from prefect.futures import wait
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.artifacts import publish_run_artifacts
+from flows.artifacts import RunArtifacts
 from regionwatch.errors import RegionWatchError, StoreError
 from regionwatch.models import FeedReport, RunSummary, Source
 from regionwatch.pipeline import Context, alert_rows, new_items, poll_plan
 from regionwatch.settings import Settings, load_settings
 from regionwatch.store import utcnow
 from tasks.alerts import deliver_task
-from tasks.ingest import STOP, by_ref, poll_batch
+from tasks.ingest import STOP, BatchLoop, as_is, by_ref, poll_batch
 
 __all__ = [
     "BATCH_SIZE",
@@ -45,8 +48,81 @@ logger = logging.getLogger(__name__)
 
 #: Feeds per task: big enough that Prefect's per-task cost is noise, small enough to spread.
 BATCH_SIZE = 8
-#: Batches polled at the same time (each has its own HTTP client with per-host limits).
+#: Batches polled at the same time (their coroutines share the flow run's one event loop and one
+#: HTTP client, see :class:`tasks.ingest.BatchLoop`).
 MAX_PARALLEL_BATCHES = 4
+
+
+def _heartbeats_that_stop_at_once() -> bool:
+    """Let flow runs end when their work ends, not on the heartbeat thread's next whole second.
+
+    Prefect 3.8 emits a flow-run heartbeat event every ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY``
+    seconds (180 by default since 3.8) from a thread that sleeps in one-second steps, and the
+    synchronous engine joins that thread when the run ends: every run waited 0-1 s (0.5 s on
+    average) after its final state, doing nothing — a monitor run's wall time was its work
+    rounded up to the next whole second (an unchanged 300-feed cycle: ~1.4 s of work, 2.1 s of
+    flow). This swaps in the same heartbeat loop waiting on its stop event instead, so the join
+    returns at once. Heartbeats themselves are unchanged: the same event, at the same frequency,
+    from the same kind of thread, for zombie-run detection; ``None`` still disables them.
+
+    Applied only to the Prefect versions this was written against (``prefect>=3.8.8,<3.9``) and
+    only when the engine still has the pieces it uses; otherwise Prefect's own loop stays.
+    Returns whether the patch is in place.
+    """
+    fe = prefect.flow_engine
+    current = getattr(fe, "_send_heartbeats", None)
+    if getattr(current, "__regionwatch__", False):
+        return True
+    engine_cls = getattr(fe, "FlowRunEngine", None)
+    if (
+        not prefect.__version__.startswith("3.8.")
+        or current is None
+        or not isinstance(getattr(fe, "MINIMUM_HEARTBEAT_INTERVAL", None), int)
+        or engine_cls is None
+        or not all(hasattr(engine_cls, name) for name in (
+            "heartbeat_seconds", "_build_heartbeat_event_template", "_emit_flow_run_heartbeat"))
+    ):
+        return False
+
+    @contextmanager
+    def send_heartbeats(engine: Any, join_on_exit: bool = True) -> Iterator[None]:
+        seconds = engine.heartbeat_seconds
+        if seconds is None:
+            yield
+            return
+        seconds = max(seconds, fe.MINIMUM_HEARTBEAT_INTERVAL)
+        resource, related = engine._build_heartbeat_event_template()
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.is_set():
+                run = engine.flow_run
+                if run and run.state and run.state.is_final():
+                    return
+                try:
+                    engine._emit_flow_run_heartbeat(resource, related)
+                except Exception:  # noqa: BLE001 - a missed heartbeat is not the run's failure
+                    engine.logger.debug("Failed to emit heartbeat", exc_info=True)
+                if stop.wait(seconds):
+                    return
+
+        # the thread sees the caller's settings context (the API URL), as in Prefect's loop
+        thread = threading.Thread(target=contextvars.copy_context().run, args=(beat,),
+                                  name="flow-run-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if join_on_exit:
+                thread.join(timeout=2)
+
+    send_heartbeats.__regionwatch__ = True  # type: ignore[attr-defined]
+    fe._send_heartbeats = send_heartbeats
+    return True
+
+
+_heartbeats_that_stop_at_once()
 
 
 class AllFeedsFailed(RegionWatchError):  # noqa: N818 - reads as a sentence in flow run states
@@ -99,12 +175,18 @@ def _poll_all(ctx: Context, sources: list[Source]) -> list[FeedReport]:
         return []
     _ = ctx.tagger  # build the tagger once, before the threads want it
     timeout = _batch_timeout(ctx.settings)
-    futures = [
-        poll_batch.submit(by_ref(ctx), batch, label=f"{n}/{len(batches)} {batch[0].name}…"
-                          f"{batch[-1].name}", timeout=timeout)
-        for n, batch in enumerate(batches, 1)
-    ]
-    wait(futures)
+    # one event loop and one HTTP client for all batches: the per-host limits and delays of
+    # [http] hold for the cycle (separate clients would each allow them per batch)
+    with BatchLoop(ctx.settings.http) as loop:
+        futures = [
+            # as_is(): Prefect would walk every Source of the batch looking for futures
+            # (a few ms of GIL per task, several times per task run); there are none
+            poll_batch.submit(by_ref(ctx), as_is(batch), label=f"{n}/{len(batches)} "
+                              f"{batch[0].name}…{batch[-1].name}", timeout=timeout,
+                              loop=as_is(loop))
+            for n, batch in enumerate(batches, 1)
+        ]
+        wait(futures)
     reports: list[FeedReport] = []
     store_error: StoreError | None = None
     for fut, batch in zip(futures, batches, strict=True):
@@ -126,16 +208,23 @@ def _poll_all(ctx: Context, sources: list[Source]) -> list[FeedReport]:
 def run_monitor_cycle(ctx: Context) -> RunSummary:
     """One monitor cycle inside a flow run: poll, deliver, publish artifacts, record the run.
 
+    The artifacts go to the API in the background as soon as their data is known (the items
+    table while alerts are delivered, the rest while the run is recorded); the cycle waits for
+    them before it returns. A failed artifact is logged, never fatal.
+
     Raises:
         StoreError: the store is unreachable.
         AllFeedsFailed: every polled feed failed (after the run was recorded and published).
     """
     summary = RunSummary(kind="monitor", started_at=utcnow())
     run_id = ctx.store.start_run("monitor")
+    artifacts = RunArtifacts(prefix="monitor")
     try:
         due, waiting = poll_plan(ctx)
         summary.feeds = _poll_all(ctx, due) + waiting
         summary.items_new = sum(f.new_items for f in summary.feeds)
+        items = new_items(ctx, summary.started_at)
+        artifacts.items(items)
         if STOP.is_set():
             summary.status = "interrupted"
         else:
@@ -145,7 +234,6 @@ def run_monitor_cycle(ctx: Context) -> RunSummary:
             dead = int(getattr(report, "dead", 0) or 0)
             if dead:
                 summary.extra["alerts_dead"] = dead
-        items = new_items(ctx, summary.started_at)
         alerts = alert_rows(ctx, summary.started_at)
         summary.stories_new = len({i["story_id"] for i in items if i.get("story_id") is not None})
         summary.alerts_queued = sum(1 for a in alerts if a.get("status") != "sent")
@@ -153,16 +241,20 @@ def run_monitor_cycle(ctx: Context) -> RunSummary:
         if polled and all(f.status == "error" for f in polled):
             summary.status = "failed"
         summary.finished_at = utcnow()
-        try:
-            publish_run_artifacts(summary, items, alerts, prefix="monitor")
-        except Exception as exc:  # noqa: BLE001 - artifacts are a view; the run itself succeeded
-            logger.warning("could not publish artifacts: %r", exc)
+        artifacts.alerts(alerts)
+        artifacts.summary(summary)
     except BaseException:
         summary.status = "failed"
         raise
     finally:
         summary.finished_at = summary.finished_at or utcnow()
-        ctx.store.finish_run(run_id, summary.status, summary.to_dict())
+        try:
+            ctx.store.finish_run(run_id, summary.status, summary.to_dict())
+        finally:
+            try:
+                artifacts.wait()
+            except Exception as exc:  # noqa: BLE001 - artifacts are a view; the run is recorded
+                logger.warning("could not publish artifacts: %r", exc)
     if summary.status == "failed":
         raise AllFeedsFailed(f"all {summary.feeds_polled} feeds failed", summary.to_dict())
     return summary

@@ -165,18 +165,28 @@ def backoff_reports(ctx: Context) -> list[FeedReport]:
     return poll_plan(ctx)[1]
 
 
-async def poll_sources(ctx: Context, sources: Sequence[Source]) -> list[FeedReport]:
+async def poll_sources(
+    ctx: Context, sources: Sequence[Source], client: HttpClient | None = None
+) -> list[FeedReport]:
     """Poll a batch of sources concurrently and store what is new.
 
     Per-feed failures are recorded in the feed's health and in its report; they never raise.
 
+    Args:
+        ctx: the pipeline context.
+        sources: the feeds to poll.
+        client: an open HTTP client to share with other batches of the cycle (its per-host
+            limits and delays then hold across them); by default the batch opens its own.
+
     Raises:
         StoreError: the store is unreachable.
     """
+    if client is not None:
+        return list(await asyncio.gather(*(_poll_one(ctx, client, s) for s in sources)))
     from regionwatch.http import HttpClient
 
-    async with HttpClient(ctx.settings.http) as client:
-        return list(await asyncio.gather(*(_poll_one(ctx, client, s) for s in sources)))
+    async with HttpClient(ctx.settings.http) as own:
+        return list(await asyncio.gather(*(_poll_one(ctx, own, s) for s in sources)))
 
 
 async def _poll_one(ctx: Context, client: HttpClient, source: Source) -> FeedReport:

@@ -422,3 +422,29 @@ def test_parse_retry_after_forms() -> None:
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412480 - 30) == 30.0
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412480 + 30) == 0.0
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+
+
+def test_batches_of_a_cycle_share_one_client_and_its_per_host_limit(server: LoopServer) -> None:
+    """The monitor flow's batch tasks run on one BatchLoop: the host limit holds for the cycle."""
+    from tasks.ingest import BatchLoop
+
+    gauge = Gauge()
+    server.set("/gauge-shared", gauge.route)
+    results: list[list[FetchResult]] = []
+    with BatchLoop(cfg(per_host_concurrency=2)) as loop:
+        client = loop.client
+        assert client is not None
+
+        async def batch() -> list[FetchResult]:
+            return list(await asyncio.gather(
+                *(client.fetch(server.url("/gauge-shared")) for _ in range(3))))
+
+        threads = [threading.Thread(target=lambda: results.append(loop.run(batch())))
+                   for _ in range(3)]  # three task threads, as the task runner has
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(timeout=30)
+    assert len(results) == 3 and all(r.status == 200 for b in results for r in b)
+    assert gauge.peak == 2  # separate clients per batch would have allowed 2 each
+    assert loop.client is None  # closed with the loop
