@@ -328,6 +328,21 @@ def profiling_notes(m: dict[str, str]) -> str:
          "⌈feeds / parallel slots⌉ per task (cd13fe0)",
          "flow unchanged " + _fmt(m, "cycle_prefect_unchanged", " s") + ", share "
          + _fmt(m, "cycle_share", pct=True)),
+        ("tagger: three phrase-matcher passes (LOWER, ORTH, NORM), an object per match, "
+         "context built for every sentence", "3.9 × a bare blank-spaCy pass",
+         "one merged NORM pass, bulk counting, rule objects only for sentences a rule can "
+         "use (a545a78; output identical on 2,537 texts)",
+         _fmt(m, "tag_ratio", " ×") + " (" + _fmt(m, "tag_per_s") + " articles/s)"),
+        ("`monitor` flow: Prefect 3.8's heartbeat thread sleeps in 1 s steps and is joined at "
+         "the end of every flow run; four batch event loops in four threads; three artifact "
+         "POSTs in a row", "unchanged cycle through Prefect 2.10 s, share 22.7 % (37 % in "
+         "an A/B run)",
+         "heartbeat loop that waits on its stop event (guarded to Prefect 3.8.x); one event "
+         "loop and one HTTP client for all batches (per-host limits now hold per cycle); "
+         "artifacts sent in the background (32b8047)",
+         "flow unchanged " + _fmt(m, "cycle_prefect_unchanged", " s") + ", share "
+         + _fmt(m, "cycle_share", pct=True) + "; what is left is Prefect's fixed cost per "
+         "flow run (~250 ms: engine set-up and end, task runs, artifact POSTs)"),
         ("peer speed-up (ours vs newspaper4k)", "1.75 × → 2.25 × (previous session)",
          "the fixes above", _fmt(m, "peer_speedup", " ×")),
     ]
