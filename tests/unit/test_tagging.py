@@ -525,3 +525,42 @@ def test_cli_tag_url_through_the_http_client(cli: typer.Typer, tmp_path: Path, m
     out = json.loads(res.stdout)
     assert "border_clash" in out["labels"]
     assert {"kyrgyzstan", "tajikistan"} <= {a["slug"] for a in out["actors"]}
+
+
+# ----------------------------------------------------------------------------- tokenizer cache
+_PARAGRAPHS = (
+    "Armenia and Azerbaijan agreed on Tuesday to resume talks.\n"
+    "Officials in Baku (and in Yerevan) said the border — quiet since May — stayed calm.\n\n"
+    "The CSTO's secretary-general called both sides; l'OTSC n'a pas commenté.\t"
+    "Residents' fears, however, remain."
+)
+
+
+def _prefix_searches(nlp, text: str) -> list[str]:
+    """The chunks the tokenizer splits afresh (cache misses) while tokenising ``text`` again."""
+    tok = nlp.tokenizer
+    search = tok.prefix_search
+    calls: list[str] = []
+    tok.prefix_search = lambda s: (calls.append(s), search(s))[1]  # (flushes the cache)
+    nlp.make_doc(text)
+    calls.clear()
+    nlp.make_doc(text)
+    tok.prefix_search = search
+    return calls
+
+
+def test_tokenizer_cache_works_across_line_breaks(tagger: Tagger) -> None:
+    import spacy
+
+    stock = spacy.blank("xx")
+    Tagger._add_elision_prefixes(stock)
+    # stock spaCy re-splits every chunk after the first special case ("\n") of a text ...
+    assert _prefix_searches(stock, _PARAGRAPHS)
+    # ... ours tokenises a text it has seen from its cache alone, and into the same tokens
+    ours = Tagger(tagger.lexicon)
+    assert _prefix_searches(ours.nlp, _PARAGRAPHS) == []
+    for text in (_PARAGRAPHS, _PARAGRAPHS.replace("\n", "\xa0"), "—'\n\t 'x'—y"):
+        want = [(t.text, t.idx, t.whitespace_, t.norm_) for t in stock.make_doc(text)]
+        got = [(t.text, t.idx, t.whitespace_) for t in ours.nlp.make_doc(text)]
+        assert [w[:3] for w in want] == got
+    assert ours.nlp.tokenizer.rules.get("\xa0") == stock.tokenizer.rules["\xa0"]  # sets NORM
