@@ -43,7 +43,6 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
 from itertools import compress
 from operator import itemgetter
 from pathlib import Path
@@ -856,10 +855,10 @@ class Tagger:
             fld.dedup_counts = Counter(map(_FIRST, set(zip(labels, tok_starts, strict=True))))
             # a match belongs to the sentence its first token starts in
             if len(starts) > 1:
-                inner = np.searchsorted(
-                    doc.to_array(IDX), np.array(starts[1:], dtype=np.uint64)
-                ).tolist()
-                sids = list(map(partial(bisect.bisect_right, inner), tok_starts))
+                # (the first token of each sentence after the first; then, per match, how many
+                # of those its first token is at or after: bisect_right, in bulk)
+                inner = np.searchsorted(doc.to_array(IDX), np.array(starts[1:], dtype=np.uint64))
+                sids = inner.searchsorted(np.array(tok_starts), side="right").tolist()
             else:
                 sids = [0] * len(ids)
             keys = list(zip(sids, ids, strict=True))  # (sentence, match id): per pass
@@ -1418,6 +1417,8 @@ _PARTY_AFTER = 60  # reach of "between X and Y" after the truce word
 
 def _parties_out_of_region(s: _Sentence, m: Match, lexicon: Lexicon) -> bool:
     """Whether the parties named at the truce word ``m`` are all outside the region."""
+    if not any(a.out for a in s.mentions()):
+        return False  # the parties are some of the actors named: none is out of the region
     off, text = s.start, s.text
     parties: list[Match] = []
     # before: a chain of actors joined by hyphens, slashes or "and" ending at the truce word
@@ -1484,10 +1485,12 @@ def _csto(ctx: _Context) -> CategoryResult:
             else None
         )
         action = s.has("cue:csto_action") or s.has("actor:csto_secretary_general")
-        others = info.orgs - _CSTO_SLUGS
+        others = info.orgs
+        if others:
+            others = others - _CSTO_SLUGS
         if m_label is None:
             # "the bloc" / "организация" in a later sentence, when the CSTO was named last
-            anaphor = s.first("cue:csto_anaphor")
+            anaphor = s.first("cue:csto_anaphor") if s.has("cue:csto_anaphor") else None
             if anaphor is not None and action and not others and last_org == "csto":
                 w = info.weight * 0.5
                 if info.historical:
