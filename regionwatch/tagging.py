@@ -182,7 +182,7 @@ class _Field:
         "tok_starts",
         "tok_ends",
         "sids",
-        "first_of",
+        "firsts",
         "has_label",
         "ids_of",
         "origin_of",
@@ -197,7 +197,7 @@ class _Field:
     tok_starts: tuple[int, ...]
     tok_ends: tuple[int, ...]
     sids: list[int]  # sentence number of each match
-    first_of: dict[tuple[int, int], int]  # (sentence, match id) -> its first match
+    firsts: dict[int, dict[int, int]]  # sentence -> {match id: its first match}, on demand
     has_label: set[tuple[int, str]]  # (sentence, label) of every match
     ids_of: dict[str, tuple[int, ...]]  # label -> its match ids, in pass order
     origin_of: dict[int, int]  # match id -> pass
@@ -232,8 +232,13 @@ class _Field:
 
     def first_in(self, sid: int, label: str) -> tuple[int, int] | None:
         """(pass, number) of the first match of ``label`` in sentence ``sid``, in pass order."""
+        firsts = self.firsts.get(sid)
+        if firsts is None:  # the sentence's first match of each id (a rule sentence asks)
+            r = self.span(sid)
+            firsts = dict(zip(reversed(self.ids[r.start : r.stop]), reversed(r), strict=True))
+            self.firsts[sid] = firsts
         for i in self.ids_of.get(label, ()):
-            j = self.first_of.get((sid, i))
+            j = firsts.get(i)
             if j is not None:
                 return self.origin_of[i], j
         return None
@@ -861,8 +866,6 @@ class Tagger:
                 sids = inner.searchsorted(np.array(tok_starts), side="right").tolist()
             else:
                 sids = [0] * len(ids)
-            keys = list(zip(sids, ids, strict=True))  # (sentence, match id): per pass
-            keys.reverse()
             fld.doc = doc
             fld.actor_of = self._actor_info
             fld.ids = ids
@@ -870,7 +873,7 @@ class Tagger:
             fld.tok_starts = tok_starts
             fld.tok_ends = tok_ends
             fld.sids = sids
-            fld.first_of = dict(zip(keys, range(len(keys) - 1, -1, -1), strict=True))
+            fld.firsts = {}
             fld.has_label = set(zip(sids, labels, strict=True))
             fld.ids_of = self._ids_of
             fld.origin_of = self._origin_of
