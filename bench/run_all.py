@@ -44,7 +44,7 @@ RESULTS = BENCH_DIR / "RESULTS.md"
 #: background bench); cycle and orchestration measure wall times inside quiet windows.
 ORDER: dict[str, int] = {
     "pipeline": 170,
-    "tagging": 90,
+    "tagging": 120,
     "extract": 60,
     "peer": 160,
     "backfill": 210,
