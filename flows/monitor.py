@@ -33,7 +33,7 @@ from regionwatch.models import FeedReport, RunSummary, Source
 from regionwatch.pipeline import Context, alert_rows, new_items, poll_plan
 from regionwatch.settings import Settings, load_settings
 from regionwatch.store import utcnow
-from tasks.alerts import deliver_task
+from tasks.alerts import alerts_due, deliver_task
 from tasks.ingest import STOP, BatchLoop, as_is, by_ref, poll_batch
 
 __all__ = [
@@ -205,12 +205,24 @@ def _poll_all(ctx: Context, sources: list[Source]) -> list[FeedReport]:
     return reports
 
 
-def run_monitor_cycle(ctx: Context) -> RunSummary:
+def _wait_for_artifacts(artifacts: RunArtifacts) -> None:
+    try:
+        artifacts.wait()
+    except Exception as exc:  # noqa: BLE001 - artifacts are a view; the run is recorded
+        logger.warning("could not publish artifacts: %r", exc)
+
+
+def run_monitor_cycle(ctx: Context, artifacts: RunArtifacts | None = None) -> RunSummary:
     """One monitor cycle inside a flow run: poll, deliver, publish artifacts, record the run.
 
     The artifacts go to the API in the background as soon as their data is known (the items
-    table while alerts are delivered, the rest while the run is recorded); the cycle waits for
-    them before it returns. A failed artifact is logged, never fatal.
+    table while alerts are delivered, the rest while the run is recorded). A failed artifact
+    is logged, never fatal. Delivery runs as a task only when the outbox has a due row.
+
+    Args:
+        ctx: the flow run's pipeline context.
+        artifacts: the run's artifacts when the caller waits for them itself (the ``monitor``
+            flow does, after closing the store); by default the cycle waits before it returns.
 
     Raises:
         StoreError: the store is unreachable.
@@ -218,7 +230,8 @@ def run_monitor_cycle(ctx: Context) -> RunSummary:
     """
     summary = RunSummary(kind="monitor", started_at=utcnow())
     run_id = ctx.store.start_run("monitor")
-    artifacts = RunArtifacts(prefix="monitor")
+    own_artifacts = artifacts is None
+    artifacts = artifacts if artifacts is not None else RunArtifacts(prefix="monitor")
     try:
         due, waiting = poll_plan(ctx)
         summary.feeds = _poll_all(ctx, due) + waiting
@@ -227,7 +240,7 @@ def run_monitor_cycle(ctx: Context) -> RunSummary:
         artifacts.items(items)
         if STOP.is_set():
             summary.status = "interrupted"
-        else:
+        elif alerts_due(ctx):  # most cycles queue none: no task run for an empty outbox
             report = deliver_task(by_ref(ctx))
             summary.alerts_sent = int(getattr(report, "sent", 0) or 0)
             summary.alerts_failed = int(getattr(report, "failed", 0) or 0)
@@ -251,10 +264,8 @@ def run_monitor_cycle(ctx: Context) -> RunSummary:
         try:
             ctx.store.finish_run(run_id, summary.status, summary.to_dict())
         finally:
-            try:
-                artifacts.wait()
-            except Exception as exc:  # noqa: BLE001 - artifacts are a view; the run is recorded
-                logger.warning("could not publish artifacts: %r", exc)
+            if own_artifacts:
+                _wait_for_artifacts(artifacts)
     if summary.status == "failed":
         raise AllFeedsFailed(f"all {summary.feeds_polled} feeds failed", summary.to_dict())
     return summary
@@ -283,9 +294,13 @@ def monitor(config_path: str | None = None) -> dict[str, Any]:
     """
     STOP.clear()
     settings = load_settings(config_path)
+    artifacts = RunArtifacts(prefix="monitor")
     with _finish_batch_on_sigterm():
-        ctx = Context.open(settings)
         try:
-            return run_monitor_cycle(ctx).to_dict()
+            ctx = Context.open(settings)
+            try:
+                return run_monitor_cycle(ctx, artifacts).to_dict()
+            finally:
+                ctx.close()  # while the artifacts are still on their way to the API
         finally:
-            ctx.close()
+            _wait_for_artifacts(artifacts)  # a finished run always shows its artifacts

@@ -226,6 +226,32 @@ def test_list_and_retry(world: World) -> None:
     assert {r["status"] for r in rows} == {"pending"} and {r["attempts"] for r in rows} == {0}
 
 
+def test_alerts_due_is_the_claim_condition(world: World) -> None:
+    """The monitor flow runs its delivery task only when a row is due (tasks.alerts)."""
+    from regionwatch.pipeline import Context
+    from tasks.alerts import alerts_due
+
+    ctx = Context(settings=world.settings, store=world.store, sources=[])
+    assert not alerts_due(ctx)  # empty outbox
+    world.add(title="Armenia and Azerbaijan exchange fire on border")
+    assert alerts_due(ctx)
+    now = datetime.now(UTC)
+    with world.store.begin() as conn:  # claimed by a live worker: not due
+        conn.execute(t.alerts.update().values(claimed_until=now + timedelta(minutes=5)))
+    assert not alerts_due(ctx)
+    with world.store.begin() as conn:  # backing off after a failure: not yet due
+        conn.execute(t.alerts.update().values(claimed_until=None,
+                                              next_attempt_at=now + timedelta(minutes=5)))
+    assert not alerts_due(ctx)
+    with world.store.begin() as conn:  # the backoff is over, or the lease expired: due
+        conn.execute(t.alerts.update().values(claimed_until=now - timedelta(seconds=1),
+                                              next_attempt_at=now - timedelta(seconds=1)))
+    assert alerts_due(ctx)
+    with world.store.begin() as conn:  # settled rows are never due
+        conn.execute(t.alerts.update().values(status="sent"))
+    assert not alerts_due(ctx)
+
+
 # ---------------------------------------------------------------------------- crash safety
 CRASH_SCRIPT = textwrap.dedent("""
     import os, signal, sys, time
