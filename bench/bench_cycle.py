@@ -19,11 +19,13 @@ counted). The Prefect share is measured two ways: (a) flow wall time minus the u
 intervals spent inside our stages (settings, store open/close, due feeds, the batches' event
 loop and HTTP client set-up and close (``tasks.ingest.BatchLoop``; ``run_cycle`` does the same
 inside ``poll_sources``), the ``poll_batch`` bodies' ``poll_sources``, the outbox due check,
-delivery, run records, new-item and alert queries), over wall time — the target (≤ 10 %) is
-judged on this one; (b) the flow's wall time against ``run_cycle`` on the
-same state. A note breaks (a) down for the unchanged runs: before the flow function's first stage
-(Prefect's flow-run set-up), between our stages, waiting for the artifact POSTs, and after the
-flow function (Prefect's flow-run end).
+delivery, run records, new-item and alert queries), over wall time; (b) the flow's wall time
+against ``run_cycle`` on the same state, the two run in alternation for the unchanged cycles
+(b also holds what (a) cannot split off: our stages slowed by Prefect's work beside them — its
+threads in this process, its server on the same cores). The target (≤ 10 %) is judged on the
+larger of the two. A note breaks (a) down for the unchanged
+runs: before the flow function's first stage (Prefect's flow-run set-up), between our stages,
+waiting for the artifact POSTs, and after the flow function (Prefect's flow-run end).
 
 Settings for the bench: ``allow_private_networks = true``, ``per_host_delay = 0`` and — since all
 300 feeds share the host 127.0.0.1 — ``per_host_concurrency = max_connections =
@@ -235,6 +237,8 @@ class StageClock:
 _CLOCK = StageClock()
 #: (start, end) of the flow's waits for its artifacts (Prefect's time, not one of our stages)
 _ART_WAITS = StageClock()
+#: (start, end) of the flow's stages that run_cycle does not have (queries for the artifacts)
+_EXTRA = StageClock()
 
 
 def instrument(clock: StageClock) -> None:
@@ -260,7 +264,10 @@ def instrument(clock: StageClock) -> None:
     for name in ("due_sources", "poll_plan", "new_items", "alert_rows", "load_settings",
                  "alerts_due"):
         if hasattr(fm, name):  # the names flows/monitor.py imports (they change over time)
-            setattr(fm, name, clock.wrap(getattr(fm, name)))
+            fn = clock.wrap(getattr(fm, name))
+            if name in ("new_items", "alert_rows"):  # the flow's, not run_cycle's: see (b)
+                fn = _EXTRA.wrap(fn)
+            setattr(fm, name, fn)
     # the batches' event loop and HTTP client: opened and closed around the poll tasks, outside
     # poll_sources (run_cycle opens and closes its client inside poll_sources, where it counts)
     if hasattr(ti, "BatchLoop"):
@@ -407,9 +414,11 @@ def main() -> None:
     if "share" in results:
         ok_s = results["share"] <= TARGET_PREFECT_SHARE
         print(target_line(f"Prefect share ≤ {TARGET_PREFECT_SHARE:.0%}", ok_s,
-                          f"{results['share']:.1%} of the flow's wall time outside our stages "
-                          f"(unchanged: {results['share_unchanged']:.1%}, 1% new: "
-                          f"{results['share_new']:.1%})"))
+                          f"{results['share']:.1%}: the larger of (a) the flow's wall time "
+                          f"outside our stages (unchanged: {results['share_unchanged']:.1%}, "
+                          f"1% new: {results['share_new']:.1%}) and (b) what the unchanged cycle "
+                          f"costs more through Prefect than run_cycle run in alternation "
+                          f"({results['share_alternating']:.1%})"))
     else:
         print(target_line(f"Prefect share ≤ {TARGET_PREFECT_SHARE:.0%}", None,
                           "not measured (flows/monitor.py missing or RW_BENCH_PREFECT=0)"))
@@ -503,8 +512,33 @@ def prefect_rows(site: FeedSite, cfg: Path, new_n: int, repeats: int,
         log(f"cycle: prefect {label}: {dt:.2f}s, ours {ours:.2f}s, share {share:.1%}")
         return dt, share
 
+    from regionwatch.pipeline import run_cycle
+    from regionwatch.settings import load_settings
+
+    def lib_cycle(label: str) -> float:
+        # run_cycle in alternation with the flow runs: the same machine load, the same (idle)
+        # Prefect server beside it, settings loaded as the flow loads them
+        t = time.perf_counter()
+        s = run_cycle(load_settings(cfg))
+        dt = time.perf_counter() - t
+        req, ok, nm, conns = site.counts()
+        rows.append(("run_cycle, alternating with the flow", label, f"{dt:.2f}", s.items_new,
+                     s.not_modified, s.feed_errors, f"{req} / {ok} / {nm} / {conns}",
+                     s.alerts_sent))
+        return dt
+
     with quiet("cycle (Prefect flow)"):
-        un = [flow_cycle(f"unchanged #{i + 1}") for i in range(repeats)]
+        un: list[tuple[float, float]] = []
+        lib: list[float] = []
+        extra: list[float] = []
+        for i in range(repeats):  # flow first in even rounds, run_cycle first in odd ones
+            if i % 2:
+                lib.append(lib_cycle(f"unchanged #{i + 1}"))
+            t = time.perf_counter()
+            un.append(flow_cycle(f"unchanged #{i + 1}"))
+            extra.append(_EXTRA.covered(t, time.perf_counter()))
+            if not i % 2:
+                lib.append(lib_cycle(f"unchanged #{i + 1}"))
         site.ctl(f"add?n={new_n}")
         new_dt, new_share = flow_cycle(f"1% new ({new_n} items)")
     if parts:
@@ -521,19 +555,33 @@ def prefect_rows(site: FeedSite, cfg: Path, new_n: int, repeats: int,
     results["prefect_unchanged"] = median(d for d, _ in un)
     results["share_unchanged"] = median(s for _, s in un)
     results["share_new"] = new_share
-    results["share"] = max(results["share_unchanged"], new_share)
+    # (b) per round: what the same cycle costs more through Prefect, the flow's own extra
+    # stages (its artifact queries) left out; the target is judged on the larger of (a) and (b)
+    results["share_alternating"] = median(
+        1 - (lb + ex) / d for (d, _), lb, ex in zip(un, lib, extra, strict=True))
+    results["share"] = max(results["share_unchanged"], results["share_alternating"], new_share)
     results["prefect_new"] = new_dt
+    results["lib_alternating"] = median(lib)
+    diff_alt = (results["prefect_unchanged"] - results["lib_alternating"]) / results[
+        "prefect_unchanged"]
     diff_un = (results["prefect_unchanged"] - results["unchanged"]) / results["prefect_unchanged"]
     diff_new = (new_dt - results["new"]) / new_dt
     notes.append(
         f"Prefect share, measured (a): wall time of the flow outside our stages — unchanged "
-        f"{results['share_unchanged']:.1%}, 1% new {new_share:.1%}. Cross-check (b): flow wall "
-        f"time vs run_cycle on the same state — unchanged {results['prefect_unchanged']:.2f} s "
-        f"vs {results['unchanged']:.2f} s ({diff_un:+.1%} of the flow's time), 1% new "
-        f"{new_dt:.2f} s vs {results['new']:.2f} s ({diff_new:+.1%}). (b) mixes in the different "
-        f"batching (flow: one task per parallel slot, {MAX_PARALLEL} at a time, their "
-        f"coroutines on one event loop with one shared HTTP client; run_cycle: one "
-        f"coroutine batch for all feeds)."
+        f"{results['share_unchanged']:.1%}, 1% new {new_share:.1%}. (b): flow wall "
+        f"time vs run_cycle on the same state — unchanged, the two in alternation: "
+        f"{results['prefect_unchanged']:.2f} s vs {results['lib_alternating']:.2f} s "
+        f"({diff_alt:+.1%} of the flow's time; per round, with the flow's artifact queries "
+        f"({median(extra) * 1000:.0f} ms) counted as ours: "
+        f"{results['share_alternating']:.1%}; against the earlier run_cycle rows "
+        f"{results['unchanged']:.2f} s, {diff_un:+.1%}); 1% new {new_dt:.2f} s vs "
+        f"{results['new']:.2f} s ({diff_new:+.1%}, measured minutes apart). (b) also counts "
+        f"what (a) calls ours but cannot separate from Prefect: our stages run slower beside "
+        f"Prefect's work — its threads in this process (task-run engines, events) and its "
+        f"server's CPU on the same two cores; the target is judged on the larger of (a) and "
+        f"(b). (b) mixes in the different batching (flow: one task per parallel slot, "
+        f"{MAX_PARALLEL} at a time, their coroutines on one event loop with one shared HTTP "
+        f"client; run_cycle: one coroutine batch for all feeds)."
     )
 
 
