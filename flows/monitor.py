@@ -30,10 +30,10 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows.artifacts import RunArtifacts
 from regionwatch.errors import RegionWatchError, StoreError
 from regionwatch.models import FeedReport, RunSummary, Source
-from regionwatch.pipeline import Context, alert_rows, new_items, poll_plan
+from regionwatch.pipeline import Context, alert_rows, alerts_due, new_items, poll_plan
 from regionwatch.settings import Settings, load_settings
 from regionwatch.store import utcnow
-from tasks.alerts import alerts_due, deliver_task
+from tasks.alerts import deliver_task
 from tasks.ingest import STOP, BatchLoop, as_is, by_ref, poll_batch
 
 __all__ = [

@@ -491,6 +491,18 @@ def deliver(ctx: Context) -> Any:
     return deliver_pending(ctx.store, ctx.settings)
 
 
+def alerts_due(ctx: Context) -> bool:
+    """Whether the outbox holds a row that :func:`deliver` would send now.
+
+    Most cycles queue no alert; a flow uses this to skip a delivery round (and, in Prefect, the
+    task run's bookkeeping) that could only find an empty outbox. A row that becomes due a
+    moment later goes out next cycle, as it would had the round run.
+    """
+    from regionwatch.alerts.outbox import any_due
+
+    return any_due(ctx.store)
+
+
 # ---------------------------------------------------------------------------- reporting
 def new_items(ctx: Context, since: datetime) -> list[dict[str, Any]]:
     """Items first seen at or after ``since`` (for run artifacts and tables)."""

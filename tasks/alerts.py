@@ -4,10 +4,9 @@ Delivery has its own retry discipline: failed outbox rows stay pending with a ba
 retried on later cycles, so these tasks never retry themselves (a retry could only re-send
 what the outbox already tracks). They only bound the time spent.
 
-:func:`alerts_due` tells a flow whether the delivery task has anything to do: most cycles
-queue no alert, and a task run that only finds an empty outbox costs the flow its run
-bookkeeping (three state events and the API's work on them, at the moment the run's
-artifacts go out) for nothing.
+Flows ask :func:`regionwatch.pipeline.alerts_due` first: most cycles queue no alert, and a task
+run that only finds an empty outbox costs the flow its run bookkeeping (three state events and
+the API's work on them, at the moment the run's artifacts go out) for nothing.
 """
 
 from __future__ import annotations
@@ -18,27 +17,12 @@ from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NONE
-from sqlalchemy import select
 
-from regionwatch.alerts.outbox import _due  # the claim condition itself, not a copy of it
 from regionwatch.pipeline import Context, deliver
-from regionwatch.store import schema as t
-from regionwatch.store import utcnow
 
-__all__ = ["alerts_due", "deliver_task", "digest_task"]
+__all__ = ["deliver_task", "digest_task"]
 
 logger = logging.getLogger(__name__)
-
-
-def alerts_due(ctx: Context) -> bool:
-    """Whether the outbox holds a row that delivery would claim now (pending, due, unclaimed).
-
-    The same condition the delivery round claims rows by; a row that becomes due a moment
-    later goes out next cycle, as it would if the round had already run.
-    """
-    q = select(t.alerts.c.id).where(_due(utcnow())).limit(1)
-    with ctx.store.connect() as conn:
-        return conn.execute(q).first() is not None
 
 
 @task(name="deliver-alerts", timeout_seconds=300, cache_policy=NONE, persist_result=False)

@@ -128,6 +128,14 @@ def _due(now: datetime) -> Any:
     )
 
 
+def any_due(store: Store, now: datetime | None = None) -> bool:
+    """Whether a delivery round would claim a row now (pending, due, not claimed by a live
+    worker): the claim condition itself, for a caller that skips an empty round."""
+    q = select(t.alerts.c.id).where(_due(now or utcnow())).limit(1)
+    with store.connect() as conn:
+        return conn.execute(q).first() is not None
+
+
 def sent_since(conn: Connection, channel: str, since: datetime) -> list[datetime]:
     """Send times of rows sent on ``channel`` since ``since`` (for the rate limit)."""
     rows = conn.execute(

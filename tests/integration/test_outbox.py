@@ -227,9 +227,8 @@ def test_list_and_retry(world: World) -> None:
 
 
 def test_alerts_due_is_the_claim_condition(world: World) -> None:
-    """The monitor flow runs its delivery task only when a row is due (tasks.alerts)."""
-    from regionwatch.pipeline import Context
-    from tasks.alerts import alerts_due
+    """The monitor flow runs its delivery task only when a row is due (pipeline.alerts_due)."""
+    from regionwatch.pipeline import Context, alerts_due
 
     ctx = Context(settings=world.settings, store=world.store, sources=[])
     assert not alerts_due(ctx)  # empty outbox
