@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -99,12 +100,25 @@ def start_server(home: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("prefect server did not start")
 
 
-def api(url: str, body: dict | None = None) -> object:
-    req = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
-                                 headers={"Content-Type": "application/json"},
-                                 method="POST" if body is not None else "GET")
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return json.loads(r.read().decode() or "null")
+def api(url: str, body: dict | None = None, attempts: int = 6) -> object:
+    """One Prefect API call; a 5xx (the server answers 503 while its SQLite database is busy)
+    or a dropped connection is tried again with a growing pause, ``attempts`` times in all."""
+    for attempt in range(attempts):
+        req = urllib.request.Request(
+            url, data=json.dumps(body).encode() if body is not None else None,
+            headers={"Content-Type": "application/json"},
+            method="POST" if body is not None else "GET")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return json.loads(r.read().decode() or "null")
+        except urllib.error.HTTPError as exc:
+            if exc.code < 500 or attempt == attempts - 1:
+                raise
+        except (urllib.error.URLError, TimeoutError, ConnectionError):
+            if attempt == attempts - 1:
+                raise
+        time.sleep(0.5 * 2 ** attempt)
+    raise AssertionError("unreachable")
 
 
 def rss_mib(pid: int) -> float:
@@ -135,8 +149,10 @@ def overhead(tmp: Path, args: argparse.Namespace, api_url: str) -> None:
 
 
 def measure(tmp: Path, srv: LoopServer, feeds: list[tuple[str, str]],
-            empty: Path) -> tuple[float, float, float, object, dict]:
-    """The timed runs: fixed cost (median of 3), then run_cycle and the flow on fresh stores."""
+            empty: Path) -> tuple[list[float], list[float], float, object, dict]:
+    """The timed runs: fixed cost (median of 3), then run_cycle and the flow on fresh stores,
+    ``RW_BENCH_ORCH_ROUNDS`` of each in the order library, flow, flow, library, … (ABBA: a
+    drift in the machine's load falls on both sides; one run of each was ±15 % noise)."""
     from flows.monitor import monitor
     from regionwatch.pipeline import run_cycle
     from regionwatch.settings import load_settings
@@ -148,22 +164,32 @@ def measure(tmp: Path, srv: LoopServer, feeds: list[tuple[str, str]],
         fixed.append(time.perf_counter() - t0)
     fixed_s = sorted(fixed)[1]
 
-    cfg_a = write_cfg(tmp / "a.toml", tmp / "a.db", feeds)
-    t0 = time.perf_counter()
-    lib = run_cycle(load_settings(str(cfg_a)))
-    t_lib = time.perf_counter() - t0
-    srv.clear_log()
-    cfg_b = write_cfg(tmp / "b.toml", tmp / "b.db", feeds)
-    t0 = time.perf_counter()
-    flow = monitor(str(cfg_b))
-    t_flow = time.perf_counter() - t0
-    log(f"orchestration: fixed {fixed_s:.2f} s, run_cycle {t_lib:.1f} s, flow {t_flow:.1f} s")
+    rounds = max(1, knob("RW_BENCH_ORCH_ROUNDS", 2))
+    order = [("lib", "flow") if r % 2 == 0 else ("flow", "lib") for r in range(rounds)]
+    t_lib: list[float] = []
+    t_flow: list[float] = []
+    lib: object = None
+    flow: dict = {}
+    for r, pair in enumerate(order):
+        for kind in pair:
+            cfg = write_cfg(tmp / f"{kind}{r}.toml", tmp / f"{kind}{r}.db", feeds)
+            srv.clear_log()
+            t0 = time.perf_counter()
+            if kind == "lib":
+                lib = run_cycle(load_settings(str(cfg)))
+                t_lib.append(time.perf_counter() - t0)
+            else:
+                flow = monitor(str(cfg))
+                t_flow.append(time.perf_counter() - t0)
+            log(f"orchestration: round {r + 1} {kind} {time.perf_counter() - t0:.1f} s")
+    log(f"orchestration: fixed {fixed_s:.2f} s, run_cycle {t_lib}, flow {t_flow}")
     return t_lib, t_flow, fixed_s, lib, flow
 
 
-def report(args: argparse.Namespace, t_lib: float, t_flow: float, fixed_s: float, lib: object,
-           flow: dict) -> None:
-    """Print the section."""
+def report(args: argparse.Namespace, libs: list[float], flows: list[float], fixed_s: float,
+           lib: object, flow: dict) -> None:
+    """Print the section (the shares from the mean of each side's runs)."""
+    t_lib, t_flow = sum(libs) / len(libs), sum(flows) / len(flows)
     try:
         from flows.monitor import BATCH_SIZE, MAX_PARALLEL_BATCHES
 
@@ -185,8 +211,12 @@ def report(args: argparse.Namespace, t_lib: float, t_flow: float, fixed_s: float
           f"({args.feeds} feeds × {args.items}), SQLite store, warm Prefect server\n")
     print("| run | items stored | wall time (s) |")
     print("|---|---:|---:|")
-    print(f"| library only (`run_cycle`) | {lib.items_new:,} | {t_lib:.1f} |")  # type: ignore[attr-defined]
-    print(f"| `monitor` flow ({flow_label}) | {flow['items_new']:,} | {t_flow:.1f} |")
+    runs = ", ".join(f"{x:.1f}" for x in libs)
+    print(f"| library only (`run_cycle`), mean of {len(libs)} ({runs}) | "
+          f"{lib.items_new:,} | {t_lib:.1f} |")  # type: ignore[attr-defined]
+    runs = ", ".join(f"{x:.1f}" for x in flows)
+    print(f"| `monitor` flow ({flow_label}), mean of {len(flows)} ({runs}) | "
+          f"{flow['items_new']:,} | {t_flow:.1f} |")
     print(f"| `monitor` flow, 1 tiny feed (Prefect's fixed cost per cycle) | 0 | {fixed_s:.2f} |")
     print()
     print("| measure | value |")

@@ -49,7 +49,7 @@ ORDER: dict[str, int] = {
     "peer": 160,
     "backfill": 210,
     "cycle": 300,
-    "orchestration": 220,
+    "orchestration": 300,
 }
 DEFAULT_TIMEOUT = 180
 #: started at t = 0 and collected at the end (name → the most it may run)
