@@ -211,11 +211,14 @@ class StageClock:
         inner.__wrapped__ = fn  # type: ignore[attr-defined]
         return inner
 
+    def spans_in(self, t0: float, t1: float) -> list[tuple[float, float]]:
+        """The recorded intervals that lie inside [t0, t1], in the order recorded."""
+        with self._lock:
+            return [(a, b) for a, b in self.spans if a >= t0 and b <= t1]
+
     def first_start(self, t0: float, t1: float) -> float | None:
         """Start of the first recorded interval inside [t0, t1]."""
-        with self._lock:
-            starts = [a for a, b in self.spans if a >= t0 and b <= t1]
-        return min(starts) if starts else None
+        return min((a for a, _ in self.spans_in(t0, t1)), default=None)
 
     def covered(self, t0: float, t1: float) -> float:
         """Seconds of [t0, t1] covered by at least one recorded interval."""
@@ -497,8 +500,7 @@ def prefect_rows(site: FeedSite, cfg: Path, new_n: int, repeats: int,
         # where Prefect's time went: before our first stage (the flow function's start), in the
         # artifacts' wait, after the wait (the flow function's end), the rest in between
         first = clock.first_start(t, t1)
-        with _ART_WAITS._lock:
-            waits = [(a, b) for a, b in _ART_WAITS.spans if a >= t and b <= t1]
+        waits = _ART_WAITS.spans_in(t, t1)
         if label.startswith("unchanged") and first is not None and waits:
             pre, post = first - t, t1 - waits[-1][1]
             art = sum(b - a for a, b in waits)

@@ -212,7 +212,7 @@ def _wait_for_artifacts(artifacts: RunArtifacts) -> None:
         logger.warning("could not publish artifacts: %r", exc)
 
 
-def run_monitor_cycle(ctx: Context, artifacts: RunArtifacts | None = None) -> RunSummary:
+def run_monitor_cycle(ctx: Context, artifacts: RunArtifacts) -> RunSummary:
     """One monitor cycle inside a flow run: poll, deliver, publish artifacts, record the run.
 
     The artifacts go to the API in the background as soon as their data is known (the items
@@ -221,8 +221,8 @@ def run_monitor_cycle(ctx: Context, artifacts: RunArtifacts | None = None) -> Ru
 
     Args:
         ctx: the flow run's pipeline context.
-        artifacts: the run's artifacts when the caller waits for them itself (the ``monitor``
-            flow does, after closing the store); by default the cycle waits before it returns.
+        artifacts: the run's artifacts; the caller waits for them (the ``monitor`` flow does,
+            after closing the store, so the store closes while they are in flight).
 
     Raises:
         StoreError: the store is unreachable.
@@ -230,8 +230,6 @@ def run_monitor_cycle(ctx: Context, artifacts: RunArtifacts | None = None) -> Ru
     """
     summary = RunSummary(kind="monitor", started_at=utcnow())
     run_id = ctx.store.start_run("monitor")
-    own_artifacts = artifacts is None
-    artifacts = artifacts if artifacts is not None else RunArtifacts(prefix="monitor")
     try:
         due, waiting = poll_plan(ctx)
         summary.feeds = _poll_all(ctx, due) + waiting
@@ -261,11 +259,7 @@ def run_monitor_cycle(ctx: Context, artifacts: RunArtifacts | None = None) -> Ru
         raise
     finally:
         summary.finished_at = summary.finished_at or utcnow()
-        try:
-            ctx.store.finish_run(run_id, summary.status, summary.to_dict())
-        finally:
-            if own_artifacts:
-                _wait_for_artifacts(artifacts)
+        ctx.store.finish_run(run_id, summary.status, summary.to_dict())
     if summary.status == "failed":
         raise AllFeedsFailed(f"all {summary.feeds_polled} feeds failed", summary.to_dict())
     return summary
