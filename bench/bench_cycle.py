@@ -75,15 +75,19 @@ MAX_PARALLEL = 4  # flows.monitor.MAX_PARALLEL_BATCHES
 # ---------------------------------------------------------------------------- feed site
 def rss(title: str, items: list[Any]) -> bytes:
     """An RSS 2.0 document for pages (newest first)."""
-    out = [f'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
-           f"<title>{html.escape(title)}</title><link>http://127.0.0.1/</link>"
-           f"<description>bench feed</description>"]
+    out = [
+        f'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
+        f"<title>{html.escape(title)}</title><link>http://127.0.0.1/</link>"
+        f"<description>bench feed</description>"
+    ]
     for p in items:
         first = p.title
-        out.append(f"<item><title>{html.escape(p.title)}</title><link>{html.escape(p.url)}"
-                   f"</link><guid>{html.escape(p.url)}</guid><pubDate>"
-                   f"{format_datetime(p.published)}</pubDate><description>"
-                   f"{html.escape(first)}</description></item>")
+        out.append(
+            f"<item><title>{html.escape(p.title)}</title><link>{html.escape(p.url)}"
+            f"</link><guid>{html.escape(p.url)}</guid><pubDate>"
+            f"{format_datetime(p.published)}</pubDate><description>"
+            f"{html.escape(first)}</description></item>"
+        )
     out.append("</channel></rss>")
     return "".join(out).encode("utf-8")
 
@@ -99,15 +103,23 @@ def serve(feeds: int, items: int, words: int, prime_words: int) -> None:
     # (so the first cycle baselines them instead of alerting); lean pages: a cheap prime
     now = datetime.now(UTC)
     step = timedelta(days=30) / n
-    pages = generate_pages(n, seed=11, words=prime_words, base_url=srv.base, light=True,
-                           base_date=now - timedelta(days=30, hours=8), step=step)
+    pages = generate_pages(
+        n,
+        seed=11,
+        words=prime_words,
+        base_url=srv.base,
+        light=True,
+        base_date=now - timedelta(days=30, hours=8),
+        step=step,
+    )
     for f in range(feeds):
         mine = pages[f * items : (f + 1) * items]
         per_feed.append(list(reversed(mine)))
         for p in mine:
             srv.routes[urlsplit(p.url).path] = Res(p.content)
-        srv.routes[f"/feeds/{f:03d}.xml"] = Res(rss(f"feed {f}", per_feed[f]),
-                                                 ctype="application/rss+xml; charset=utf-8")
+        srv.routes[f"/feeds/{f:03d}.xml"] = Res(
+            rss(f"feed {f}", per_feed[f]), ctype="application/rss+xml; charset=utf-8"
+        )
     next_id = [feeds * items]
     lock = threading.Lock()
 
@@ -116,10 +128,15 @@ def serve(feeds: int, items: int, words: int, prime_words: int) -> None:
         if path.startswith("/_ctl/add"):
             n = int(q.get("n", ["1"])[0])
             with lock:
-                new = generate_pages(n, seed=1000 + next_id[0], words=words,
-                                     base_url=srv.base, id_offset=next_id[0],
-                                     base_date=datetime.now(UTC) - timedelta(minutes=30),
-                                     step=timedelta(seconds=0))
+                new = generate_pages(
+                    n,
+                    seed=1000 + next_id[0],
+                    words=words,
+                    base_url=srv.base,
+                    id_offset=next_id[0],
+                    base_date=datetime.now(UTC) - timedelta(minutes=30),
+                    step=timedelta(seconds=0),
+                )
                 next_id[0] += n
                 step = max(1, feeds // max(1, n))
                 for k, p in enumerate(new):
@@ -128,12 +145,14 @@ def serve(feeds: int, items: int, words: int, prime_words: int) -> None:
                     per_feed[f].insert(0, p)
                     del per_feed[f][items:]  # keep the feed at its size, like a real one
                     srv.routes[f"/feeds/{f:03d}.xml"] = Res(
-                        rss(f"feed {f}", per_feed[f]), ctype="application/rss+xml; charset=utf-8")
+                        rss(f"feed {f}", per_feed[f]), ctype="application/rss+xml; charset=utf-8"
+                    )
             return 200, f"added {n}".encode()
         if path.startswith("/_ctl/counts"):
             c = srv.reset_counts()
-            return 200, (f"{c['requests']} {c['200']} {c['304']} {c['posts']} "
-                         f"{c['connections']}").encode()
+            return 200, (
+                f"{c['requests']} {c['200']} {c['304']} {c['posts']} {c['connections']}"
+            ).encode()
         return 404, b"?"
 
     srv.control = control
@@ -147,9 +166,18 @@ class FeedSite:
 
     def __init__(self, feeds: int, items: int, words: int, prime_words: int) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--serve", str(feeds), str(items),
-             str(words), str(prime_words)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--serve",
+                str(feeds),
+                str(items),
+                str(words),
+                str(prime_words),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert self.proc.stdout is not None
         self.base = self.proc.stdout.readline().strip()
@@ -179,15 +207,29 @@ class FeedSite:
 def write_config(path: Path, base: str, feeds: int, db: Path, concurrency: int) -> None:
     """The TOML configuration both paths (run_cycle and the Prefect flow) load."""
     lines = [
-        "[storage]", f'url = "sqlite:///{db}"', "",
-        "[http]", "allow_private_networks = true", "per_host_delay = 0.0",
-        f"per_host_concurrency = {concurrency}", f"max_connections = {concurrency}", "",
-        "[[channels]]", 'name = "bench-hook"', f'url = "json://{base.split("://", 1)[1]}/hook"',
-        "rate_per_minute = 100000", "",
+        "[storage]",
+        f'url = "sqlite:///{db}"',
+        "",
+        "[http]",
+        "allow_private_networks = true",
+        "per_host_delay = 0.0",
+        f"per_host_concurrency = {concurrency}",
+        f"max_connections = {concurrency}",
+        "",
+        "[[channels]]",
+        'name = "bench-hook"',
+        f'url = "json://{base.split("://", 1)[1]}/hook"',
+        "rate_per_minute = 100000",
+        "",
     ]
     for f in range(feeds):
-        lines += ["[[feeds]]", f'name = "bench-{f:03d}"', f'url = "{base}/feeds/{f:03d}.xml"',
-                  'language = "en"', ""]
+        lines += [
+            "[[feeds]]",
+            f'name = "bench-{f:03d}"',
+            f'url = "{base}/feeds/{f:03d}.xml"',
+            'language = "en"',
+            "",
+        ]
     path.write_text("\n".join(lines), encoding="utf-8")
 
 
@@ -264,8 +306,14 @@ def instrument(clock: StageClock) -> None:
 
     ti.poll_sources = poll_sources
     ta.deliver = clock.wrap(ta.deliver)
-    for name in ("due_sources", "poll_plan", "new_items", "alert_rows", "load_settings",
-                 "alerts_due"):
+    for name in (
+        "due_sources",
+        "poll_plan",
+        "new_items",
+        "alert_rows",
+        "load_settings",
+        "alerts_due",
+    ):
         if hasattr(fm, name):  # the names flows/monitor.py imports (they change over time)
             fn = clock.wrap(getattr(fm, name))
             if name in ("new_items", "alert_rows"):  # the flow's, not run_cycle's: see (b)
@@ -373,11 +421,22 @@ def main() -> None:
                 s = run_cycle(settings)
                 dt = time.perf_counter() - t
                 req, ok, nm, conns = site.counts()
-                rows.append(("run_cycle (in-process)", label, f"{dt:.2f}", s.items_new,
-                             s.not_modified, s.feed_errors, f"{req} / {ok} / {nm} / {conns}",
-                             s.alerts_sent))
-                log(f"cycle: run_cycle {label}: {dt:.2f}s, {s.items_new} new, "
-                    f"{s.not_modified} not modified, {s.feed_errors} errors")
+                rows.append(
+                    (
+                        "run_cycle (in-process)",
+                        label,
+                        f"{dt:.2f}",
+                        s.items_new,
+                        s.not_modified,
+                        s.feed_errors,
+                        f"{req} / {ok} / {nm} / {conns}",
+                        s.alerts_sent,
+                    )
+                )
+                log(
+                    f"cycle: run_cycle {label}: {dt:.2f}s, {s.items_new} new, "
+                    f"{s.not_modified} not modified, {s.feed_errors} errors"
+                )
                 return dt
 
             site.counts()
@@ -392,8 +451,9 @@ def main() -> None:
                     wi = [cycle(f"unchanged #{i + 1}") for i in range(min(2, repeats))]
                     undo()
                     results["whatif_unchanged"] = median(wi)
-                    rows[-len(wi):] = [("*what-if (1)* run_cycle, 304 drained", *r[1:])
-                                       for r in rows[-len(wi):]]
+                    rows[-len(wi) :] = [
+                        ("*what-if (1)* run_cycle, 304 drained", *r[1:]) for r in rows[-len(wi) :]
+                    ]
             print(f"<!-- metric cycle_unchanged_conns={unchanged_conns(rows)} -->")
             if with_prefect:
                 prefect_rows(site, cfg, new_n, repeats, results, rows, notes)
@@ -403,73 +463,124 @@ def main() -> None:
     finally:
         site.close()
 
-    print("<!-- metric " + " ".join(
-        f"cycle_{k}={results[k]:.3f}" for k in ("unchanged", "new", "prefect_unchanged", "share")
-        if k in results) + " -->")
+    print(
+        "<!-- metric "
+        + " ".join(
+            f"cycle_{k}={results[k]:.3f}"
+            for k in ("unchanged", "new", "prefect_unchanged", "share")
+            if k in results
+        )
+        + " -->"
+    )
     ok_unchanged = results["unchanged"] <= TARGET_UNCHANGED
-    print(target_line(f"unchanged cycle ≤ {TARGET_UNCHANGED:.0f} s", ok_unchanged,
-                      f"median {results['unchanged']:.2f} s over {repeats} cycles of "
-                      f"{n_feeds} feeds, run_cycle"))
+    print(
+        target_line(
+            f"unchanged cycle ≤ {TARGET_UNCHANGED:.0f} s",
+            ok_unchanged,
+            f"median {results['unchanged']:.2f} s over {repeats} cycles of "
+            f"{n_feeds} feeds, run_cycle",
+        )
+    )
     if "prefect_unchanged" in results:
         ok_p = results["prefect_unchanged"] <= TARGET_UNCHANGED
-        print(target_line(f"unchanged cycle through Prefect ≤ {TARGET_UNCHANGED:.0f} s", ok_p,
-                          f"median {results['prefect_unchanged']:.2f} s"))
+        print(
+            target_line(
+                f"unchanged cycle through Prefect ≤ {TARGET_UNCHANGED:.0f} s",
+                ok_p,
+                f"median {results['prefect_unchanged']:.2f} s",
+            )
+        )
     if "share" in results:
         ok_s = results["share"] <= TARGET_PREFECT_SHARE
-        print(target_line(f"Prefect share ≤ {TARGET_PREFECT_SHARE:.0%}", ok_s,
-                          f"{results['share']:.1%}: the larger of (a) the flow's wall time "
-                          f"outside our stages (unchanged: {results['share_unchanged']:.1%}, "
-                          f"1% new: {results['share_new']:.1%}) and (b) what the unchanged cycle "
-                          f"costs more through Prefect than run_cycle run in alternation "
-                          f"({results['share_alternating']:.1%})"))
+        print(
+            target_line(
+                f"Prefect share ≤ {TARGET_PREFECT_SHARE:.0%}",
+                ok_s,
+                f"{results['share']:.1%}: the larger of (a) the flow's wall time "
+                f"outside our stages (unchanged: {results['share_unchanged']:.1%}, "
+                f"1% new: {results['share_new']:.1%}) and (b) what the unchanged cycle "
+                f"costs more through Prefect than run_cycle run in alternation "
+                f"({results['share_alternating']:.1%})",
+            )
+        )
     else:
-        print(target_line(f"Prefect share ≤ {TARGET_PREFECT_SHARE:.0%}", None,
-                          "not measured (flows/monitor.py missing or RW_BENCH_PREFECT=0)"))
+        print(
+            target_line(
+                f"Prefect share ≤ {TARGET_PREFECT_SHARE:.0%}",
+                None,
+                "not measured (flows/monitor.py missing or RW_BENCH_PREFECT=0)",
+            )
+        )
     print()
-    print(f"{n_feeds} RSS feeds × {n_items} items, served from a separate process on "
-          f"127.0.0.1. The primed items' pages are lean (~{prime_words} words, "
-          f"no site furniture: `RW_BENCH_CYCLE_PRIME_WORDS`) to keep the prime cycle within "
-          f"the `make bench` budget — they do not enter the unchanged or 1%-new cycles; new "
-          f"items' pages are full pagegen pages of ~{words} words. "
-          f"Bench settings: allow_private_networks=true, "
-          f"per_host_delay=0, per_host_concurrency=max_connections={conc} (all feeds share one "
-          f"host; the default is 2 per host). 1% new = {new_n} new items, one per feed in "
-          f"{new_n} feeds. Primed items are dated 8 h to 30 days back, so the first cycle "
-          f"baselines them (no alerts); new items are fresh and alert where tagged; alerts go "
-          f"to a `json://` webhook on the same loopback site (rate limit lifted for the "
-          f"bench).\n")
-    print(md_table(["path", "cycle", "wall s", "new items", "304 feeds", "feed errors",
-                    "GETs / 200 / 304 / TCP conns", "alerts sent"], rows))
+    print(
+        f"{n_feeds} RSS feeds × {n_items} items, served from a separate process on "
+        f"127.0.0.1. The primed items' pages are lean (~{prime_words} words, "
+        f"no site furniture: `RW_BENCH_CYCLE_PRIME_WORDS`) to keep the prime cycle within "
+        f"the `make bench` budget — they do not enter the unchanged or 1%-new cycles; new "
+        f"items' pages are full pagegen pages of ~{words} words. "
+        f"Bench settings: allow_private_networks=true, "
+        f"per_host_delay=0, per_host_concurrency=max_connections={conc} (all feeds share one "
+        f"host; the default is 2 per host). 1% new = {new_n} new items, one per feed in "
+        f"{new_n} feeds. Primed items are dated 8 h to 30 days back, so the first cycle "
+        f"baselines them (no alerts); new items are fresh and alert where tagged; alerts go "
+        f"to a `json://` webhook on the same loopback site (rate limit lifted for the "
+        f"bench).\n"
+    )
+    print(
+        md_table(
+            [
+                "path",
+                "cycle",
+                "wall s",
+                "new items",
+                "304 feeds",
+                "feed errors",
+                "GETs / 200 / 304 / TCP conns",
+                "alerts sent",
+            ],
+            rows,
+        )
+    )
     print()
     for n in notes:
         print(n)
         print()
     if "whatif_unchanged" in results:
-        print(f"What-ifs (patched in the bench process only, to size fixes before they are "
-              f"made): (1) `regionwatch/http.py` `HttpClient._stream` returns on 304 without "
-              f"reading the response, so httpx drops the connection and every unchanged feed "
-              f"costs a new TCP connection (300 connects per cycle instead of ~16); draining "
-              f"the empty body (`await resp.aread()` before returning the 304 result) keeps it "
-              f"in the pool (see the TCP conns column): unchanged cycle "
-              f"{results['unchanged']:.2f} s → {results['whatif_unchanged']:.2f} s (run_cycle, "
-              f"median). On loopback a connect costs well under a millisecond, so the gain "
-              f"is within noise here; against real HTTPS sites each avoided connection saves "
-              f"a TCP + TLS handshake (one or more round trips) per feed and cycle.")
+        print(
+            f"What-ifs (patched in the bench process only, to size fixes before they are "
+            f"made): (1) `regionwatch/http.py` `HttpClient._stream` returns on 304 without "
+            f"reading the response, so httpx drops the connection and every unchanged feed "
+            f"costs a new TCP connection (300 connects per cycle instead of ~16); draining "
+            f"the empty body (`await resp.aread()` before returning the 304 result) keeps it "
+            f"in the pool (see the TCP conns column): unchanged cycle "
+            f"{results['unchanged']:.2f} s → {results['whatif_unchanged']:.2f} s (run_cycle, "
+            f"median). On loopback a connect costs well under a millisecond, so the gain "
+            f"is within noise here; against real HTTPS sites each avoided connection saves "
+            f"a TCP + TLS handshake (one or more round trips) per feed and cycle."
+        )
         if "whatif_prefect" in results:
-            print(f"Through Prefect, unchanged flow: {results['prefect_unchanged']:.2f} s "
-                  f"(share (a) {results['share_unchanged']:.1%}) → with (1) "
-                  f"{results['whatif_prefect_drain']:.2f} s "
-                  f"({results['whatif_prefect_drain_share']:.1%}) → with (1) and (2) "
-                  f"{results['whatif_prefect']:.2f} s ({results['whatif_prefect_share']:.1%}), "
-                  f"where (2) = `flows/monitor.py` with one task per parallel slot (batch size "
-                  f"⌈feeds / {MAX_PARALLEL}⌉ instead of 8 feeds per task: 4 task runs instead "
-                  f"of {-(-n_feeds // 8)}).")
+            print(
+                f"Through Prefect, unchanged flow: {results['prefect_unchanged']:.2f} s "
+                f"(share (a) {results['share_unchanged']:.1%}) → with (1) "
+                f"{results['whatif_prefect_drain']:.2f} s "
+                f"({results['whatif_prefect_drain_share']:.1%}) → with (1) and (2) "
+                f"{results['whatif_prefect']:.2f} s ({results['whatif_prefect_share']:.1%}), "
+                f"where (2) = `flows/monitor.py` with one task per parallel slot (batch size "
+                f"⌈feeds / {MAX_PARALLEL}⌉ instead of 8 feeds per task: 4 task runs instead "
+                f"of {-(-n_feeds // 8)})."
+            )
         print()
 
 
-def prefect_rows(site: FeedSite, cfg: Path, new_n: int, repeats: int,
-                 results: dict[str, float], rows: list[tuple[Any, ...]],
-                 notes: list[str]) -> None:
+def prefect_rows(
+    site: FeedSite,
+    cfg: Path,
+    new_n: int,
+    repeats: int,
+    results: dict[str, float],
+    rows: list[tuple[Any, ...]],
+    notes: list[str],
+) -> None:
     """The same cycles through the Prefect ``monitor`` flow (ephemeral server)."""
     OUT_DIR.mkdir(parents=True, exist_ok=True)  # Prefect creates its home, not the parents
     os.environ.setdefault("PREFECT_HOME", str(OUT_DIR / "prefect-home"))
@@ -485,8 +596,10 @@ def prefect_rows(site: FeedSite, cfg: Path, new_n: int, repeats: int,
     monitor(config_path=str(cfg))
     warm = time.perf_counter() - t0
     site.counts()
-    notes.append(f"Prefect: first flow run in this process (starts the temporary local server) "
-                 f"{warm:.1f} s, not counted.")
+    notes.append(
+        f"Prefect: first flow run in this process (starts the temporary local server) "
+        f"{warm:.1f} s, not counted."
+    )
 
     parts: dict[str, list[float]] = {}
 
@@ -504,13 +617,26 @@ def prefect_rows(site: FeedSite, cfg: Path, new_n: int, repeats: int,
         if label.startswith("unchanged") and first is not None and waits:
             pre, post = first - t, t1 - waits[-1][1]
             art = sum(b - a for a, b in waits)
-            for k, v in (("pre", pre), ("art", art), ("post", post),
-                         ("between", dt - ours - pre - art - post)):
+            for k, v in (
+                ("pre", pre),
+                ("art", art),
+                ("post", post),
+                ("between", dt - ours - pre - art - post),
+            ):
                 parts.setdefault(k, []).append(v)
         req, ok, nm, conns = site.counts()
-        rows.append(("Prefect `monitor` flow", label, f"{dt:.2f}", out.get("items_new"),
-                     out.get("not_modified"), out.get("feed_errors"),
-                     f"{req} / {ok} / {nm} / {conns}", out.get("alerts_sent")))
+        rows.append(
+            (
+                "Prefect `monitor` flow",
+                label,
+                f"{dt:.2f}",
+                out.get("items_new"),
+                out.get("not_modified"),
+                out.get("feed_errors"),
+                f"{req} / {ok} / {nm} / {conns}",
+                out.get("alerts_sent"),
+            )
+        )
         log(f"cycle: prefect {label}: {dt:.2f}s, ours {ours:.2f}s, share {share:.1%}")
         return dt, share
 
@@ -524,9 +650,18 @@ def prefect_rows(site: FeedSite, cfg: Path, new_n: int, repeats: int,
         s = run_cycle(load_settings(cfg))
         dt = time.perf_counter() - t
         req, ok, nm, conns = site.counts()
-        rows.append(("run_cycle, alternating with the flow", label, f"{dt:.2f}", s.items_new,
-                     s.not_modified, s.feed_errors, f"{req} / {ok} / {nm} / {conns}",
-                     s.alerts_sent))
+        rows.append(
+            (
+                "run_cycle, alternating with the flow",
+                label,
+                f"{dt:.2f}",
+                s.items_new,
+                s.not_modified,
+                s.feed_errors,
+                f"{req} / {ok} / {nm} / {conns}",
+                s.alerts_sent,
+            )
+        )
         return dt
 
     with quiet("cycle (Prefect flow)"):
@@ -560,12 +695,14 @@ def prefect_rows(site: FeedSite, cfg: Path, new_n: int, repeats: int,
     # (b) per round: what the same cycle costs more through Prefect, the flow's own extra
     # stages (its artifact queries) left out; the target is judged on the larger of (a) and (b)
     results["share_alternating"] = median(
-        1 - (lb + ex) / d for (d, _), lb, ex in zip(un, lib, extra, strict=True))
+        1 - (lb + ex) / d for (d, _), lb, ex in zip(un, lib, extra, strict=True)
+    )
     results["share"] = max(results["share_unchanged"], results["share_alternating"], new_share)
     results["prefect_new"] = new_dt
     results["lib_alternating"] = median(lib)
     diff_alt = (results["prefect_unchanged"] - results["lib_alternating"]) / results[
-        "prefect_unchanged"]
+        "prefect_unchanged"
+    ]
     diff_un = (results["prefect_unchanged"] - results["unchanged"]) / results["prefect_unchanged"]
     diff_new = (new_dt - results["new"]) / new_dt
     notes.append(
@@ -587,8 +724,9 @@ def prefect_rows(site: FeedSite, cfg: Path, new_n: int, repeats: int,
     )
 
 
-def whatif_prefect(site: FeedSite, cfg: Path, repeats: int, results: dict[str, float],
-                   rows: list[tuple[Any, ...]]) -> None:
+def whatif_prefect(
+    site: FeedSite, cfg: Path, repeats: int, results: dict[str, float], rows: list[tuple[Any, ...]]
+) -> None:
     """The unchanged flow cycle again with one task per parallel slot (after the 304 fix)."""
     from flows.monitor import MAX_PARALLEL_BATCHES, monitor
 
@@ -604,9 +742,18 @@ def whatif_prefect(site: FeedSite, cfg: Path, repeats: int, results: dict[str, f
             dt = t1 - t
             share = max(0.0, 1 - clock.covered(t, t1) / dt)
             req, ok, nm, conns = site.counts()
-            rows.append((label, f"unchanged #{i + 1}", f"{dt:.2f}", res.get("items_new"),
-                         res.get("not_modified"), res.get("feed_errors"),
-                         f"{req} / {ok} / {nm} / {conns}", res.get("alerts_sent")))
+            rows.append(
+                (
+                    label,
+                    f"unchanged #{i + 1}",
+                    f"{dt:.2f}",
+                    res.get("items_new"),
+                    res.get("not_modified"),
+                    res.get("feed_errors"),
+                    f"{req} / {ok} / {nm} / {conns}",
+                    res.get("alerts_sent"),
+                )
+            )
             log(f"cycle: {label} unchanged #{i + 1}: {dt:.2f}s, share {share:.1%}")
             out.append((dt, share))
         results[key] = median(d for d, _ in out)

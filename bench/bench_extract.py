@@ -63,15 +63,21 @@ def load_pages(shared: Path) -> list[dict]:
         base = path.name.removesuffix(".gz").removesuffix(".html")
         gt_path = pages_dir / "groundtruth" / f"{base}.json"
         raw = gzip.decompress(path.read_bytes()) if path.name.endswith(".gz") else path.read_bytes()
-        page = {"name": base, "content": raw, "url": f"https://example.org/{base}",
-                "kind": None, "truth": None}
+        page = {
+            "name": base,
+            "content": raw,
+            "url": f"https://example.org/{base}",
+            "kind": None,
+            "truth": None,
+        }
         if gt_path.is_file():
             key, gt = next(iter(json.loads(gt_path.read_text(encoding="utf-8")).items()))
             if "articleBody" in gt:
                 page.update(kind="aeb", truth=gt["articleBody"], url=gt.get("url") or page["url"])
             else:
-                page.update(kind="snippets", truth=gt,
-                            url=key if key.startswith("http") else page["url"])
+                page.update(
+                    kind="snippets", truth=gt, url=key if key.startswith("http") else page["url"]
+                )
         out.append(page)
     return out
 
@@ -99,8 +105,9 @@ def main() -> None:
         floor.append((time.perf_counter() - t0) * 1000 / args.repeat)
         t0 = time.perf_counter()
         for _ in range(args.repeat):
-            art = extract_article(page["content"], url=page["url"],
-                                  headers={"content-type": "text/html"})
+            art = extract_article(
+                page["content"], url=page["url"], headers={"content-type": "text/html"}
+            )
         ms = (time.perf_counter() - t0) * 1000 / args.repeat
         times.append(ms)
         if page["kind"] == "aeb":
@@ -113,8 +120,10 @@ def main() -> None:
             score = f"snippets {s:.2f}"
         else:
             score = "-"
-        rows.append(f"| {page['name']} | {art.text_source} | {art.language} | {len(art.text)} "
-                    f"| {score} | {ms:.1f} |")
+        rows.append(
+            f"| {page['name']} | {art.text_source} | {art.language} | {len(art.text)} "
+            f"| {score} | {ms:.1f} |"
+        )
     print("| page | text_source | lang | chars | score | ms/page |")
     print("|---|---|---|---:|---|---:|")
     print("\n".join(rows))
@@ -122,12 +131,16 @@ def main() -> None:
     print("| metric | value |")
     print("|---|---:|")
     print(f"| mean token F1 (AEB ground truth, {len(f1s)} pages) | {statistics.mean(f1s):.3f} |")
-    print(f"| snippet checks honoured (trafilatura eval, {len(snips)} pages) "
-          f"| {statistics.mean(snips):.3f} |")
+    print(
+        f"| snippet checks honoured (trafilatura eval, {len(snips)} pages) "
+        f"| {statistics.mean(snips):.3f} |"
+    )
     print(f"| ms/page, mean over {len(times)} pages | {statistics.mean(times):.1f} |")
     print(f"| ms/page, median | {statistics.median(times):.1f} |")
-    print(f"| floor: plain trafilatura.extract(), ms/page mean (same run) "
-          f"| {statistics.mean(floor):.1f} |")
+    print(
+        f"| floor: plain trafilatura.extract(), ms/page mean (same run) "
+        f"| {statistics.mean(floor):.1f} |"
+    )
     print(f"| extract_article / floor | {statistics.mean(times) / statistics.mean(floor):.2f}x |")
 
 

@@ -35,17 +35,23 @@ from pathlib import Path
 from common import knob, log, quiet, target_line
 
 TARGET_SHARE = 0.10
-os.environ.update(PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1",
-                  PREFECT_UI_ENABLED="false", PREFECT_LOGGING_LEVEL="WARNING")
+os.environ.update(
+    PREFECT_SERVER_ANALYTICS_ENABLED="false",
+    DO_NOT_TRACK="1",
+    PREFECT_UI_ENABLED="false",
+    PREFECT_LOGGING_LEVEL="WARNING",
+)
 for k in [k for k in os.environ if k.startswith("REGIONWATCH_")]:
     os.environ.pop(k)
 
 from tests.e2e.conftest import article_html, free_port, rss  # noqa: E402
 from tests.loopback import LoopServer, Resource  # noqa: E402
 
-_TEXT = ("the regional council met on tuesday to discuss the budget for schools roads and "
-         "water supply in the valley while residents asked about bus routes and new clinics "
-         "a spokesman said the plan would be published next month after public hearings")
+_TEXT = (
+    "the regional council met on tuesday to discuss the budget for schools roads and "
+    "water supply in the valley while residents asked about bus routes and new clinics "
+    "a spokesman said the plan would be published next month after public hearings"
+)
 WORDS = _TEXT.split()
 
 
@@ -57,26 +63,47 @@ def build_outlet(srv: LoopServer, feeds: int, items: int) -> list[tuple[str, str
         for i in range(items):
             path = f"/f{f}/a{i}.html"
             title = f"Town {f} council notes item {i} on budget and roads"
-            paras = [" ".join(WORDS[(j * 7 + i + f) % len(WORDS)] for j in range(60)).capitalize()
-                     + "." for _ in range(5)]
+            paras = [
+                " ".join(WORDS[(j * 7 + i + f) % len(WORDS)] for j in range(60)).capitalize() + "."
+                for _ in range(5)
+            ]
             pub = now - timedelta(hours=12, minutes=i)
-            srv.set(path, Resource(article_html(srv.url(path), title, paras, pub, f"Outlet {f}")
-                                   .encode()))
-            entries.append({"title": title, "url": srv.url(path), "published": pub,
-                            "paras": paras})
-        srv.set(f"/f{f}/feed.xml", Resource(rss(f"Outlet {f}", srv.url("/"), entries).encode(),
-                                            "application/rss+xml; charset=utf-8"))
+            srv.set(
+                path,
+                Resource(article_html(srv.url(path), title, paras, pub, f"Outlet {f}").encode()),
+            )
+            entries.append({"title": title, "url": srv.url(path), "published": pub, "paras": paras})
+        srv.set(
+            f"/f{f}/feed.xml",
+            Resource(
+                rss(f"Outlet {f}", srv.url("/"), entries).encode(),
+                "application/rss+xml; charset=utf-8",
+            ),
+        )
         out.append((f"Outlet {f}", srv.url(f"/f{f}/feed.xml")))
     return out
 
 
 def write_cfg(path: Path, db: Path, feeds: list[tuple[str, str]], interval: int = 600) -> Path:
-    lines = ["[storage]", f'url = "sqlite:///{db}"', "", "[http]",
-             "allow_private_networks = true", "obey_robots = false", "per_host_delay = 0",
-             "per_host_concurrency = 8", ""]
+    lines = [
+        "[storage]",
+        f'url = "sqlite:///{db}"',
+        "",
+        "[http]",
+        "allow_private_networks = true",
+        "obey_robots = false",
+        "per_host_delay = 0",
+        "per_host_concurrency = 8",
+        "",
+    ]
     for name, url in feeds:
-        lines += ["[[feeds]]", f"name = {json.dumps(name)}", f"url = {json.dumps(url)}",
-                  'language = "en"', ""]
+        lines += [
+            "[[feeds]]",
+            f"name = {json.dumps(name)}",
+            f"url = {json.dumps(url)}",
+            'language = "en"',
+            "",
+        ]
     lines += ["[service]", f"monitor_interval_seconds = {interval}", ""]
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
@@ -86,10 +113,22 @@ def start_server(home: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = dict(os.environ, PREFECT_HOME=str(home))
     env.pop("PREFECT_API_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host",
-                             "127.0.0.1", "--port", str(port)], env=env,
-                            stdout=open(home / "server.log", "wb"),  # noqa: SIM115 stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "prefect",
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=open(home / "server.log", "wb"),  # noqa: SIM115 stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}/api"
     for _ in range(240):
         try:
@@ -105,9 +144,11 @@ def api(url: str, body: dict | None = None, attempts: int = 6) -> object:
     or a dropped connection is tried again with a growing pause, ``attempts`` times in all."""
     for attempt in range(attempts):
         req = urllib.request.Request(
-            url, data=json.dumps(body).encode() if body is not None else None,
+            url,
+            data=json.dumps(body).encode() if body is not None else None,
             headers={"Content-Type": "application/json"},
-            method="POST" if body is not None else "GET")
+            method="POST" if body is not None else "GET",
+        )
         try:
             with urllib.request.urlopen(req, timeout=10) as r:
                 return json.loads(r.read().decode() or "null")
@@ -117,7 +158,7 @@ def api(url: str, body: dict | None = None, attempts: int = 6) -> object:
         except (urllib.error.URLError, TimeoutError, ConnectionError):
             if attempt == attempts - 1:
                 raise
-        time.sleep(0.5 * 2 ** attempt)
+        time.sleep(0.5 * 2**attempt)
     raise AssertionError("unreachable")
 
 
@@ -137,8 +178,7 @@ def overhead(tmp: Path, args: argparse.Namespace, api_url: str) -> None:
     from regionwatch.settings import load_settings
 
     # zero feeds would fall back to the default (internet) list: give one tiny loopback feed
-    srv.set("/tiny.xml", Resource(rss("Tiny", srv.url("/"), []).encode(),
-                                  "application/rss+xml"))
+    srv.set("/tiny.xml", Resource(rss("Tiny", srv.url("/"), []).encode(), "application/rss+xml"))
     empty = write_cfg(tmp / "empty.toml", tmp / "empty.db", [("Tiny", srv.url("/tiny.xml"))])
     monitor(str(empty))  # warm both paths: imports, tagger, first API calls
     run_cycle(load_settings(str(empty)))
@@ -148,8 +188,9 @@ def overhead(tmp: Path, args: argparse.Namespace, api_url: str) -> None:
     report(args, t_lib, t_flow, fixed_s, lib, flow)
 
 
-def measure(tmp: Path, srv: LoopServer, feeds: list[tuple[str, str]],
-            empty: Path) -> tuple[list[float], list[float], float, object, dict]:
+def measure(
+    tmp: Path, srv: LoopServer, feeds: list[tuple[str, str]], empty: Path
+) -> tuple[list[float], list[float], float, object, dict]:
     """The timed runs: fixed cost (median of 3), then run_cycle and the flow on fresh stores,
     ``RW_BENCH_ORCH_ROUNDS`` of each in the order library, flow, flow, library, … (ABBA: a
     drift in the machine's load falls on both sides; one run of each was ±15 % noise)."""
@@ -186,15 +227,22 @@ def measure(tmp: Path, srv: LoopServer, feeds: list[tuple[str, str]],
     return t_lib, t_flow, fixed_s, lib, flow
 
 
-def report(args: argparse.Namespace, libs: list[float], flows: list[float], fixed_s: float,
-           lib: object, flow: dict) -> None:
+def report(
+    args: argparse.Namespace,
+    libs: list[float],
+    flows: list[float],
+    fixed_s: float,
+    lib: object,
+    flow: dict,
+) -> None:
     """Print the section (the shares from the mean of each side's runs)."""
     t_lib, t_flow = sum(libs) / len(libs), sum(flows) / len(flows)
     try:
         from flows.monitor import BATCH_SIZE, MAX_PARALLEL_BATCHES
 
-        tasks = math.ceil(args.feeds / max(BATCH_SIZE, math.ceil(args.feeds /
-                                                                   MAX_PARALLEL_BATCHES)))
+        tasks = math.ceil(
+            args.feeds / max(BATCH_SIZE, math.ceil(args.feeds / MAX_PARALLEL_BATCHES))
+        )
         flow_label = f"{tasks} batch tasks, {MAX_PARALLEL_BATCHES} at a time"
     except ImportError:
         flow_label = "batch tasks"
@@ -202,21 +250,31 @@ def report(args: argparse.Namespace, libs: list[float], flows: list[float], fixe
     fixed_share = fixed_s / t_flow
     diff_share = (t_flow - t_lib) / t_flow
     share = max(fixed_share, diff_share)
-    print(target_line(f"Prefect share of a {n:,}-item cycle ≤ {TARGET_SHARE:.0%}",
-                      share <= TARGET_SHARE,
-                      f"{share:.1%}: the larger of fixed cost / flow wall time "
-                      f"({fixed_share:.1%}) and (flow − library) / flow ({diff_share:.1%})"))
+    print(
+        target_line(
+            f"Prefect share of a {n:,}-item cycle ≤ {TARGET_SHARE:.0%}",
+            share <= TARGET_SHARE,
+            f"{share:.1%}: the larger of fixed cost / flow wall time "
+            f"({fixed_share:.1%}) and (flow − library) / flow ({diff_share:.1%})",
+        )
+    )
     print(f"<!-- metric orch_share={share:.3f} -->")
-    print(f"\n### Orchestration overhead: one cycle of {n:,} new items "
-          f"({args.feeds} feeds × {args.items}), SQLite store, warm Prefect server\n")
+    print(
+        f"\n### Orchestration overhead: one cycle of {n:,} new items "
+        f"({args.feeds} feeds × {args.items}), SQLite store, warm Prefect server\n"
+    )
     print("| run | items stored | wall time (s) |")
     print("|---|---:|---:|")
     runs = ", ".join(f"{x:.1f}" for x in libs)
-    print(f"| library only (`run_cycle`), mean of {len(libs)} ({runs}) | "
-          f"{lib.items_new:,} | {t_lib:.1f} |")  # type: ignore[attr-defined]
+    print(
+        f"| library only (`run_cycle`), mean of {len(libs)} ({runs}) | "
+        f"{lib.items_new:,} | {t_lib:.1f} |"
+    )  # type: ignore[attr-defined]
     runs = ", ".join(f"{x:.1f}" for x in flows)
-    print(f"| `monitor` flow ({flow_label}), mean of {len(flows)} ({runs}) | "
-          f"{flow['items_new']:,} | {t_flow:.1f} |")
+    print(
+        f"| `monitor` flow ({flow_label}), mean of {len(flows)} ({runs}) | "
+        f"{flow['items_new']:,} | {t_flow:.1f} |"
+    )
     print(f"| `monitor` flow, 1 tiny feed (Prefect's fixed cost per cycle) | 0 | {fixed_s:.2f} |")
     print()
     print("| measure | value |")

@@ -34,7 +34,7 @@ from pagegen import corpus
 VENV = BENCH_DIR / ".venv-newspaper"
 TARGET = 2.0
 
-WORKER = r'''
+WORKER = r"""
 import json, sys, time, warnings
 warnings.filterwarnings("ignore")
 import newspaper
@@ -62,15 +62,14 @@ for p in pages:
 total = time.perf_counter() - t0
 print(json.dumps({"seconds": total, "pages": len(pages), "words": words, "failed": failed,
                   "version": getattr(newspaper, "__version__", "?")}))
-'''
+"""
 
 
 def ensure_venv() -> tuple[Path | None, str]:
     """The peer venv's python, creating the venv when needed; (None, reason) on failure."""
     py = VENV / "bin" / "python"
     if py.exists():
-        ok = subprocess.run([str(py), "-c", "import newspaper"], capture_output=True,
-                            timeout=120)
+        ok = subprocess.run([str(py), "-c", "import newspaper"], capture_output=True, timeout=120)
         if ok.returncode == 0:
             return py, "existing venv"
     base = os.environ.get("RW_BENCH_PEER_PYTHON", "python3.11")
@@ -128,8 +127,13 @@ def main() -> None:
     print("## Peer: newspaper4k on the same pages (issue 7.3)\n")
     py, how = ensure_venv()
     if py is None:
-        print(target_line(f"ours ≥ {TARGET}× faster than newspaper4k", None,
-                          f"SKIPPED: newspaper4k could not be installed in {VENV.name}: {how}"))
+        print(
+            target_line(
+                f"ours ≥ {TARGET}× faster than newspaper4k",
+                None,
+                f"SKIPPED: newspaper4k could not be installed in {VENV.name}: {how}",
+            )
+        )
         return
     n = knob("RW_BENCH_PAGES", 500)
     chunks = max(1, knob("RW_BENCH_PEER_CHUNKS", 8))
@@ -147,15 +151,25 @@ def main() -> None:
             if not chunk:
                 continue
             data = Path(tmp) / f"pages{k}.json"
-            data.write_text(json.dumps([{"url": p.url, "html": p.html} for p in chunk]),
-                            encoding="utf-8")
-            res = subprocess.run([str(py), str(script), str(data)], capture_output=True,
-                                 text=True, timeout=1800,
-                                 env={**os.environ, "PYTHONWARNINGS": "ignore"})
+            data.write_text(
+                json.dumps([{"url": p.url, "html": p.html} for p in chunk]), encoding="utf-8"
+            )
+            res = subprocess.run(
+                [str(py), str(script), str(data)],
+                capture_output=True,
+                text=True,
+                timeout=1800,
+                env={**os.environ, "PYTHONWARNINGS": "ignore"},
+            )
             if res.returncode != 0:
                 tail = res.stderr.strip().splitlines()[-1:] or ["?"]
-                print(target_line(f"ours ≥ {TARGET}× faster than newspaper4k", None,
-                                  f"SKIPPED: the newspaper4k worker failed: {tail[0][:200]}"))
+                print(
+                    target_line(
+                        f"ours ≥ {TARGET}× faster than newspaper4k",
+                        None,
+                        f"SKIPPED: the newspaper4k worker failed: {tail[0][:200]}",
+                    )
+                )
                 ours.close()
                 return
             got = json.loads(res.stdout.strip().splitlines()[-1])
@@ -171,27 +185,47 @@ def main() -> None:
     peer_ms = peer["seconds"] / peer["pages"] * 1000
     speedup = peer_ms / ours_ms
     print(f"<!-- metric peer_speedup={speedup:.2f} -->")
-    print(target_line(f"ours ≥ {TARGET}× faster than newspaper4k", speedup >= TARGET,
-                      f"ours {ours_ms:.1f} ms end-to-end vs newspaper4k {peer_ms:.1f} ms "
-                      f"extraction alone per article = {speedup:.2f}× faster"))
+    print(
+        target_line(
+            f"ours ≥ {TARGET}× faster than newspaper4k",
+            speedup >= TARGET,
+            f"ours {ours_ms:.1f} ms end-to-end vs newspaper4k {peer_ms:.1f} ms "
+            f"extraction alone per article = {speedup:.2f}× faster",
+        )
+    )
     print()
-    print(f"Same {count} pages ({count - n_fix} generated + {n_fix} real); newspaper4k "
-          f"{peer['version']} in `bench/.venv-newspaper` ({how}), Python "
-          f"{sys.version.split()[0]} here. The two alternate in {chunks} chunks of pages, so "
-          f"both see the same machine load; each newspaper4k chunk runs in a fresh process, "
-          f"timed after a 10-page warm-up.\n")
-    print(md_table(
-        ["what", "ms / article", "covers"],
-        [("RegionWatch, end to end", f"{ours_ms:.1f}",
-          "extract (trafilatura + metadata + language) → tag → cluster → store (SQLite)"),
-         ("… of which extract_article", f"{ours_b['extract'] / count * 1000:.1f}", ""),
-         ("newspaper4k 0.9.x, extraction alone", f"{peer_ms:.1f}",
-          "Article.download(input_html=…) + parse(), fetch_images=False")],
-    ))
+    print(
+        f"Same {count} pages ({count - n_fix} generated + {n_fix} real); newspaper4k "
+        f"{peer['version']} in `bench/.venv-newspaper` ({how}), Python "
+        f"{sys.version.split()[0]} here. The two alternate in {chunks} chunks of pages, so "
+        f"both see the same machine load; each newspaper4k chunk runs in a fresh process, "
+        f"timed after a 10-page warm-up.\n"
+    )
+    print(
+        md_table(
+            ["what", "ms / article", "covers"],
+            [
+                (
+                    "RegionWatch, end to end",
+                    f"{ours_ms:.1f}",
+                    "extract (trafilatura + metadata + language) → tag → cluster → store (SQLite)",
+                ),
+                ("… of which extract_article", f"{ours_b['extract'] / count * 1000:.1f}", ""),
+                (
+                    "newspaper4k 0.9.x, extraction alone",
+                    f"{peer_ms:.1f}",
+                    "Article.download(input_html=…) + parse(), fetch_images=False",
+                ),
+            ],
+        )
+    )
     print()
     if peer.get("failed"):
-        print(f"newspaper4k raised on {len(peer['failed'])} page(s) (their time is included): "
-              + "; ".join(f"`{f}`" for f in peer["failed"][:3]) + "\n")
+        print(
+            f"newspaper4k raised on {len(peer['failed'])} page(s) (their time is included): "
+            + "; ".join(f"`{f}`" for f in peer["failed"][:3])
+            + "\n"
+        )
 
 
 if __name__ == "__main__":

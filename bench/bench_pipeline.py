@@ -96,9 +96,14 @@ def entry_for(page: Page) -> Any:
     from regionwatch.models import FeedEntry
 
     gen = page.kind == "generated"
-    return FeedEntry(source="bench", url=page.url, guid=page.url,
-                     title=page.title if gen else "", summary="",
-                     published=page.published if gen else None)
+    return FeedEntry(
+        source="bench",
+        url=page.url,
+        guid=page.url,
+        title=page.title if gen else "",
+        summary="",
+        published=page.published if gen else None,
+    )
 
 
 HEADERS = {"content-type": "text/html; charset=utf-8"}
@@ -147,10 +152,14 @@ class Ours:
 
     def breakdown(self) -> dict[str, float]:
         save = self.total - self.sw_extract.total
-        return {"total": self.total, "extract": self.sw_extract.total, "tag": self.sw_tag.total,
-                "cluster": self.sw_story.total,
-                "store": save - self.sw_tag.total - self.sw_story.total,
-                "stored": float(self.stored)}
+        return {
+            "total": self.total,
+            "extract": self.sw_extract.total,
+            "tag": self.sw_tag.total,
+            "cluster": self.sw_story.total,
+            "store": save - self.sw_tag.total - self.sw_story.total,
+            "stored": float(self.stored),
+        }
 
 
 def ours_pass(pages: Sequence[Page], *, wrap: bool = True) -> dict[str, float]:
@@ -211,8 +220,9 @@ def patch_full_cascade() -> Callable[[], None]:
     orig_bare = ex._bare_extract
 
     def bare(html_text: str, url: str, *, with_metadata: bool = True) -> Any:
-        return trafilatura.bare_extraction(html_text, url=url, with_metadata=with_metadata,
-                                           **ex._TRAFILATURA_OPTIONS)
+        return trafilatura.bare_extraction(
+            html_text, url=url, with_metadata=with_metadata, **ex._TRAFILATURA_OPTIONS
+        )
 
     ex._bare_extract = bare  # type: ignore[assignment]
 
@@ -250,22 +260,43 @@ def extraction_variants(pages: Sequence[Page]) -> list[tuple[str, float]]:
         return lambda p: trafilatura.bare_extraction(p.html, url=p.url, **kw)
 
     variants: list[tuple[str, Callable[[Page], Any]]] = [
-        ("extract(include_comments=False) [floor]",
-         lambda p: trafilatura.extract(p.html, include_comments=False)),
-        ("bare_extraction(include_comments=False)",
-         v(include_comments=False)),
-        ("bare_extraction(include_comments=False, with_metadata=True)",
-         v(include_comments=False, with_metadata=True)),
-        ("bare_extraction(…, favor_precision=True)",
-         v(include_comments=False, favor_precision=True)),
-        ("bare_extraction(…, favor_precision=True) [ours, feed gives title and date]",
-         v(include_comments=False, favor_precision=True, with_metadata=False,
-           include_tables=True, deduplicate=False)),
-        ("bare_extraction(…, favor_precision=True, with_metadata=True) [ours, no feed metadata]",
-         v(include_comments=False, favor_precision=True, with_metadata=True,
-           include_tables=True, deduplicate=False)),
-        ("bare_extraction(include_comments=False, fast=True) [no fallback comparison]",
-         v(include_comments=False, fast=True)),
+        (
+            "extract(include_comments=False) [floor]",
+            lambda p: trafilatura.extract(p.html, include_comments=False),
+        ),
+        ("bare_extraction(include_comments=False)", v(include_comments=False)),
+        (
+            "bare_extraction(include_comments=False, with_metadata=True)",
+            v(include_comments=False, with_metadata=True),
+        ),
+        (
+            "bare_extraction(…, favor_precision=True)",
+            v(include_comments=False, favor_precision=True),
+        ),
+        (
+            "bare_extraction(…, favor_precision=True) [ours, feed gives title and date]",
+            v(
+                include_comments=False,
+                favor_precision=True,
+                with_metadata=False,
+                include_tables=True,
+                deduplicate=False,
+            ),
+        ),
+        (
+            "bare_extraction(…, favor_precision=True, with_metadata=True) [ours, no feed metadata]",
+            v(
+                include_comments=False,
+                favor_precision=True,
+                with_metadata=True,
+                include_tables=True,
+                deduplicate=False,
+            ),
+        ),
+        (
+            "bare_extraction(include_comments=False, fast=True) [no fallback comparison]",
+            v(include_comments=False, fast=True),
+        ),
     ]
     totals = [0.0] * len(variants)
     for k, p in enumerate(pages):  # round-robin per page, rotating the order: same load for all
@@ -312,37 +343,73 @@ def main() -> None:
 
     rows = [
         ("floor: trafilatura.extract + blank spaCy", f"{ms(best_floor):.1f}", "1.00", "—"),
-        ("ours: extract → tag → cluster → store", f"{ms(best['total']):.1f}",
-         f"{ratio:.2f}", f"{best['stored']:.0f} stored"),
-        ("… extract_article", f"{ms(best['extract']):.1f}",
-         f"{best['extract'] / best_floor:.2f}", "trafilatura + metadata + langid"),
+        (
+            "ours: extract → tag → cluster → store",
+            f"{ms(best['total']):.1f}",
+            f"{ratio:.2f}",
+            f"{best['stored']:.0f} stored",
+        ),
+        (
+            "… extract_article",
+            f"{ms(best['extract']):.1f}",
+            f"{best['extract'] / best_floor:.2f}",
+            "trafilatura + metadata + langid",
+        ),
         ("… tag", f"{ms(best['tag']):.1f}", f"{best['tag'] / best_floor:.2f}", ""),
-        ("… cluster (stories)", f"{ms(best['cluster']):.1f}",
-         f"{best['cluster'] / best_floor:.2f}", ""),
-        ("… store (items, tags, outbox; dedup)", f"{ms(best['store']):.1f}",
-         f"{best['store'] / best_floor:.2f}", "SQLite, batches of 20"),
+        (
+            "… cluster (stories)",
+            f"{ms(best['cluster']):.1f}",
+            f"{best['cluster'] / best_floor:.2f}",
+            "",
+        ),
+        (
+            "… store (items, tags, outbox; dedup)",
+            f"{ms(best['store']):.1f}",
+            f"{best['store'] / best_floor:.2f}",
+            "SQLite, batches of 20",
+        ),
     ]
     print("## Pipeline cost per article (issue 7.2)\n")
-    print(target_line(f"ours ≤ {TARGET}× floor", ok,
-                      f"{ms(best['total']):.1f} ms vs floor {ms(best_floor):.1f} ms per article "
-                      f"= {ratio:.3f}×"))
+    print(
+        target_line(
+            f"ours ≤ {TARGET}× floor",
+            ok,
+            f"{ms(best['total']):.1f} ms vs floor {ms(best_floor):.1f} ms per article "
+            f"= {ratio:.3f}×",
+        )
+    )
     print()
-    print(f"Corpus: {count} pages — {count - n_fix} generated (mean {mean_words:.0f} words, "
-          f"`RW_BENCH_PAGES={n}`) + {n_fix} real fixture pages. Floor and ours alternate "
-          f"batch by batch (20 pages) in one process, so both see the same machine load; "
-          f"{repeats} passes, ratios {ratios}, the median pass shown (lower median with 2). "
-          f"One-time set-up (store + tagger build): {setup:.1f} s, not counted.\n")
+    print(
+        f"Corpus: {count} pages — {count - n_fix} generated (mean {mean_words:.0f} words, "
+        f"`RW_BENCH_PAGES={n}`) + {n_fix} real fixture pages. Floor and ours alternate "
+        f"batch by batch (20 pages) in one process, so both see the same machine load; "
+        f"{repeats} passes, ratios {ratios}, the median pass shown (lower median with 2). "
+        f"One-time set-up (store + tagger build): {setup:.1f} s, not counted.\n"
+    )
     print(md_table(["pass", "ms / article", "× floor", "note"], rows))
     print()
     kinds = [("generated", count - n_fix), ("fixture", n_fix)]
     print("By page kind (same pass):\n")
-    print(md_table(
-        ["pages", "n", "floor ms", "ours ms", "× floor"],
-        [(("generated (pagegen, median ~60 KB)" if k == "generated" else "real (fixtures)"), c,
-          f"{best[f'floor:{k}'] / c * 1000:.1f}", f"{best[f'ours:{k}'] / c * 1000:.1f}",
-          f"{best[f'ours:{k}'] / best[f'floor:{k}']:.2f}")
-         for k, c in kinds if c and f"floor:{k}" in best],
-    ))
+    print(
+        md_table(
+            ["pages", "n", "floor ms", "ours ms", "× floor"],
+            [
+                (
+                    (
+                        "generated (pagegen, median ~60 KB)"
+                        if k == "generated"
+                        else "real (fixtures)"
+                    ),
+                    c,
+                    f"{best[f'floor:{k}'] / c * 1000:.1f}",
+                    f"{best[f'ours:{k}'] / c * 1000:.1f}",
+                    f"{best[f'ours:{k}'] / best[f'floor:{k}']:.2f}",
+                )
+                for k, c in kinds
+                if c and f"floor:{k}" in best
+            ],
+        )
+    )
     print()
     if knob("RW_BENCH_PIPELINE_BEFORE", 1):
         log("pipeline: before-pass (full trafilatura cascade on every page)")
@@ -353,31 +420,44 @@ def main() -> None:
         finally:
             undo()
         wr = wo["total"] / wf
-        print(f"**Before** (patched into this process only, see `patch_full_cascade`: the full "
-              f"trafilatura cascade — comparison with readability/justext — on every page, as "
-              f"before the fast pass): one more interleaved pass over every other page "
-              f"({len(sub)}), ours {wo['total'] / len(sub) * 1000:.1f} ms vs floor "
-              f"{wf / len(sub) * 1000:.1f} ms = **{wr:.2f}×** (extract_article "
-              f"{wo['extract'] / wf:.2f}×, tag {wo['tag'] / wf:.2f}×, cluster "
-              f"{wo['cluster'] / wf:.2f}×, store {wo['store'] / wf:.2f}× floor).\n")
+        print(
+            f"**Before** (patched into this process only, see `patch_full_cascade`: the full "
+            f"trafilatura cascade — comparison with readability/justext — on every page, as "
+            f"before the fast pass): one more interleaved pass over every other page "
+            f"({len(sub)}), ours {wo['total'] / len(sub) * 1000:.1f} ms vs floor "
+            f"{wf / len(sub) * 1000:.1f} ms = **{wr:.2f}×** (extract_article "
+            f"{wo['extract'] / wf:.2f}×, tag {wo['tag'] / wf:.2f}×, cluster "
+            f"{wo['cluster'] / wf:.2f}×, store {wo['store'] / wf:.2f}× floor).\n"
+        )
         print(f"<!-- metric pipeline_before={wr:.2f} -->")
-    print(f"<!-- metric pipeline_ratio={ratio:.2f} "
-          f"pipeline_extract={best['extract'] / best_floor:.2f} -->")
+    print(
+        f"<!-- metric pipeline_ratio={ratio:.2f} "
+        f"pipeline_extract={best['extract'] / best_floor:.2f} -->"
+    )
     sub = pages[: min(len(pages), knob("RW_BENCH_PIPELINE_VARIANT_PAGES", 120))]
     variants = extraction_variants(sub)
-    print(f"Extraction variants on {len(sub)} pages (same run; what each trafilatura option "
-          f"costs):\n")
-    print(md_table(["trafilatura call", "ms / page", "× floor call"],
-                   [(nm, f"{v:.1f}", f"{v / variants[0][1]:.2f}") for nm, v in variants]))
+    print(
+        f"Extraction variants on {len(sub)} pages (same run; what each trafilatura option costs):\n"
+    )
+    print(
+        md_table(
+            ["trafilatura call", "ms / page", "× floor call"],
+            [(nm, f"{v:.1f}", f"{v / variants[0][1]:.2f}") for nm, v in variants],
+        )
+    )
     print()
     base = variants[0][1]
-    print(f"<!-- metric extract_meta={variants[2][1] / base:.2f} "
-          f"extract_precision={variants[3][1] / base:.2f} -->")
+    print(
+        f"<!-- metric extract_meta={variants[2][1] / base:.2f} "
+        f"extract_precision={variants[3][1] / base:.2f} -->"
+    )
     if profile == "1" or (profile == "auto" and not ok):
         log("pipeline: target missed or profiling requested: profiling one pass")
         sub = pages[: min(len(pages), 120)]
-        print(f"cProfile of one ours-pass over {len(sub)} pages "
-              f"(full dump: bench/out/pipeline.prof):\n")
+        print(
+            f"cProfile of one ours-pass over {len(sub)} pages "
+            f"(full dump: bench/out/pipeline.prof):\n"
+        )
         print("```\n" + profile_pass(sub) + "\n```\n")
 
 

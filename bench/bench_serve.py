@@ -70,9 +70,10 @@ def cpu_s(pid: int) -> float:
 
 def count_runs(api_url: str, dep: str, states: list[str]) -> int:
     """Flow runs of the deployment in the given state types."""
-    out = api(api_url + "/flow_runs/count",
-              {"flow_runs": {"deployment_id": {"any_": [dep]},
-                             "state": {"type": {"any_": states}}}})
+    out = api(
+        api_url + "/flow_runs/count",
+        {"flow_runs": {"deployment_id": {"any_": [dep]}, "state": {"type": {"any_": states}}}},
+    )
     return int(out or 0)  # type: ignore[call-overload]
 
 
@@ -112,8 +113,9 @@ class QuietWindows:
             if dep is not None:
                 api(f"{api_url}/deployments/{dep}/pause_deployment", {})
                 deadline = time.time() + 45
-                while (time.time() < deadline
-                       and count_runs(api_url, dep, ["PENDING", "RUNNING"]) > 0):
+                while (
+                    time.time() < deadline and count_runs(api_url, dep, ["PENDING", "RUNNING"]) > 0
+                ):
                     time.sleep(0.3)
             self.paused_at = time.perf_counter()
             (self.dir / "paused").write_text(label, encoding="utf-8")
@@ -158,56 +160,97 @@ def main() -> None:
         server, api_url = start_server(home)
         feeds = build_outlet(srv, 1, 5)
         cfg = write_cfg(tmp / "serve.toml", tmp / "serve.db", feeds, interval=5)
-        env = dict(os.environ, PREFECT_API_URL=api_url, PYTHONPATH=str(ROOT),
-                   PREFECT_HOME=str(tmp / "serve-home"))
+        env = dict(
+            os.environ,
+            PREFECT_API_URL=api_url,
+            PYTHONPATH=str(ROOT),
+            PREFECT_HOME=str(tmp / "serve-home"),
+        )
         proc = subprocess.Popen(
-            [sys.executable, str(BENCH_DIR / "serve_shim.py"), "--interval", str(interval),
-             "--query", str(query), "--", "serve", "--config", str(cfg)],
-            env=env, cwd=str(tmp), stdout=open(tmp / "serve.log", "wb"),  # noqa: SIM115
-            stderr=subprocess.STDOUT, start_new_session=True)
-        log(f"serve: server {api_url}, serve pid {proc.pid}, interval {interval} s, "
-            f"{cycles} cycles")
-        print(f"`regionwatch serve` (pid of the Runner process sampled) against its own Prefect "
-              f"server, one loopback feed of 5 items; monitor schedule every {interval} s and the "
-              f"Runner looking for due runs every {query} s (bench-only, `bench/serve_shim.py`; "
-              f"the configuration floor is 5 s, serve's own poll 2 s), one run at a "
-              f"time (`CANCEL_NEW`), each flow run a fresh `python -m prefect.engine` child as in "
-              f"production. RSS = VmRSS of the serve process when the count of COMPLETED monitor "
-              f"runs reaches each mark; CPU = serve process + its reaped flow-run children.\n",
-              flush=True)
-        print("| completed monitor runs | serve RSS MiB | serve peak RSS MiB | Prefect server "
-              "RSS MiB | cancelled (collided) | failed / crashed | serve CPU s (incl. flow "
-              "runs) | elapsed s (active) |", flush=True)
+            [
+                sys.executable,
+                str(BENCH_DIR / "serve_shim.py"),
+                "--interval",
+                str(interval),
+                "--query",
+                str(query),
+                "--",
+                "serve",
+                "--config",
+                str(cfg),
+            ],
+            env=env,
+            cwd=str(tmp),
+            stdout=open(tmp / "serve.log", "wb"),  # noqa: SIM115
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log(
+            f"serve: server {api_url}, serve pid {proc.pid}, interval {interval} s, {cycles} cycles"
+        )
+        print(
+            f"`regionwatch serve` (pid of the Runner process sampled) against its own Prefect "
+            f"server, one loopback feed of 5 items; monitor schedule every {interval} s and the "
+            f"Runner looking for due runs every {query} s (bench-only, `bench/serve_shim.py`; "
+            f"the configuration floor is 5 s, serve's own poll 2 s), one run at a "
+            f"time (`CANCEL_NEW`), each flow run a fresh `python -m prefect.engine` child as in "
+            f"production. RSS = VmRSS of the serve process when the count of COMPLETED monitor "
+            f"runs reaches each mark; CPU = serve process + its reaped flow-run children.\n",
+            flush=True,
+        )
+        print(
+            "| completed monitor runs | serve RSS MiB | serve peak RSS MiB | Prefect server "
+            "RSS MiB | cancelled (collided) | failed / crashed | serve CPU s (incl. flow "
+            "runs) | elapsed s (active) |",
+            flush=True,
+        )
         print("|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
         dep: str | None = None
         while marks and not _STOP["flag"] and proc.poll() is None:
             if dep is None:
-                deps = api(api_url + "/deployments/filter",
-                           {"deployments": {"name": {"any_": ["regionwatch"]}},
-                            "flows": {"name": {"any_": ["monitor"]}}})
+                deps = api(
+                    api_url + "/deployments/filter",
+                    {
+                        "deployments": {"name": {"any_": ["regionwatch"]}},
+                        "flows": {"name": {"any_": ["monitor"]}},
+                    },
+                )
                 dep = deps[0]["id"] if deps else None  # type: ignore[index]
             quiet.step(api_url, dep)
             if dep is not None and quiet.paused_at is None:
                 done = count_runs(api_url, dep, ["COMPLETED"])
                 if done >= marks[0]:
-                    counts = {"cancelled": count_runs(api_url, dep, ["CANCELLED", "CANCELLING"]),
-                              "failed": count_runs(api_url, dep, ["FAILED", "CRASHED"])}
+                    counts = {
+                        "cancelled": count_runs(api_url, dep, ["CANCELLED", "CANCELLING"]),
+                        "failed": count_runs(api_url, dep, ["FAILED", "CRASHED"]),
+                    }
                     active = time.perf_counter() - t_start - quiet.paused_total
-                    row = {"mark": marks.pop(0), "done": done,
-                           "rss": status_mb(proc.pid, "VmRSS"),
-                           "hwm": status_mb(proc.pid, "VmHWM"),
-                           "server": status_mb(server.pid, "VmRSS"),
-                           "cpu": cpu_s(proc.pid), "active": active, **counts}
+                    row = {
+                        "mark": marks.pop(0),
+                        "done": done,
+                        "rss": status_mb(proc.pid, "VmRSS"),
+                        "hwm": status_mb(proc.pid, "VmHWM"),
+                        "server": status_mb(server.pid, "VmRSS"),
+                        "cpu": cpu_s(proc.pid),
+                        "active": active,
+                        **counts,
+                    }
                     rows.append(row)
                     log(f"serve: {row}")
-                    print(f"| {done} | {row['rss']:.0f} | {row['hwm']:.0f} | "
-                          f"{row['server']:.0f} | {row['cancelled']} | {row['failed']} | "
-                          f"{row['cpu']:.0f} | {active:.0f} |", flush=True)
+                    print(
+                        f"| {done} | {row['rss']:.0f} | {row['hwm']:.0f} | "
+                        f"{row['server']:.0f} | {row['cancelled']} | {row['failed']} | "
+                        f"{row['cpu']:.0f} | {active:.0f} |",
+                        flush=True,
+                    )
             time.sleep(0.5)
         if proc.poll() is not None:
             tail = (tmp / "serve.log").read_text(errors="replace").strip().splitlines()[-5:]
-            print(f"\n**The serve process exited ({proc.returncode}).** Last log lines:\n\n```\n"
-                  + "\n".join(tail) + "\n```")
+            print(
+                f"\n**The serve process exited ({proc.returncode}).** Last log lines:\n\n```\n"
+                + "\n".join(tail)
+                + "\n```"
+            )
     finally:
         quiet.close()
         if proc is not None and proc.poll() is None:
@@ -229,29 +272,42 @@ def main() -> None:
     first = next((r for r in rows if r["mark"] >= max(1, cycles // 10)), None)
     last = rows[-1] if rows else None
     if background:
-        print(f"Ran in the **background** from the start of `make bench` for {wall:.0f} s, "
-              f"{quiet.paused_total:.0f} s of it paused (schedule paused, no flow run in "
-              f"flight) during quiet windows: {', '.join(quiet.windows) or 'none'}. "
-              + ("Stopped early: the run's budget was up. " if _STOP["flag"] else ""))
+        print(
+            f"Ran in the **background** from the start of `make bench` for {wall:.0f} s, "
+            f"{quiet.paused_total:.0f} s of it paused (schedule paused, no flow run in "
+            f"flight) during quiet windows: {', '.join(quiet.windows) or 'none'}. "
+            + ("Stopped early: the run's budget was up. " if _STOP["flag"] else "")
+        )
     if last is not None and last["done"]:
         per = last["cpu"] / last["done"]
-        print(f"Cost of a cycle: {last['active'] / last['done']:.1f} s of wall time and "
-              f"{per:.1f} CPU-s (serve + flow-run child; the Prefect server's share not "
-              f"counted) — the background load the other benches shared the machine with.\n")
+        print(
+            f"Cost of a cycle: {last['active'] / last['done']:.1f} s of wall time and "
+            f"{per:.1f} CPU-s (serve + flow-run child; the Prefect server's share not "
+            f"counted) — the background load the other benches shared the machine with.\n"
+        )
     if first is not None and last is not None and last is not first:
         growth = last["rss"] - first["rss"]
         ok = growth <= FLAT_SHARE * first["rss"]
         reached = last["done"] >= cycles
         verdict: bool | None = ok if reached or not ok else None  # growing already: a MISS
-        print(target_line(
-            f"`serve` RSS flat over {cycles} cycles", verdict,
-            f"{first['rss']:.0f} MiB at cycle {first['done']} → {last['rss']:.0f} MiB at cycle "
-            f"{last['done']} ({growth:+.1f} MiB; flat = within {FLAT_SHARE:.0%})"
-            + ("" if reached else f"; only {last['done']} of {cycles} cycles in the budget")))
+        print(
+            target_line(
+                f"`serve` RSS flat over {cycles} cycles",
+                verdict,
+                f"{first['rss']:.0f} MiB at cycle {first['done']} → {last['rss']:.0f} MiB at cycle "
+                f"{last['done']} ({growth:+.1f} MiB; flat = within {FLAT_SHARE:.0%})"
+                + ("" if reached else f"; only {last['done']} of {cycles} cycles in the budget"),
+            )
+        )
         print(f"<!-- metric serve_cycles={last['done']} serve_rss_growth={growth:.1f} -->")
     else:
-        print(target_line(f"`serve` RSS flat over {cycles} cycles", None,
-                          f"not measured: {len(rows)} mark(s) reached in {wall:.0f} s"))
+        print(
+            target_line(
+                f"`serve` RSS flat over {cycles} cycles",
+                None,
+                f"not measured: {len(rows)} mark(s) reached in {wall:.0f} s",
+            )
+        )
     sys.stdout.flush()
 
 

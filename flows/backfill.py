@@ -68,14 +68,21 @@ def backfill_markdown(report: BackfillReport) -> str:
         f"| {report.failed} | {report.stored} |",
     ]
     if d["per_source"]:
-        lines += ["", "| source | mode | found | stored | failed | chunks |",
-                  "|---|---|---:|---:|---:|---:|"]
-        lines += [f"| {_md(r.get('source'))} | {_md(r.get('mode'))} | {r.get('found', 0)} "
-                  f"| {r.get('stored', 0)} | {r.get('failed', 0)} | {r.get('chunks', 0)} |"
-                  for r in d["per_source"][:200]]
+        lines += [
+            "",
+            "| source | mode | found | stored | failed | chunks |",
+            "|---|---|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {_md(r.get('source'))} | {_md(r.get('mode'))} | {r.get('found', 0)} "
+            f"| {r.get('stored', 0)} | {r.get('failed', 0)} | {r.get('chunks', 0)} |"
+            for r in d["per_source"][:200]
+        ]
     if d["per_category"]:
-        lines += ["", "Stored per category: "
-                  + ", ".join(f"{k} {v}" for k, v in d["per_category"].items())]
+        lines += [
+            "",
+            "Stored per category: " + ", ".join(f"{k} {v}" for k, v in d["per_category"].items()),
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -114,19 +121,30 @@ def backfill(
     ctx = Context.open(settings)
     try:
         chosen = _sources(ctx, sources)
-        artifact_id = cast(UUID, create_progress_artifact(
-            progress=0.0, key="backfill-progress",
-            description=f"backfill {first}..{last}: discovering candidates",
-        ))  # sync call: async_dispatch's union type is not what we get here
+        artifact_id = cast(
+            UUID,
+            create_progress_artifact(
+                progress=0.0,
+                key="backfill-progress",
+                description=f"backfill {first}..{last}: discovering candidates",
+            ),
+        )  # sync call: async_dispatch's union type is not what we get here
         report = backfill_task(
-            by_ref(ctx), since=first, until=last, sources=chosen, mode=mode,
+            by_ref(ctx),
+            since=first,
+            until=last,
+            sources=chosen,
+            mode=mode,
             urls_file=Path(urls_file) if urls_file else None,
             warc_files=[Path(p) for p in warc_files or []],
             progress_artifact=artifact_id,
         )
         result = report.to_dict()
-        create_markdown_artifact(key="backfill-summary", markdown=backfill_markdown(report),
-                                 description=f"{report.stored} items stored")
+        create_markdown_artifact(
+            key="backfill-summary",
+            markdown=backfill_markdown(report),
+            description=f"{report.stored} items stored",
+        )
         if digest:
             result["digest_sent"] = _send_digest(ctx, report)
     finally:

@@ -38,16 +38,18 @@ def register(app: typer.Typer) -> None:
         table.add_column("result")
         table.add_column("error", overflow="fold")
         for name, ok, err in results:
-            table.add_row(escape(name), "[green]ok[/]" if ok else "[red]failed[/]",
-                          escape(err or ""))
+            table.add_row(
+                escape(name), "[green]ok[/]" if ok else "[red]failed[/]", escape(err or "")
+            )
         console.print(table)
         if not all(ok for _n, ok, _e in results):
             raise typer.Exit(1)
 
     @alerts_app.command("list")
     def alerts_list(
-        pending: Annotated[bool, typer.Option("--pending", help="Only rows waiting to be sent.")]
-        = False,
+        pending: Annotated[
+            bool, typer.Option("--pending", help="Only rows waiting to be sent.")
+        ] = False,
         dead: Annotated[bool, typer.Option("--dead", help="Only rows that gave up.")] = False,
         limit: Annotated[int, typer.Option("--limit", help="At most this many rows.")] = 100,
         config: ConfigOpt = None,
@@ -76,18 +78,23 @@ def register(app: typer.Typer) -> None:
         for r in rows:
             when = r.get("sent_at") if r["status"] == "sent" else r.get("next_attempt_at")
             table.add_row(
-                str(r["id"]), r["category"], r["status"], str(r["attempts"]),
-                escape(names.get(r["channel"], r["channel"])), _dt(when),
-                escape((r.get("title") or "")[:90]), escape((r.get("last_error") or "")[:160]),
+                str(r["id"]),
+                r["category"],
+                r["status"],
+                str(r["attempts"]),
+                escape(names.get(r["channel"], r["channel"])),
+                _dt(when),
+                escape((r.get("title") or "")[:90]),
+                escape((r.get("last_error") or "")[:160]),
             )
         console.print(table)
 
     @alerts_app.command("retry")
     def alerts_retry(
-        ids: Annotated[list[int] | None, typer.Argument(help="Row ids (default: all dead and "
-                                                             "pending rows).")] = None,
-        send: Annotated[bool, typer.Option("--send/--no-send",
-                                           help="Deliver right away.")] = True,
+        ids: Annotated[
+            list[int] | None, typer.Argument(help="Row ids (default: all dead and pending rows).")
+        ] = None,
+        send: Annotated[bool, typer.Option("--send/--no-send", help="Deliver right away.")] = True,
         config: ConfigOpt = None,
     ) -> None:
         """Make dead and pending rows due now (and deliver them)."""
@@ -100,8 +107,10 @@ def register(app: typer.Typer) -> None:
             console.print(f"{n} row(s) due now")
             if send and n:
                 rep = deliver_pending(store, settings)
-                console.print(f"sent {rep.sent}, failed {rep.failed}, dead {rep.dead}, "
-                              f"held back by rate limit {rep.deferred}")
+                console.print(
+                    f"sent {rep.sent}, failed {rep.failed}, dead {rep.dead}, "
+                    f"held back by rate limit {rep.deferred}"
+                )
                 if rep.failed or rep.dead:
                     raise typer.Exit(1)
         finally:
@@ -130,7 +139,9 @@ def register(app: typer.Typer) -> None:
         finally:
             store.close()
         for name, ok, err in rep.results:
-            console.print(f"{escape(name)}: " + ("[green]sent[/]" if ok else
-                                                 f"[red]failed[/] {escape(err or '')}"))
+            console.print(
+                f"{escape(name)}: "
+                + ("[green]sent[/]" if ok else f"[red]failed[/] {escape(err or '')}")
+            )
         if not rep.ok:
             raise typer.Exit(1)

@@ -33,8 +33,9 @@ def _parse_day(value: str, flag: str) -> date:
     try:
         return date.fromisoformat(value.strip())
     except ValueError as exc:
-        err_console.print(f"[bold red]error:[/] {flag} must be YYYY-MM-DD, got {value!r}",
-                          highlight=False)
+        err_console.print(
+            f"[bold red]error:[/] {flag} must be YYYY-MM-DD, got {value!r}", highlight=False
+        )
         raise typer.Exit(2) from exc
 
 
@@ -57,20 +58,39 @@ def print_report(report: BackfillReport) -> None:
     for cat, n in sorted(report.per_category.items()):
         if cat not in ("csto", "ceasefire", "border_clash"):
             table.add_row(f"  stored in {cat}", str(n))
-    table.add_row("chunks (run / resumed / total)",
-                  f"{report.chunks_run} / {report.chunks_resumed} / {report.chunks_total}")
+    table.add_row(
+        "chunks (run / resumed / total)",
+        f"{report.chunks_run} / {report.chunks_resumed} / {report.chunks_total}",
+    )
     console.print(table)
     if report.per_source:
         st = Table(title="Per source")
-        for col, just in (("source", "left"), ("via", "left"), ("found", "right"),
-                          ("fetched", "right"), ("known", "right"), ("out of range", "right"),
-                          ("failed", "right"), ("stored", "right"), ("note", "left")):
+        for col, just in (
+            ("source", "left"),
+            ("via", "left"),
+            ("found", "right"),
+            ("fetched", "right"),
+            ("known", "right"),
+            ("out of range", "right"),
+            ("failed", "right"),
+            ("stored", "right"),
+            ("note", "left"),
+        ):
             st.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]
         for r in report.per_source:
             note = r.stopped or (r.errors[0] if r.errors else "")
-            st.add_row(r.source, r.mode, str(r.found), str(r.fetched), str(r.skipped_known),
-                       str(r.out_of_range), str(r.failed), str(r.stored), note[:120],
-                       style="yellow" if r.stopped else "")
+            st.add_row(
+                r.source,
+                r.mode,
+                str(r.found),
+                str(r.fetched),
+                str(r.skipped_known),
+                str(r.out_of_range),
+                str(r.failed),
+                str(r.stored),
+                note[:120],
+                style="yellow" if r.stopped else "",
+            )
         console.print(st)
     if report.stopped:
         console.print(f"[yellow]stopped early:[/] {report.stopped}", highlight=False)
@@ -112,22 +132,34 @@ def _run(settings: Settings, *, progress_bar: bool, **kwargs: Any) -> tuple[Back
         if s is None:
             ctx.close()
             known = ", ".join(x.name for x in ctx.sources) or "(none configured)"
-            err_console.print(f"[bold red]error:[/] unknown source {name!r}; configured: {known}",
-                              highlight=False)
+            err_console.print(
+                f"[bold red]error:[/] unknown source {name!r}; configured: {known}", highlight=False
+            )
             raise typer.Exit(2)
         sources.append(s)
     bar = Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
         TextColumn("URLs · stored {task.fields[stored]} · failed {task.fields[failed]}"),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=err_console,
-        disable=not progress_bar, transient=False,
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        disable=not progress_bar,
+        transient=False,
     )
     task = bar.add_task("discovering", total=None, stored=0, failed=0)
 
     def on_progress(ev: BackfillProgress) -> None:
         desc = "backfill" if ev.phase != "discovered" else "fetching"
-        bar.update(task, description=desc, total=max(ev.urls_total, 1), completed=ev.urls_done,
-                   stored=ev.stored, failed=ev.failed)
+        bar.update(
+            task,
+            description=desc,
+            total=max(ev.urls_total, 1),
+            completed=ev.urls_done,
+            stored=ev.stored,
+            failed=ev.failed,
+        )
 
     try:
         with bar:
@@ -164,8 +196,10 @@ def register(app: typer.Typer) -> None:
         ] = False,
         wayback_fallback: Annotated[
             bool,
-            typer.Option("--wayback-fallback",
-                         help="Use the Wayback Machine for sources whose sitemaps give nothing."),
+            typer.Option(
+                "--wayback-fallback",
+                help="Use the Wayback Machine for sources whose sitemaps give nothing.",
+            ),
         ] = False,
         json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
         config: Annotated[
@@ -181,16 +215,25 @@ def register(app: typer.Typer) -> None:
             err_console.print(f"[bold red]error:[/] --until {day1} is before --since {day0}")
             raise typer.Exit(2)
         if from_ is not None and from_ not in FROM_CHOICES:
-            err_console.print(f"[bold red]error:[/] --from must be one of "
-                              f"{', '.join(FROM_CHOICES)}, got {from_!r}", highlight=False)
+            err_console.print(
+                f"[bold red]error:[/] --from must be one of "
+                f"{', '.join(FROM_CHOICES)}, got {from_!r}",
+                highlight=False,
+            )
             raise typer.Exit(2)
         settings = settings_or_exit(config)
         ctx = None
         try:
             report, ctx = _run(
-                settings, progress_bar=not json_out and sys.stderr.isatty(),
-                source_names=list(source or []), since=day0, until=day1, mode=from_,
-                urls_file=urls, warc_files=list(warc or []), allow_wayback=wayback_fallback,
+                settings,
+                progress_bar=not json_out and sys.stderr.isatty(),
+                source_names=list(source or []),
+                since=day0,
+                until=day1,
+                mode=from_,
+                urls_file=urls,
+                warc_files=list(warc or []),
+                allow_wayback=wayback_fallback,
             )
             summaries = digest_summaries(ctx, report) if digest else []
         except ConfigError as exc:

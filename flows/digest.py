@@ -66,8 +66,9 @@ def digest(config_path: str | None = None) -> dict[str, Any]:
         ctx.close()
     lines = ["# RegionWatch digest", ""]
     lines += [f"- **{k}**: {v}" for k, v in summary.extra["digest"].items()]
-    create_markdown_artifact(key="digest-summary", markdown="\n".join(lines) + "\n",
-                             description="Digest sent")
+    create_markdown_artifact(
+        key="digest-summary", markdown="\n".join(lines) + "\n", description="Digest sent"
+    )
     return summary.to_dict()
 
 

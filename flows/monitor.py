@@ -79,8 +79,14 @@ def _heartbeats_that_stop_at_once() -> bool:
         or current is None
         or not isinstance(getattr(fe, "MINIMUM_HEARTBEAT_INTERVAL", None), int)
         or engine_cls is None
-        or not all(hasattr(engine_cls, name) for name in (
-            "heartbeat_seconds", "_build_heartbeat_event_template", "_emit_flow_run_heartbeat"))
+        or not all(
+            hasattr(engine_cls, name)
+            for name in (
+                "heartbeat_seconds",
+                "_build_heartbeat_event_template",
+                "_emit_flow_run_heartbeat",
+            )
+        )
     ):
         return False
 
@@ -107,8 +113,12 @@ def _heartbeats_that_stop_at_once() -> bool:
                     return
 
         # the thread sees the caller's settings context (the API URL), as in Prefect's loop
-        thread = threading.Thread(target=contextvars.copy_context().run, args=(beat,),
-                                  name="flow-run-heartbeat", daemon=True)
+        thread = threading.Thread(
+            target=contextvars.copy_context().run,
+            args=(beat,),
+            name="flow-run-heartbeat",
+            daemon=True,
+        )
         thread.start()
         try:
             yield
@@ -181,9 +191,13 @@ def _poll_all(ctx: Context, sources: list[Source]) -> list[FeedReport]:
         futures = [
             # as_is(): Prefect would walk every Source of the batch looking for futures
             # (a few ms of GIL per task, several times per task run); there are none
-            poll_batch.submit(by_ref(ctx), as_is(batch), label=f"{n}/{len(batches)} "
-                              f"{batch[0].name}…{batch[-1].name}", timeout=timeout,
-                              loop=as_is(loop))
+            poll_batch.submit(
+                by_ref(ctx),
+                as_is(batch),
+                label=f"{n}/{len(batches)} {batch[0].name}…{batch[-1].name}",
+                timeout=timeout,
+                loop=as_is(loop),
+            )
             for n, batch in enumerate(batches, 1)
         ]
         wait(futures)

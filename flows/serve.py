@@ -144,12 +144,25 @@ def embedded_prefect_server(
     }
     env.pop("PREFECT_API_URL", None)
     log_path = home / "server.log"
-    cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-           "--port", str(port)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "prefect",
+        "server",
+        "start",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     logger.info("starting a private Prefect server on 127.0.0.1:%d (log: %s)", port, log_path)
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(home),
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=str(home),
             start_new_session=True,  # the service's process group signal is ours to handle
             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,  # noqa: PLW1509
         )
@@ -224,24 +237,30 @@ def build_deployments(settings: Settings, config_path: str | None) -> list[Runne
     """
     params = {"config_path": config_path}
     svc = settings.service
-    mon = cast(RunnerDeployment, monitor.to_deployment(
-        name=DEPLOYMENT_NAME,
-        schedules=[Interval(timedelta(seconds=svc.monitor_interval_seconds), timezone="UTC")],
-        parameters=params,
-        concurrency_limit=_one_at_a_time(),
-        paused=False,
-        tags=["regionwatch"],
-        description=f"Poll all feeds every {svc.monitor_interval_seconds} s.",
-    ))
-    dig = cast(RunnerDeployment, digest.to_deployment(
-        name=DEPLOYMENT_NAME,
-        schedules=[Cron(_digest_cron(svc.digest_time), timezone="UTC")],
-        parameters=params,
-        concurrency_limit=_one_at_a_time(),
-        paused=False,
-        tags=["regionwatch"],
-        description=f"Daily digest at {svc.digest_time} UTC.",
-    ))
+    mon = cast(
+        RunnerDeployment,
+        monitor.to_deployment(
+            name=DEPLOYMENT_NAME,
+            schedules=[Interval(timedelta(seconds=svc.monitor_interval_seconds), timezone="UTC")],
+            parameters=params,
+            concurrency_limit=_one_at_a_time(),
+            paused=False,
+            tags=["regionwatch"],
+            description=f"Poll all feeds every {svc.monitor_interval_seconds} s.",
+        ),
+    )
+    dig = cast(
+        RunnerDeployment,
+        digest.to_deployment(
+            name=DEPLOYMENT_NAME,
+            schedules=[Cron(_digest_cron(svc.digest_time), timezone="UTC")],
+            parameters=params,
+            concurrency_limit=_one_at_a_time(),
+            paused=False,
+            tags=["regionwatch"],
+            description=f"Daily digest at {svc.digest_time} UTC.",
+        ),
+    )
     return [mon, dig]
 
 
@@ -288,8 +307,9 @@ class _ServiceRunner(Runner):
         while self._busy() and time.monotonic() < deadline:
             await asyncio.sleep(0.25)
         if self._busy():
-            logger.warning("flow runs still running after %.0f s: cancelling them",
-                           self._drain_seconds)
+            logger.warning(
+                "flow runs still running after %.0f s: cancelling them", self._drain_seconds
+            )
         await self.astop()
 
 
@@ -333,17 +353,22 @@ def serve_forever(settings: Settings, config_path: str | os.PathLike[str] | None
             logger.info("Prefect API: %s", api_url)
             interval = settings.service.monitor_interval_seconds
             runner = _ServiceRunner(
-                name="regionwatch-serve", pause_on_shutdown=True, limit=RUNNER_LIMIT,
+                name="regionwatch-serve",
+                pause_on_shutdown=True,
+                limit=RUNNER_LIMIT,
                 # short intervals: look for due runs often, and never fetch the next run so
                 # early that it collides with the one still running
                 query_seconds=min(10.0, max(2.0, interval / 4)),
                 prefetch_seconds=min(10.0, max(1.0, interval / 5)),
             )
-            ids = [cast(UUID, runner.add_deployment(dep))
-                   for dep in build_deployments(settings, cfg)]
+            ids = [
+                cast(UUID, runner.add_deployment(dep)) for dep in build_deployments(settings, cfg)
+            ]
             logger.info(
                 "serving monitor every %d s and digest daily at %s UTC (config %s)",
-                settings.service.monitor_interval_seconds, settings.service.digest_time, cfg,
+                settings.service.monitor_interval_seconds,
+                settings.service.digest_time,
+                cfg,
             )
             if interval > STARTUP_RUN_MIN_INTERVAL:
                 _start_monitor_now(ids[0])  # short intervals: the schedule comes soon enough

@@ -320,8 +320,12 @@ def _text(el: etree._Element | None) -> str:
 
 def _xml_parser() -> etree.XMLParser:
     return etree.XMLParser(
-        recover=True, resolve_entities=False, no_network=True, remove_comments=True,
-        remove_pis=True, huge_tree=False,
+        recover=True,
+        resolve_entities=False,
+        no_network=True,
+        remove_comments=True,
+        remove_pis=True,
+        huge_tree=False,
     )
 
 
@@ -431,8 +435,12 @@ def select_entries(
             continue
         out.append(
             Candidate(
-                url=e.loc, published=e.published, title=e.title, source=source,
-                language=e.language or language, seen=e.lastmod,
+                url=e.loc,
+                published=e.published,
+                title=e.title,
+                source=source,
+                language=e.language or language,
+                seen=e.lastmod,
             )
         )
     return out
@@ -555,7 +563,10 @@ async def sitemap_candidates(
                 disc.candidates.append(c)
     logger.info(
         "%s: %d sitemaps read, %d URLs listed, %d in range",
-        source, disc.sitemaps_fetched, disc.listed, len(disc.candidates),
+        source,
+        disc.sitemaps_fetched,
+        disc.listed,
+        len(disc.candidates),
     )
     return disc
 
@@ -603,19 +614,30 @@ async def poll_sitemap_source(
     from regionwatch.feeds import canonical_url
 
     res = await client.fetch(
-        source.url, etag=etag, last_modified=last_modified, robots=False, source=source.name,
+        source.url,
+        etag=etag,
+        last_modified=last_modified,
+        robots=False,
+        source=source.name,
         accept=SITEMAP_ACCEPT,
     )
     if res.not_modified:
         return FeedPoll(
-            source=source.name, status="not_modified", etag=res.etag or etag,
-            last_modified=res.last_modified or last_modified, http_status=res.status,
+            source=source.name,
+            status="not_modified",
+            etag=res.etag or etag,
+            last_modified=res.last_modified or last_modified,
+            http_status=res.status,
         )
     doc = parse_sitemap(res.content, res.url or source.url)
     if doc.kind == "invalid":
         return FeedPoll(
-            source=source.name, status="bozo", etag=res.etag, last_modified=res.last_modified,
-            http_status=res.status, bozo_reason=doc.error,
+            source=source.name,
+            status="bozo",
+            etag=res.etag,
+            last_modified=res.last_modified,
+            http_status=res.status,
+            bozo_reason=doc.error,
         )
     entries = list(doc.urls)
     bozo: str | None = None
@@ -654,13 +676,23 @@ async def poll_sitemap_source(
         seen.add(url)
         out.append(
             FeedEntry(
-                source=source.name, url=url, guid=e.loc, title=e.title or "", summary="",
-                published=e.published, language=e.language or source.language,
+                source=source.name,
+                url=url,
+                guid=e.loc,
+                title=e.title or "",
+                summary="",
+                published=e.published,
+                language=e.language or source.language,
             )
         )
     return FeedPoll(
-        source=source.name, status="ok" if out else "empty", entries=tuple(out),
-        etag=res.etag, last_modified=res.last_modified, http_status=res.status, bozo_reason=bozo,
+        source=source.name,
+        status="ok" if out else "empty",
+        entries=tuple(out),
+        etag=res.etag,
+        last_modified=res.last_modified,
+        http_status=res.status,
+        bozo_reason=bozo,
     )
 
 
@@ -741,8 +773,13 @@ def parse_cdx_json(data: bytes) -> tuple[list[CdxRow], str | None]:
             return str(row[i]) if i is not None and i < len(row) else ""
 
         out.append(
-            CdxRow(urlkey=get("urlkey"), timestamp=get("timestamp"), original=get("original"),
-                   mimetype=get("mimetype"), statuscode=get("statuscode"))
+            CdxRow(
+                urlkey=get("urlkey"),
+                timestamp=get("timestamp"),
+                original=get("original"),
+                mimetype=get("mimetype"),
+                statuscode=get("statuscode"),
+            )
         )
     return out, resume
 
@@ -752,9 +789,15 @@ def _parse_cdx_text(body: bytes) -> list[CdxRow]:
     for line in body.decode("utf-8", "replace").splitlines():
         f = line.split()
         if len(f) >= 3 and f[1].isdigit():
-            out.append(CdxRow(urlkey=f[0], timestamp=f[1], original=f[2],
-                              mimetype=f[3] if len(f) > 3 else "",
-                              statuscode=f[4] if len(f) > 4 else ""))
+            out.append(
+                CdxRow(
+                    urlkey=f[0],
+                    timestamp=f[1],
+                    original=f[2],
+                    mimetype=f[3] if len(f) > 3 else "",
+                    statuscode=f[4] if len(f) > 4 else "",
+                )
+            )
         elif f:
             raise PermanentFetchError(f"CDX answer not understood: {line[:120]!r}")
     return out
@@ -852,8 +895,14 @@ class WaybackClient:
         resume: str | None = None
         pages = 0
         while True:
-            url = cdx_query(self.cfg.wayback_cdx_url, target, since, until,
-                            limit=self.page_size, resume_key=resume)
+            url = cdx_query(
+                self.cfg.wayback_cdx_url,
+                target,
+                since,
+                until,
+                limit=self.page_size,
+                resume_key=resume,
+            )
             rows, resume = parse_cdx_json(await self.get(url, source=source))
             pages += 1
             for row in rows:
@@ -901,8 +950,13 @@ async def wayback_candidates(
                 continue
             seen.add(row.original)
             disc.candidates.append(
-                Candidate(url=row.original, source=source.name, language=source.language,
-                          archived_url=wb.raw_url(row), seen=row.captured)
+                Candidate(
+                    url=row.original,
+                    source=source.name,
+                    language=source.language,
+                    archived_url=wb.raw_url(row),
+                    seen=row.captured,
+                )
             )
     except WaybackStopped as exc:
         disc.stopped = str(exc)

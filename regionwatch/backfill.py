@@ -389,8 +389,9 @@ async def run_chunk(
                 fetched.append(replace(c, content=body))
         extra.skipped_known = len(keys) - len(fresh)
         todo = direct + fetched
-    rep = await ingest_urls(ctx, client, todo, source=source, origin="backfill",
-                            since=since, until=until)
+    rep = await ingest_urls(
+        ctx, client, todo, source=source, origin="backfill", since=since, until=until
+    )
     rep.found = len(candidates)
     for f in ("fetched", "failed", "skipped_known"):
         setattr(rep, f, getattr(rep, f) + getattr(extra, f))
@@ -448,13 +449,18 @@ async def run_backfill(
     sources = list(sources) or list(ctx.sources)
     settings = ctx.settings
     job = job_key(
-        since=since, until=until, sources=[s.name for s in sources], mode=mode,
-        urls_file=urls_file, warc_files=warc_files,
+        since=since,
+        until=until,
+        sources=[s.name for s in sources],
+        mode=mode,
+        urls_file=urls_file,
+        warc_files=warc_files,
     )
     report = BackfillReport(job=job, since=since, until=until, mode=mode or "sitemaps")
     run_id = ctx.store.start_run("backfill")
-    logger.info("backfill %s..%s job %s (%s, %d sources)", since, until, job, report.mode,
-                len(sources))
+    logger.info(
+        "backfill %s..%s job %s (%s, %d sources)", since, until, job, report.mode, len(sources)
+    )
     status = "failed"
     try:
         async with HttpClient(settings.http) as client:
@@ -465,9 +471,20 @@ async def run_backfill(
                 wb_client = HttpClient(wb_cfg)
                 wayback = WaybackClient(wb_client, settings.backfill)
             try:
-                await _run(ctx, client, report, since=since, until=until, sources=sources,
-                           mode=mode, urls_file=urls_file, warc_files=warc_files,
-                           wayback=wayback, allow_wayback=allow_wayback, progress=progress)
+                await _run(
+                    ctx,
+                    client,
+                    report,
+                    since=since,
+                    until=until,
+                    sources=sources,
+                    mode=mode,
+                    urls_file=urls_file,
+                    warc_files=warc_files,
+                    wayback=wayback,
+                    allow_wayback=allow_wayback,
+                    progress=progress,
+                )
             finally:
                 if wb_client is not None:
                     await wb_client.aclose()
@@ -476,7 +493,11 @@ async def run_backfill(
         ctx.store.finish_run(run_id, status, report.to_dict())
     logger.info(
         "backfill done: %d found, %d fetched, %d known, %d out of range, %d failed, %d stored",
-        report.found, report.fetched, report.skipped_known, report.out_of_range, report.failed,
+        report.found,
+        report.fetched,
+        report.skipped_known,
+        report.out_of_range,
+        report.failed,
         report.stored,
     )
     return report
@@ -498,8 +519,16 @@ async def _run(
     progress: ProgressFn | None,
 ) -> None:
     found, by_name = await discover(
-        ctx, client, since=since, until=until, sources=sources, mode=mode, urls_file=urls_file,
-        warc_files=warc_files, wayback=wayback, allow_wayback=allow_wayback,
+        ctx,
+        client,
+        since=since,
+        until=until,
+        sources=sources,
+        mode=mode,
+        urls_file=urls_file,
+        warc_files=warc_files,
+        wayback=wayback,
+        allow_wayback=allow_wayback,
     )
     done = done_chunks(ctx, report.job)
     plans: list[tuple[Source, SourceRow, str, list[Candidate]]] = []
@@ -508,9 +537,11 @@ async def _run(
         row = rows[name] = SourceRow(
             source=name,
             mode=disc.method or report.mode,
-            found=len(disc.candidates), sitemaps=disc.sitemaps_fetched,
+            found=len(disc.candidates),
+            sitemaps=disc.sitemaps_fetched,
             wayback_requests=disc.requests if disc.method == "wayback" else 0,
-            stopped=disc.stopped, errors=list(disc.errors),
+            stopped=disc.stopped,
+            errors=list(disc.errors),
         )
         report.found += row.found
         report.errors.extend(f"{name}: {e}" for e in disc.errors[:20])
@@ -527,15 +558,24 @@ async def _run(
     urls_total = sum(len(p[3]) for p in plans)
     urls_done = 0
 
-    def emit(phase: Literal["discovered", "chunk", "done"], src: str | None,
-             chunk: str | None) -> None:
+    def emit(
+        phase: Literal["discovered", "chunk", "done"], src: str | None, chunk: str | None
+    ) -> None:
         if progress is not None:
-            progress(BackfillProgress(
-                phase=phase, source=src, chunk=chunk,
-                chunks_done=report.chunks_run + report.chunks_resumed,
-                chunks_total=report.chunks_total, urls_done=urls_done, urls_total=urls_total,
-                stored=report.stored, failed=report.failed, skipped_known=report.skipped_known,
-            ))
+            progress(
+                BackfillProgress(
+                    phase=phase,
+                    source=src,
+                    chunk=chunk,
+                    chunks_done=report.chunks_run + report.chunks_resumed,
+                    chunks_total=report.chunks_total,
+                    urls_done=urls_done,
+                    urls_total=urls_total,
+                    stored=report.stored,
+                    failed=report.failed,
+                    skipped_known=report.skipped_known,
+                )
+            )
 
     emit("discovered", None, None)
     for source, row, chunk_id, cands in plans:
@@ -543,8 +583,9 @@ async def _run(
             row.stopped = row.stopped or wayback.stopped
             report.stopped = report.stopped or wayback.stopped
             continue
-        rep, complete = await run_chunk(ctx, client, cands, source=source, since=since,
-                                        until=until, wayback=wayback)
+        rep, complete = await run_chunk(
+            ctx, client, cands, source=source, since=since, until=until, wayback=wayback
+        )
         mark_chunk(ctx, report.job, chunk_id, rep, status="done" if complete else "partial")
         row.add(rep)
         row.chunks += 1
@@ -556,8 +597,13 @@ async def _run(
         report.errors.extend(rep.errors[:10])
         report.chunks_run += 1
         urls_done += len(cands)
-        logger.info("backfill chunk %s: %d candidates, %d stored, %d failed",
-                    chunk_id, len(cands), rep.stored, rep.failed)
+        logger.info(
+            "backfill chunk %s: %d candidates, %d stored, %d failed",
+            chunk_id,
+            len(cands),
+            rep.stored,
+            rep.failed,
+        )
         emit("chunk", source.name, chunk_id)
     if wayback is not None:
         for row in report.per_source:
@@ -581,13 +627,21 @@ def digest_summaries(
         return []
     rows: list[dict[str, Any]] = []
     keys = list(dict.fromkeys(report.stored_keys))
-    q_cols = (t.items.c.title, t.items.c.url, t.items.c.feed_name, t.items.c.published_at,
-              t.items.c.categories)
+    q_cols = (
+        t.items.c.title,
+        t.items.c.url,
+        t.items.c.feed_name,
+        t.items.c.published_at,
+        t.items.c.categories,
+    )
     with ctx.store.connect() as conn:
         for i in range(0, len(keys), 500):
-            rows.extend(dict(r) for r in conn.execute(
-                select(*q_cols).where(t.items.c.url_hash.in_(keys[i : i + 500]))
-            ).mappings())
+            rows.extend(
+                dict(r)
+                for r in conn.execute(
+                    select(*q_cols).where(t.items.c.url_hash.in_(keys[i : i + 500]))
+                ).mappings()
+            )
     from regionwatch.alerts.render import escape_markdown, safe_url
 
     def esc(text: str) -> str:

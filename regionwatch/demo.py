@@ -63,7 +63,10 @@ Runner = Callable[[str], Mapping[str, Any]]
 #: Environment variables that would send the demo's writes or alerts somewhere real.
 _REDIRECTING_ENV = ("REGIONWATCH_CONFIG", "REGIONWATCH_DB_URL")
 _REDIRECTING_PREFIXES = (
-    "REGIONWATCH_STORAGE", "REGIONWATCH_CHANNELS", "REGIONWATCH_FEEDS", "REGIONWATCH_ALERTS",
+    "REGIONWATCH_STORAGE",
+    "REGIONWATCH_CHANNELS",
+    "REGIONWATCH_FEEDS",
+    "REGIONWATCH_ALERTS",
     "REGIONWATCH_HTTP",
 )
 
@@ -363,13 +366,17 @@ class DemoServer:
             ctype = "application/atom+xml" if outlet.format == "atom" else "application/rss+xml"
             newest = max((a.published for a in arts), default=now)
             self._add(
-                outlet.feed_path, render_feed(outlet, arts, self.base),
-                f"{ctype}; charset=utf-8", newest,
+                outlet.feed_path,
+                render_feed(outlet, arts, self.base),
+                f"{ctype}; charset=utf-8",
+                newest,
             )
             for a in arts:
                 self._add(
-                    a.path, render_page(a, outlet, self.base + a.path),
-                    "text/html; charset=utf-8", a.published,
+                    a.path,
+                    render_page(a, outlet, self.base + a.path),
+                    "text/html; charset=utf-8",
+                    a.published,
                 )
 
     @property
@@ -459,7 +466,8 @@ def write_demo_config(folder: Path, server: DemoServer) -> Path:
 def _isolated_env() -> Iterator[None]:
     """Hide ``REGIONWATCH_*`` variables that would point the demo at a real store or channel."""
     saved = {
-        k: v for k, v in os.environ.items()
+        k: v
+        for k, v in os.environ.items()
         if k in _REDIRECTING_ENV or k.startswith(_REDIRECTING_PREFIXES)
     }
     for k in saved:
@@ -491,8 +499,12 @@ class _Outcome:
 
 def _item_rows(store: Store, urls: list[str]) -> dict[str, dict[str, Any]]:
     q = select(
-        t.items.c.id, t.items.c.url, t.items.c.canonical_url, t.items.c.story_id,
-        t.items.c.categories, t.items.c.tags,
+        t.items.c.id,
+        t.items.c.url,
+        t.items.c.canonical_url,
+        t.items.c.story_id,
+        t.items.c.categories,
+        t.items.c.tags,
     ).where(or_(t.items.c.url.in_(urls), t.items.c.canonical_url.in_(urls)))
     out: dict[str, dict[str, Any]] = {}
     with store.connect() as conn:
@@ -509,9 +521,7 @@ def _alert_rows(store: Store) -> list[dict[str, Any]]:
     return sorted(list_alerts(store, None), key=lambda r: r["id"])
 
 
-def _outcomes(
-    store: Store, server: DemoServer, alerts: list[dict[str, Any]]
-) -> list[_Outcome]:
+def _outcomes(store: Store, server: DemoServer, alerts: list[dict[str, Any]]) -> list[_Outcome]:
     sample = server.sample
     urls = [server.url(a) for a in sample.articles]
     rows = _item_rows(store, urls)
@@ -560,15 +570,25 @@ def count_mailbox(path: Path) -> int:
 # ---------------------------------------------------------------------------- output
 def _feeds_table(summary: Mapping[str, Any]) -> Table:
     table = Table(title="Feeds polled", title_justify="left")
-    for col, kw in (("feed", {}), ("status", {}), ("entries", {"justify": "right"}),
-                    ("new items", {"justify": "right"}), ("pages", {"justify": "right"}),
-                    ("304", {"justify": "right"}), ("errors", {})):
+    for col, kw in (
+        ("feed", {}),
+        ("status", {}),
+        ("entries", {"justify": "right"}),
+        ("new items", {"justify": "right"}),
+        ("pages", {"justify": "right"}),
+        ("304", {"justify": "right"}),
+        ("errors", {}),
+    ):
         table.add_column(col, **kw)  # type: ignore[arg-type]
     for f in summary.get("feeds") or []:
         table.add_row(
-            escape(str(f.get("source"))), str(f.get("status")), str(f.get("entries", 0)),
-            str(f.get("new_items", 0)), str(f.get("pages_fetched", 0)),
-            "yes" if f.get("not_modified") else "", escape(str(f.get("error") or "")),
+            escape(str(f.get("source"))),
+            str(f.get("status")),
+            str(f.get("entries", 0)),
+            str(f.get("new_items", 0)),
+            str(f.get("pages_fetched", 0)),
+            "yes" if f.get("not_modified") else "",
+            escape(str(f.get("error") or "")),
         )
     return table
 
@@ -579,8 +599,11 @@ def _alerts_table(alerts: list[dict[str, Any]]) -> Table:
         table.add_column(col)
     for al in alerts:
         table.add_row(
-            str(al.get("id", "")), str(al.get("category", "")), escape(str(al.get("title", ""))),
-            escape(str(al.get("feed_name") or "")), escape(str(al.get("channel", ""))),
+            str(al.get("id", "")),
+            str(al.get("category", "")),
+            escape(str(al.get("title", ""))),
+            escape(str(al.get("feed_name") or "")),
+            escape(str(al.get("channel", ""))),
             str(al.get("status", "")),
         )
     return table
@@ -615,10 +638,12 @@ def _evidence(tags: Mapping[str, Any], limit: int = 3) -> str:
         verdict = "yes" if d.get("decision") else "no"
         parts.append(
             f"{cat} {verdict} at score {float(d.get('score') or 0):.2f}: "
-            + ", ".join(seen[:limit]) + (" …" if len(seen) > limit else "")
+            + ", ".join(seen[:limit])
+            + (" …" if len(seen) > limit else "")
         )
-    actors = [str(a.get("slug") or a.get("name")) for a in tags.get("actors") or []
-              if isinstance(a, dict)]
+    actors = [
+        str(a.get("slug") or a.get("name")) for a in tags.get("actors") or [] if isinstance(a, dict)
+    ]
     if actors:
         parts.append("actors: " + ", ".join(actors[:6]) + (" …" if len(actors) > 6 else ""))
     return "; ".join(parts) or "no watched theme matched"
@@ -645,12 +670,13 @@ def _explain(console: Console, outcomes: list[_Outcome], sample: DemoSample) -> 
         first = by_id.get(a.same_story_as or "")
         joined = first is not None and first.story_id is not None and first.story_id == o.story_id
         verdict = (
-            f"joined story #{o.story_id}, no second alert" if joined
+            f"joined story #{o.story_id}, no second alert"
+            if joined
             else "[red]was not clustered with the first report[/red]"
         )
         console.print(
             f"  * syndicated copy in {escape(sample.outlet(a.outlet).name)}, "
-            f"\"{escape(a.title)}\": {verdict}; {escape(a.why)}."
+            f'"{escape(a.title)}": {verdict}; {escape(a.why)}.'
         )
     if quiet:
         console.print("Stored and tagged, but no alert:")

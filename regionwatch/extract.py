@@ -219,13 +219,16 @@ def _is_html(content: bytes, content_type: str | None) -> bool:
         if ct and ct not in ("text/plain", "application/octet-stream", "binary/octet-stream"):
             return False
     head = content[:1024].lstrip().lower()
-    return head.startswith((b"<!doctype html", b"<html", b"<?xml")) or b"<html" in head \
-        or b"<body" in head or b"<p" in head or b"<div" in head
+    return (
+        head.startswith((b"<!doctype html", b"<html", b"<?xml"))
+        or b"<html" in head
+        or b"<body" in head
+        or b"<p" in head
+        or b"<div" in head
+    )
 
 
-def article_from_entry(
-    entry: FeedEntry, note: str, language_hint: str | None = None
-) -> Article:
+def article_from_entry(entry: FeedEntry, note: str, language_hint: str | None = None) -> Article:
     """An article from the feed entry alone (page blocked, missing, failed or unusable).
 
     Args:
@@ -282,10 +285,12 @@ def _xpaths() -> tuple[Any, Any, Any, str]:
     from lxml.etree import XPath
     from trafilatura.external import SANITIZED_XPATH
 
-    return (XPath("string-length(normalize-space(//body))"),
-            XPath("//body//script|//body//style|//body//noscript|//body//template"),
-            XPath("string-length(normalize-space(.))"),
-            SANITIZED_XPATH)
+    return (
+        XPath("string-length(normalize-space(//body))"),
+        XPath("//body//script|//body//style|//body//noscript|//body//template"),
+        XPath("string-length(normalize-space(.))"),
+        SANITIZED_XPATH,
+    )
 
 
 def _page_chars(tree: Any) -> float:
@@ -309,8 +314,11 @@ def _needs_comparison(doc: Any, tree: Any) -> str | None:
     if len(text) < FAST_MIN_CHARS:
         return "short"
     body = getattr(doc, "body", None)
-    if body is None or not body.xpath(".//p//text()") or \
-            len(body.findall(".//table")) > len(body.findall(".//p")):
+    if (
+        body is None
+        or not body.xpath(".//p//text()")
+        or len(body.findall(".//table")) > len(body.findall(".//p"))
+    ):
         return "structure"
     if body.xpath(_xpaths()[3]):
         return "unclean"
@@ -335,11 +343,13 @@ def _bare_extract(html_text: str, url: str, *, with_metadata: bool = True) -> An
         return None
     # the metadata pass (title, date, author, site) costs about a quarter of the
     # extraction: skip it when the feed entry already gives title and date
-    doc: Any = trafilatura.bare_extraction(tree, url=url, fast=True,
-                                           with_metadata=with_metadata, **_TRAFILATURA_OPTIONS)
+    doc: Any = trafilatura.bare_extraction(
+        tree, url=url, fast=True, with_metadata=with_metadata, **_TRAFILATURA_OPTIONS
+    )
     if _needs_comparison(doc, tree) is not None:
-        full: Any = trafilatura.bare_extraction(tree, url=url, with_metadata=False,
-                                                **_TRAFILATURA_OPTIONS)
+        full: Any = trafilatura.bare_extraction(
+            tree, url=url, with_metadata=False, **_TRAFILATURA_OPTIONS
+        )
         if doc is None or full is None or not with_metadata:
             return full
         # the metadata pass reads the whole page, not the extracted body: keep the first one's
@@ -372,8 +382,7 @@ def extract_article(
     ctype = hdrs.get("content-type")
     summary = normalize_text(entry.summary) if entry else ""
     if not _is_html(content, ctype):
-        return _fallback(entry, url, f"page is not HTML ({ctype or 'unknown type'})",
-                         language_hint)
+        return _fallback(entry, url, f"page is not HTML ({ctype or 'unknown type'})", language_hint)
     doc = None
     html_text = decode_bytes(content, ctype)
     try:
@@ -383,27 +392,38 @@ def extract_article(
         LOGGER.warning("trafilatura failed on %s: %s", url, exc)
     text = normalize_text(getattr(doc, "text", None) or "") if doc is not None else ""
     if not _page_text_usable(text, summary):
-        note = (f"page text too short ({len(text)} chars)" if text
-                else "no main text found on the page")
+        note = (
+            f"page text too short ({len(text)} chars)" if text else "no main text found on the page"
+        )
         art = _fallback(entry, url, note, language_hint)
         if entry is None and doc is not None:
             # no feed entry to fall back on: keep what the page offers
             title = normalize_text(getattr(doc, "title", None) or "").replace("\n", " ")
-            return _replace_article(art, title=title, text=text, summary=text,
-                                    content_hash=_item_hash(text, title=title,
-                                                            url=art.canonical_url,
-                                                            summary_only=True),
-                                    published=_clamp(_page_date(getattr(doc, "date", None))),
-                                    site=getattr(doc, "sitename", None),
-                                    author=getattr(doc, "author", None))
+            return _replace_article(
+                art,
+                title=title,
+                text=text,
+                summary=text,
+                content_hash=_item_hash(
+                    text, title=title, url=art.canonical_url, summary_only=True
+                ),
+                published=_clamp(_page_date(getattr(doc, "date", None))),
+                site=getattr(doc, "sitename", None),
+                author=getattr(doc, "author", None),
+            )
         return art
     page_title = normalize_text(getattr(doc, "title", None) or "").replace("\n", " ")
-    title = (normalize_text(entry.title).replace("\n", " ") if entry and entry.title else "") \
-        or page_title
-    published = entry.published if entry and entry.published else _page_date(
-        getattr(doc, "date", None))
-    hint = (entry.language if entry else None) or _primary(getattr(doc, "language", None)) \
+    title = (
+        normalize_text(entry.title).replace("\n", " ") if entry and entry.title else ""
+    ) or page_title
+    published = (
+        entry.published if entry and entry.published else _page_date(getattr(doc, "date", None))
+    )
+    hint = (
+        (entry.language if entry else None)
+        or _primary(getattr(doc, "language", None))
         or language_hint
+    )
     canon = canonical_url(entry.url if entry else url)
     return Article(
         url=url,
@@ -437,16 +457,21 @@ def _page_text_usable(text: str, summary: str) -> bool:
     return len(text) >= max(MIN_SHORT_PAGE_CHARS, 1.5 * len(summary))
 
 
-def _fallback(
-    entry: FeedEntry | None, url: str, note: str, language_hint: str | None
-) -> Article:
+def _fallback(entry: FeedEntry | None, url: str, note: str, language_hint: str | None) -> Article:
     if entry is not None:
         art = article_from_entry(entry, note, language_hint)
         return _replace_article(art, url=url)
     canon = canonical_url(url)
     return Article(
-        url=url, canonical_url=canon, source="", title="", text="", text_source="summary",
-        published=None, language=_primary(language_hint), content_hash=content_hash("url:" + canon),
+        url=url,
+        canonical_url=canon,
+        source="",
+        title="",
+        text="",
+        text_source="summary",
+        published=None,
+        language=_primary(language_hint),
+        content_hash=content_hash("url:" + canon),
         fetch_note=note,
     )
 

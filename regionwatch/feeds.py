@@ -43,18 +43,64 @@ FEED_ACCEPT = (
 )
 #: Query parameters that only track the reader (utm_* handled by prefix).
 TRACKING_PARAMS = frozenset(
-    {"fbclid", "gclid", "gclsrc", "dclid", "msclkid", "yclid", "ysclid", "mc_cid", "mc_eid",
-     "igshid", "_ga", "_gl", "_hsenc", "_hsmi", "mkt_tok", "ref_src", "ref_url", "at_medium",
-     "at_campaign", "at_custom1", "at_custom2", "at_custom3", "at_custom4", "ocid", "cmpid",
-     "xtor", "__twitter_impression", "wt_mc", "wt.mc_id", "s_cid", "ncid", "sr_share",
-     "rss", "from_rss", "rss_source", "spm", "icid", "oly_anon_id", "oly_enc_id", "vero_id",
-     "mbid", "cid_rss"}
+    {
+        "fbclid",
+        "gclid",
+        "gclsrc",
+        "dclid",
+        "msclkid",
+        "yclid",
+        "ysclid",
+        "mc_cid",
+        "mc_eid",
+        "igshid",
+        "_ga",
+        "_gl",
+        "_hsenc",
+        "_hsmi",
+        "mkt_tok",
+        "ref_src",
+        "ref_url",
+        "at_medium",
+        "at_campaign",
+        "at_custom1",
+        "at_custom2",
+        "at_custom3",
+        "at_custom4",
+        "ocid",
+        "cmpid",
+        "xtor",
+        "__twitter_impression",
+        "wt_mc",
+        "wt.mc_id",
+        "s_cid",
+        "ncid",
+        "sr_share",
+        "rss",
+        "from_rss",
+        "rss_source",
+        "spm",
+        "icid",
+        "oly_anon_id",
+        "oly_enc_id",
+        "vero_id",
+        "mbid",
+        "cid_rss",
+    }
 )
 TRACKING_PREFIXES = ("utm_", "utm-", "pk_", "mtm_", "hmb_", "itm_")
 MAX_SUMMARY_CHARS = 20_000
 _PARSE_ERRORS = (
-    ValueError, TypeError, KeyError, IndexError, AttributeError, LookupError, UnicodeError,
-    RecursionError, OverflowError, xml.sax.SAXException,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    LookupError,
+    UnicodeError,
+    RecursionError,
+    OverflowError,
+    xml.sax.SAXException,
 )
 _BLOCK_TAG_RE = re.compile(
     r"<\s*(?:br|/p|p|/div|/li|li|/h[1-6]|/tr|/blockquote|/pre|hr|/section|/article)\b[^>]*>",
@@ -155,8 +201,7 @@ def canonical_url(url: str, base: str | None = None) -> str:
     query = ""
     if parts.query:
         pairs = [
-            (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-            if not _is_tracking(k)
+            (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)
         ]
         query = urlencode(pairs, doseq=False, safe="/:@!$'()*,;~")
     return urlunsplit((scheme, netloc, path, query, ""))
@@ -219,8 +264,7 @@ def parse_date_text(raw: str | None, language: str | None = None) -> datetime | 
         import dateparser  # type: ignore[import-untyped]  # slow import: only when needed
     except ImportError:  # pragma: no cover - dateparser ships with htmldate/prefect
         return None
-    settings = {"RETURN_AS_TIMEZONE_AWARE": True, "TO_TIMEZONE": "UTC",
-                "PREFER_DATES_FROM": "past"}
+    settings = {"RETURN_AS_TIMEZONE_AWARE": True, "TO_TIMEZONE": "UTC", "PREFER_DATES_FROM": "past"}
     langs = [language] if language else None
     try:
         dt = dateparser.parse(raw, languages=langs, settings=settings)  # type: ignore[arg-type]
@@ -260,32 +304,42 @@ def parse_feed(
         poll = _parse_json_feed(content, source=source, base_url=base_url, now=now)
         if poll is not None:
             return poll
-    response_headers = {k: v for k, v in hdrs.items()
-                        if k in ("content-type", "content-language", "content-location")}
+    response_headers = {
+        k: v
+        for k, v in hdrs.items()
+        if k in ("content-type", "content-language", "content-location")
+    }
     response_headers.setdefault("content-location", base_url)
     # no header at all (a file, a test): let the XML declaration decide, as for application/xml
     response_headers.setdefault("content-type", "application/xml")
     try:
         d = feedparser.parse(
-            io.BytesIO(content), response_headers=response_headers,
-            sanitize_html=True, resolve_relative_uris=True,
+            io.BytesIO(content),
+            response_headers=response_headers,
+            sanitize_html=True,
+            resolve_relative_uris=True,
         )
     except _PARSE_ERRORS as exc:
         LOGGER.warning("%s: feed parser failed: %s", source.name, exc)
-        return FeedPoll(source=source.name, status="error",
-                        error=f"parser failed: {type(exc).__name__}: {exc}"[:500])
+        return FeedPoll(
+            source=source.name,
+            status="error",
+            error=f"parser failed: {type(exc).__name__}: {exc}"[:500],
+        )
     feed_lang = _lang(d.feed.get("language")) or _lang(hdrs.get("content-language"))
     default_lang = feed_lang or _lang(source.language)
     entries = _dedupe(
-        e for e in (_entry_from_fp(raw, source, base_url, default_lang, now)
-                    for raw in d.entries) if e is not None
+        e
+        for e in (_entry_from_fp(raw, source, base_url, default_lang, now) for raw in d.entries)
+        if e is not None
     )
     bozo_reason = None
     benign = False
     if d.get("bozo"):
         bozo_exc = d.get("bozo_exception")
-        bozo_reason = (f"{type(bozo_exc).__name__}: {bozo_exc}"[:500] if bozo_exc
-                       else "ill-formed feed")
+        bozo_reason = (
+            f"{type(bozo_exc).__name__}: {bozo_exc}"[:500] if bozo_exc else "ill-formed feed"
+        )
         # wrong Content-Type or a declared charset overridden: the feed itself is fine
         benign = isinstance(bozo_exc, feedparser.ThingsNobodyCaresAboutButMe)
     status: Literal["ok", "bozo", "empty"]
@@ -296,10 +350,12 @@ def parse_feed(
     else:
         status = "ok"
     if status != "ok":
-        LOGGER.debug("%s: %s (%d raw entries) %s", source.name, status, len(d.entries),
-                     bozo_reason or "")
-    return FeedPoll(source=source.name, status=status, entries=tuple(entries),
-                    bozo_reason=bozo_reason)
+        LOGGER.debug(
+            "%s: %s (%d raw entries) %s", source.name, status, len(d.entries), bozo_reason or ""
+        )
+    return FeedPoll(
+        source=source.name, status=status, entries=tuple(entries), bozo_reason=bozo_reason
+    )
 
 
 def _dedupe(entries: Iterable[FeedEntry]) -> list[FeedEntry]:
@@ -336,8 +392,11 @@ def _entry_from_fp(
             summary_raw = c0.get("value") or ""
             is_html = _detail_is_html(c0, summary_raw)
         summary = _plain(summary_raw, is_html=is_html)[:MAX_SUMMARY_CHARS]
-        lang = (_lang((e.get("title_detail") or {}).get("language"))
-                or _lang((e.get("summary_detail") or {}).get("language")) or default_lang)
+        lang = (
+            _lang((e.get("title_detail") or {}).get("language"))
+            or _lang((e.get("summary_detail") or {}).get("language"))
+            or default_lang
+        )
         published = None
         for key in ("published_parsed", "updated_parsed", "created_parsed"):
             # dict.get: skip FeedParserDict's deprecated updated→published key mapping
@@ -353,8 +412,13 @@ def _entry_from_fp(
         author = _plain(e.get("author") or "", is_html=True) or None
         guid = (e.get("id") or e.get("guid") or "").strip() or link
         return FeedEntry(
-            source=source.name, url=link, guid=guid[:1000], title=title[:1000],
-            summary=summary, published=_clamp(published, now), author=author,
+            source=source.name,
+            url=link,
+            guid=guid[:1000],
+            title=title[:1000],
+            summary=summary,
+            published=_clamp(published, now),
+            author=author,
             language=lang,
         )
     except _PARSE_ERRORS as exc:
@@ -404,9 +468,11 @@ def _parse_json_feed(
             continue
         try:
             link = None
-            for cand, absolute_only in ((item.get("url"), False),
-                                        (item.get("external_url"), False),
-                                        (item.get("id"), True)):  # an id is a link only if absolute
+            for cand, absolute_only in (
+                (item.get("url"), False),
+                (item.get("external_url"), False),
+                (item.get("id"), True),
+            ):  # an id is a link only if absolute
                 if not isinstance(cand, str) or not cand.strip():
                     continue
                 if absolute_only and not _is_http(cand.strip()):
@@ -432,19 +498,28 @@ def _parse_json_feed(
                     if published is not None:
                         break
             authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
-            author = ", ".join(a.get("name", "") for a in authors
-                               if isinstance(a, dict) and a.get("name")) or None
-            entries.append(FeedEntry(
-                source=source.name, url=link, guid=str(item.get("id") or link)[:1000],
-                title=html_to_text(str(item.get("title") or ""))[:1000], summary=summary,
-                published=_clamp(published, now), author=author,
-                language=_lang(item.get("language")) or default_lang,
-            ))
+            author = (
+                ", ".join(
+                    a.get("name", "") for a in authors if isinstance(a, dict) and a.get("name")
+                )
+                or None
+            )
+            entries.append(
+                FeedEntry(
+                    source=source.name,
+                    url=link,
+                    guid=str(item.get("id") or link)[:1000],
+                    title=html_to_text(str(item.get("title") or ""))[:1000],
+                    summary=summary,
+                    published=_clamp(published, now),
+                    author=author,
+                    language=_lang(item.get("language")) or default_lang,
+                )
+            )
         except _PARSE_ERRORS as exc:
             LOGGER.debug("%s: skipping an unreadable JSON Feed item: %s", source.name, exc)
     entries = _dedupe(entries)
-    return FeedPoll(source=source.name, status="ok" if entries else "empty",
-                    entries=tuple(entries))
+    return FeedPoll(source=source.name, status="ok" if entries else "empty", entries=tuple(entries))
 
 
 # --------------------------------------------------------------------------------------------
@@ -472,15 +547,21 @@ async def poll_feed(
         FetchError: the feed could not be fetched (Transient/Permanent/Blocked subclasses).
     """
     res = await client.fetch(
-        source.url, etag=etag, last_modified=last_modified, accept=FEED_ACCEPT,
+        source.url,
+        etag=etag,
+        last_modified=last_modified,
+        accept=FEED_ACCEPT,
         source=source.name,
     )
     if res.not_modified:
-        return FeedPoll(source=source.name, status="not_modified",
-                        etag=res.etag or etag, last_modified=res.last_modified or last_modified,
-                        http_status=304)
+        return FeedPoll(
+            source=source.name,
+            status="not_modified",
+            etag=res.etag or etag,
+            last_modified=res.last_modified or last_modified,
+            http_status=304,
+        )
     poll = await asyncio.to_thread(
         parse_feed, res.content, source=source, base_url=res.url, headers=res.headers
     )
-    return replace(poll, etag=res.etag, last_modified=res.last_modified,
-                   http_status=res.status)
+    return replace(poll, etag=res.etag, last_modified=res.last_modified, http_status=res.status)

@@ -61,8 +61,9 @@ _REFRESH_MARGIN = timedelta(minutes=15)
 
 # statements with parameters, compiled once (per-item statement building was a third of the cost)
 _NEW_STORY = t.stories.insert().returning(t.stories.c.id)
-_SET_STORY = update(t.items).where(t.items.c.id == bindparam("iid")).values(
-    story_id=bindparam("sid"))
+_SET_STORY = (
+    update(t.items).where(t.items.c.id == bindparam("iid")).values(story_id=bindparam("sid"))
+)
 
 _TITLE_PREFIX = re.compile(
     r"^\s*(?:(?:update|updated|corrected|correction|refile|refiled|wrapup|wrap|exclusive|breaking"
@@ -109,8 +110,9 @@ def shingle_hashes(tokens: list[str], size: int) -> np.ndarray:
     n = len(tokens) - size + 1
     if n <= 1:
         return np.array([zlib.crc32(" ".join(tokens).encode("utf-8"))], dtype=np.uint64)
-    h = np.fromiter((zlib.crc32(tok.encode("utf-8")) for tok in tokens), dtype=np.uint64,
-                    count=len(tokens))
+    h = np.fromiter(
+        (zlib.crc32(tok.encode("utf-8")) for tok in tokens), dtype=np.uint64, count=len(tokens)
+    )
     out = h[:n].copy()
     for k in range(1, size):
         out = ((out * _FNV_PRIME) ^ h[k : k + n]) & _MASK32
@@ -171,8 +173,11 @@ class StoryIndex:
         self.last_match: Match | None = None
 
     def _new_lsh(self) -> None:
-        self._lsh = MinHashLSH(threshold=self._lsh_threshold, num_perm=self.cfg.num_perm,
-                               params=_lsh_params(self._lsh_threshold, self.cfg.num_perm))
+        self._lsh = MinHashLSH(
+            threshold=self._lsh_threshold,
+            num_perm=self.cfg.num_perm,
+            params=_lsh_params(self._lsh_threshold, self.cfg.num_perm),
+        )
         self._entries: dict[int, _Entry] = {}
         self._by_title: dict[str, set[int]] = {}
         self._heap: list[tuple[datetime, int]] = []
@@ -197,8 +202,13 @@ class StoryIndex:
 
     def _read_signatures(self, conn: Connection, since: datetime) -> int:
         q = (
-            select(t.signatures.c.item_id, t.signatures.c.story_id, t.signatures.c.seen_at,
-                   t.signatures.c.title_norm, t.signatures.c.minhash)
+            select(
+                t.signatures.c.item_id,
+                t.signatures.c.story_id,
+                t.signatures.c.seen_at,
+                t.signatures.c.title_norm,
+                t.signatures.c.minhash,
+            )
             .where(t.signatures.c.seen_at >= since)
             .order_by(t.signatures.c.seen_at)
         )
@@ -207,11 +217,17 @@ class StoryIndex:
             if row.item_id in self._entries:
                 continue
             mh, size = self._decode(row.minhash)
-            self._add(_Entry(
-                item_id=int(row.item_id), story_id=int(row.story_id),
-                seen_at=as_utc(row.seen_at) or since, title_norm=row.title_norm or "",
-                title_tokens=frozenset((row.title_norm or "").split()), minhash=mh, size=size,
-            ))
+            self._add(
+                _Entry(
+                    item_id=int(row.item_id),
+                    story_id=int(row.story_id),
+                    seen_at=as_utc(row.seen_at) or since,
+                    title_norm=row.title_norm or "",
+                    title_tokens=frozenset((row.title_norm or "").split()),
+                    minhash=mh,
+                    size=size,
+                )
+            )
             n += 1
         return n
 
@@ -253,8 +269,11 @@ class StoryIndex:
         _magic, code, size = _HEADER.unpack_from(blob)
         values = np.frombuffer(blob[_HEADER.size :], dtype="<u8")
         scheme = _SCHEMES.get(code & ~_HASHED_SHINGLES)
-        if len(values) != self.cfg.num_perm or scheme != self._scheme \
-                or not code & _HASHED_SHINGLES:
+        if (
+            len(values) != self.cfg.num_perm
+            or scheme != self._scheme
+            or not code & _HASHED_SHINGLES
+        ):
             return None, size  # other settings or library version: title path only
         return _lean_from_values(values, scheme), size
 
@@ -291,7 +310,11 @@ class StoryIndex:
                 self._remove(item_id)
 
     def _best_match(
-        self, mh: LeanMinHash | None, size: int, title_norm: str, title_tokens: frozenset[str],
+        self,
+        mh: LeanMinHash | None,
+        size: int,
+        title_norm: str,
+        title_tokens: frozenset[str],
         now: datetime,
     ) -> Match | None:
         cands: set[int] = set()
@@ -383,14 +406,20 @@ class StoryIndex:
             # (whose item or story id may since have been reused) must not join anything
             row = conn.execute(
                 select(t.stories.c.id, t.stories.c.outlets, t.stories.c.last_seen_at)
-                .select_from(t.signatures.join(t.stories,
-                                               t.stories.c.id == t.signatures.c.story_id))
-                .where(t.signatures.c.item_id == match.item_id,
-                       t.signatures.c.story_id == match.story_id)
+                .select_from(
+                    t.signatures.join(t.stories, t.stories.c.id == t.signatures.c.story_id)
+                )
+                .where(
+                    t.signatures.c.item_id == match.item_id,
+                    t.signatures.c.story_id == match.story_id,
+                )
             ).first()
             if row is None:
-                logger.info("stories: item %d (story %d) is not stored, dropping it from the "
-                            "index", match.item_id, match.story_id)
+                logger.info(
+                    "stories: item %d (story %d) is not stored, dropping it from the index",
+                    match.item_id,
+                    match.story_id,
+                )
                 self._remove(match.item_id)
                 match = self._best_match(mh, size, title_norm, title_tokens, at)
                 continue
@@ -399,30 +428,52 @@ class StoryIndex:
                 outlets.append(outlet)
             last_seen = as_utc(row.last_seen_at)
             conn.execute(
-                update(t.stories).where(t.stories.c.id == row.id).values(
+                update(t.stories)
+                .where(t.stories.c.id == row.id)
+                .values(
                     item_count=t.stories.c.item_count + 1,
                     outlets=outlets,
                     last_seen_at=max(now, last_seen) if last_seen else now,
                 )
             )
             story_id, is_new = int(row.id), False
-            logger.debug("stories: item %d joins story %d (%s, J=%.2f, C=%.2f, T=%.2f)",
-                         item_id, story_id, match.reason, match.jaccard, match.containment,
-                         match.title_similarity)
+            logger.debug(
+                "stories: item %d joins story %d (%s, J=%.2f, C=%.2f, T=%.2f)",
+                item_id,
+                story_id,
+                match.reason,
+                match.jaccard,
+                match.containment,
+                match.title_similarity,
+            )
             break
         self.last_match = match
         if story_id is None:
-            res = conn.execute(_NEW_STORY, dict(
-                first_seen_at=now, last_seen_at=now, lead_item_id=item_id,
-                title=(title or "")[:1000], item_count=1, outlets=[outlet] if outlet else [],
-                categories=[], alerted_outlet_count=0,
-            )).first()
+            res = conn.execute(
+                _NEW_STORY,
+                dict(
+                    first_seen_at=now,
+                    last_seen_at=now,
+                    lead_item_id=item_id,
+                    title=(title or "")[:1000],
+                    item_count=1,
+                    outlets=[outlet] if outlet else [],
+                    categories=[],
+                    alerted_outlet_count=0,
+                ),
+            ).first()
             assert res is not None
             story_id = int(res[0])
-        conn.execute(insert_ignore(conn, t.signatures), dict(
-            item_id=item_id, story_id=story_id, seen_at=at, title_norm=title_norm,
-            minhash=self._encode(mh, size),
-        ))
+        conn.execute(
+            insert_ignore(conn, t.signatures),
+            dict(
+                item_id=item_id,
+                story_id=story_id,
+                seen_at=at,
+                title_norm=title_norm,
+                minhash=self._encode(mh, size),
+            ),
+        )
         conn.execute(_SET_STORY, {"iid": item_id, "sid": story_id})
         self._remove(item_id)
         self._add(_Entry(item_id, story_id, at, title_norm, title_tokens, mh, size))

@@ -38,7 +38,9 @@ def deliver_task(ctx: Context) -> Any:
     report = deliver(ctx)
     logger.info(
         "alerts: %s sent, %s failed, %s dead",
-        getattr(report, "sent", "?"), getattr(report, "failed", "?"), getattr(report, "dead", "?"),
+        getattr(report, "sent", "?"),
+        getattr(report, "failed", "?"),
+        getattr(report, "dead", "?"),
     )
     return report
 

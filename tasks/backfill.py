@@ -65,9 +65,11 @@ class ProgressReporter:
         pct = 100.0 * event.chunks_done / event.chunks_total if event.chunks_total else 0.0
         if event.phase == "done":
             pct = 100.0
-        desc = (f"{event.phase}: chunk {event.chunks_done}/{event.chunks_total}, "
-                f"{event.urls_done}/{event.urls_total} URLs, {event.stored} stored, "
-                f"{event.failed} failed, {event.skipped_known} already known")
+        desc = (
+            f"{event.phase}: chunk {event.chunks_done}/{event.chunks_total}, "
+            f"{event.urls_done}/{event.urls_total} URLs, {event.stored} stored, "
+            f"{event.failed} failed, {event.skipped_known} already known"
+        )
         try:
             update_progress_artifact(self.artifact_id, progress=pct, description=desc)
         except Exception as exc:  # noqa: BLE001 - progress display must never break the job
@@ -113,8 +115,15 @@ def backfill_task(
         The library's backfill report.
     """
     reporter = ProgressReporter(progress_artifact)
-    kwargs: dict[str, Any] = dict(since=since, until=until, sources=sources, mode=mode,
-                                  urls_file=urls_file, warc_files=warc_files, progress=reporter)
+    kwargs: dict[str, Any] = dict(
+        since=since,
+        until=until,
+        sources=sources,
+        mode=mode,
+        urls_file=urls_file,
+        warc_files=warc_files,
+        progress=reporter,
+    )
     try:
         return run_backfill_sync(ctx, **kwargs)
     finally:

@@ -186,8 +186,9 @@ def retry_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any]) 
     """``retry_condition_fn``: retry only transient errors (never bugs or permanent errors)."""
     exc = exception_of(state)
     retry = is_transient(exc)
-    logger.info("task %s failed with %r: %s", task_run.name, exc,
-                "retrying" if retry else "not retried")
+    logger.info(
+        "task %s failed with %r: %s", task_run.name, exc, "retrying" if retry else "not retried"
+    )
     return retry
 
 
@@ -230,8 +231,9 @@ def poll_batch(
     """
     if STOP.is_set():
         logger.info("stopping: batch %s not started", label)
-        return [FeedReport(source=s.name, status="skipped", error="service stopping")
-                for s in sources]
+        return [
+            FeedReport(source=s.name, status="skipped", error="service stopping") for s in sources
+        ]
     client = loop.client if loop is not None else None
     work = asyncio.wait_for(poll_sources(ctx, sources, client=client), timeout)
     if loop is None:

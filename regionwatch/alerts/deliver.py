@@ -78,8 +78,13 @@ class DeliveryReport:
 
     def to_dict(self) -> dict[str, Any]:
         """Counts (and rows) as a plain dict."""
-        return {"sent": self.sent, "failed": self.failed, "dead": self.dead,
-                "deferred": self.deferred, "rows": list(self.rows)}
+        return {
+            "sent": self.sent,
+            "failed": self.failed,
+            "dead": self.dead,
+            "deferred": self.deferred,
+            "rows": list(self.rows),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,8 +186,10 @@ class Sender:
                 line.split(" - ", 2)[-1].strip() for line in captured.splitlines() if line.strip()
             )
             raise TransientAlertError(
-                _sanitize(f"delivery to {self.channel.display} failed: {detail or 'refused'}",
-                          self.channel.url)
+                _sanitize(
+                    f"delivery to {self.channel.display} failed: {detail or 'refused'}",
+                    self.channel.url,
+                )
             )
 
     def _terminal(self, msg: Message) -> None:
@@ -192,8 +199,9 @@ class Sender:
         from rich.text import Text
 
         console = Console(stderr=True)
-        console.print(Panel(Text(msg.text), title=escape(msg.title), title_align="left",
-                            expand=False))
+        console.print(
+            Panel(Text(msg.text), title=escape(msg.title), title_align="left", expand=False)
+        )
         path = self.settings.alerts.mailbox
         if path:
             append_mbox(Path(path), msg.title, msg.text, msg.html)
@@ -268,8 +276,12 @@ def deliver_pending(
 
     while len(attempted) < limit:
         rows, deferred = outbox.claim(
-            store, worker=worker, allowance=None, allowance_fn=allowance,
-            limit=limit - len(attempted), exclude=attempted,
+            store,
+            worker=worker,
+            allowance=None,
+            allowance_fn=allowance,
+            limit=limit - len(attempted),
+            exclude=attempted,
         )
         for row in rows:
             attempted.add(int(row["id"]))
@@ -280,14 +292,20 @@ def deliver_pending(
         report.deferred = deferred
         wait = _next_slot(store, settings, chans)
         if wait is None or time.monotonic() + wait > deadline:
-            logger.info("alerts: %d row(s) held back by the rate limit for the next cycle",
-                        deferred)
+            logger.info(
+                "alerts: %d row(s) held back by the rate limit for the next cycle", deferred
+            )
             break
         if not rows:
             time.sleep(max(0.2, wait))
     if report.attempted or report.deferred:
-        logger.info("alerts: sent %d, failed %d, dead %d, deferred %d", report.sent,
-                    report.failed, report.dead, report.deferred)
+        logger.info(
+            "alerts: sent %d, failed %d, dead %d, deferred %d",
+            report.sent,
+            report.failed,
+            report.dead,
+            report.deferred,
+        )
     return report
 
 
@@ -320,8 +338,11 @@ def _deliver_one(
 ) -> None:
     ch = chans.get(row["channel"])
     info: dict[str, Any] = {
-        "id": row["id"], "category": row["category"], "story_id": row["story_id"],
-        "item_id": row["item_id"], "channel": ch.display if ch else row["channel"],
+        "id": row["id"],
+        "category": row["category"],
+        "story_id": row["story_id"],
+        "item_id": row["item_id"],
+        "channel": ch.display if ch else row["channel"],
     }
     try:
         if ch is None:
@@ -344,12 +365,14 @@ def _deliver_one(
         info.update(status=status, error=err)
         if status == "dead":
             report.dead += 1
-            logger.warning("alerts: #%s dead after %s attempt(s): %s", row["id"],
-                           int(row["attempts"]) + 1, err)
+            logger.warning(
+                "alerts: #%s dead after %s attempt(s): %s", row["id"], int(row["attempts"]) + 1, err
+            )
         else:
             report.failed += 1
-            logger.warning("alerts: #%s to %s failed, will retry: %s", row["id"], info["channel"],
-                           err)
+            logger.warning(
+                "alerts: #%s to %s failed, will retry: %s", row["id"], info["channel"], err
+            )
         report.rows.append(info)
         return
     if not outbox.mark_sent(store, int(row["id"]), worker):
@@ -370,9 +393,13 @@ def send_test(settings: Settings) -> list[tuple[str, bool, str | None]]:
     """Send a test message to every channel; returns ``(channel, ok, error)`` per channel."""
     now = utcnow()
     view = AlertView(
-        category="test", headline="RegionWatch test message — delivery works",
-        url="https://example.org/regionwatch-test", score=1.0, severity="info",
-        published_at=now, first_seen_at=now,
+        category="test",
+        headline="RegionWatch test message — delivery works",
+        url="https://example.org/regionwatch-test",
+        score=1.0,
+        severity="info",
+        published_at=now,
+        first_seen_at=now,
     )
     msg = message_for(view)
     out: list[tuple[str, bool, str | None]] = []

@@ -112,26 +112,39 @@ class SendReport:
 
     def to_dict(self) -> dict[str, Any]:
         """Counts and per-channel results as a plain dict."""
-        return {"sent": self.sent, "failed": self.failed,
-                "channels": [{"channel": c, "ok": ok, "error": err}
-                             for c, ok, err in self.results]}
+        return {
+            "sent": self.sent,
+            "failed": self.failed,
+            "channels": [{"channel": c, "ok": ok, "error": err} for c, ok, err in self.results],
+        }
 
 
-def _collect(store: Store, now: datetime) -> tuple[list[dict[str, Any]], dict[int, dict[str, Any]],
-                                                   dict[int, set[str]]]:
+def _collect(
+    store: Store, now: datetime
+) -> tuple[list[dict[str, Any]], dict[int, dict[str, Any]], dict[int, set[str]]]:
     since7 = now - timedelta(days=7)
     with store.connect() as conn:
         items = [
-            dict(r) for r in conn.execute(
-                select(t.items.c.id, t.items.c.title, t.items.c.url, t.items.c.feed_name,
-                       t.items.c.first_seen_at, t.items.c.published_at, t.items.c.categories,
-                       t.items.c.story_id, t.items.c.origin)
+            dict(r)
+            for r in conn.execute(
+                select(
+                    t.items.c.id,
+                    t.items.c.title,
+                    t.items.c.url,
+                    t.items.c.feed_name,
+                    t.items.c.first_seen_at,
+                    t.items.c.published_at,
+                    t.items.c.categories,
+                    t.items.c.story_id,
+                    t.items.c.origin,
+                )
                 .where(t.items.c.first_seen_at >= since7)
                 .order_by(t.items.c.first_seen_at)
             ).mappings()
         ]
         stories = {
-            int(r["id"]): dict(r) for r in conn.execute(
+            int(r["id"]): dict(r)
+            for r in conn.execute(
                 select(t.stories).where(t.stories.c.last_seen_at >= since7)
             ).mappings()
         }
@@ -175,11 +188,15 @@ def build_digest(store: Store, settings: Settings, now: datetime) -> Digest:
             for sid, its in recent[c].items():
                 st = stories.get(sid) or {}
                 lead = its[0]
-                entries.append(StoryEntry(
-                    story_id=sid, headline=clean(st.get("title") or lead["title"]),
-                    url=str(lead["url"]), outlets=list(st.get("outlets") or [lead["feed_name"]]),
-                    items=int(st.get("item_count") or len(its)),
-                ))
+                entries.append(
+                    StoryEntry(
+                        story_id=sid,
+                        headline=clean(st.get("title") or lead["title"]),
+                        url=str(lead["url"]),
+                        outlets=list(st.get("outlets") or [lead["feed_name"]]),
+                        items=int(st.get("item_count") or len(its)),
+                    )
+                )
             entries.sort(key=lambda e: (-len(e.outlets), -e.items, e.headline))
             sections[c] = entries[:MAX_STORIES_PER_CATEGORY]
         grew = []
@@ -187,11 +204,23 @@ def build_digest(store: Store, settings: Settings, now: datetime) -> Digest:
             base = int(st.get("alerted_outlet_count") or 0)
             outlets = list(st.get("outlets") or [])
             last = as_utc(st.get("last_seen_at"))
-            if (base and len(outlets) > base and last and last >= since24
-                    and ch.key in alerted.get(sid, set())):
+            if (
+                base
+                and len(outlets) > base
+                and last
+                and last >= since24
+                and ch.key in alerted.get(sid, set())
+            ):
                 lead_url = next((i["url"] for i in items if i["id"] == st.get("lead_item_id")), "")
-                grew.append(StoryEntry(sid, clean(st.get("title")), str(lead_url), outlets,
-                                       int(st.get("item_count") or 1)))
+                grew.append(
+                    StoryEntry(
+                        sid,
+                        clean(st.get("title")),
+                        str(lead_url),
+                        outlets,
+                        int(st.get("item_count") or 1),
+                    )
+                )
         grew.sort(key=lambda e: -len(e.outlets))
         cd_counts = {c: counts[c] for c in cats}
         msg = _render(now, days, sections, cd_counts, grew)
@@ -200,8 +229,11 @@ def build_digest(store: Store, settings: Settings, now: datetime) -> Digest:
 
 
 def _render(
-    now: datetime, days: list[str], sections: dict[str, list[StoryEntry]],
-    counts: dict[str, list[int]], grew: list[StoryEntry],
+    now: datetime,
+    days: list[str],
+    sections: dict[str, list[StoryEntry]],
+    counts: dict[str, list[int]],
+    grew: list[StoryEntry],
 ) -> Message:
     n_items = sum(len(v) for v in sections.values())
     title = f"[digest] RegionWatch {now:%Y-%m-%d}: {n_items} stories in 24 h"
@@ -210,43 +242,55 @@ def _render(
         def esc(s: str) -> str:
             return escape_markdown(clean(s), html_target=html_target)
 
-        lines = [f"**RegionWatch digest** — 24 h to {now:%Y-%m-%d %H:%M} UTC", "",
-                 f"**Last 7 days** ({days[0]} … {days[-1]}):", ""]
+        lines = [
+            f"**RegionWatch digest** — 24 h to {now:%Y-%m-%d %H:%M} UTC",
+            "",
+            f"**Last 7 days** ({days[0]} … {days[-1]}):",
+            "",
+        ]
         for c, vals in counts.items():
             lines.append(f"- {esc(c)}: {sparkline(vals)} {sum(vals)} ({' '.join(map(str, vals))})")
         for c, entries in sections.items():
             noun = "story" if len(entries) == 1 else "stories"
             lines += ["", f"**{esc(c)}** — {len(entries)} {noun}", ""]
             for e in entries:
-                lines.append(f"- {esc(e.headline)} — {esc(', '.join(e.outlets))} "
-                             f"<{safe_url(e.url)}>")
+                lines.append(
+                    f"- {esc(e.headline)} — {esc(', '.join(e.outlets))} <{safe_url(e.url)}>"
+                )
         if grew:
             lines += ["", "**Stories that grew since their alert:**", ""]
             for e in grew:
-                lines.append(f"- {esc(e.headline)} — now {len(e.outlets)} outlets "
-                             f"<{safe_url(e.url)}>")
+                lines.append(
+                    f"- {esc(e.headline)} — now {len(e.outlets)} outlets <{safe_url(e.url)}>"
+                )
         return "\n".join(lines)
 
     e = html.escape
-    parts = [f"<h3>RegionWatch digest — 24 h to {now:%Y-%m-%d %H:%M} UTC</h3>",
-             f"<p><b>Last 7 days</b> ({e(days[0])} … {e(days[-1])})</p><table>"]
+    parts = [
+        f"<h3>RegionWatch digest — 24 h to {now:%Y-%m-%d %H:%M} UTC</h3>",
+        f"<p><b>Last 7 days</b> ({e(days[0])} … {e(days[-1])})</p><table>",
+    ]
     for c, vals in counts.items():
-        parts.append(f"<tr><td>{e(c)}</td><td style=\"font-size:18px\">{sparkline(vals)}</td>"
-                     f"<td>{sum(vals)}</td><td>{' '.join(map(str, vals))}</td></tr>")
+        parts.append(
+            f'<tr><td>{e(c)}</td><td style="font-size:18px">{sparkline(vals)}</td>'
+            f"<td>{sum(vals)}</td><td>{' '.join(map(str, vals))}</td></tr>"
+        )
     parts.append("</table>")
     for c, entries in sections.items():
         parts.append(f"<h4>{e(c)} — {len(entries)}</h4><ul>")
         for s in entries:
             u = e(safe_url(s.url))
-            parts.append(f'<li>{e(s.headline)} — {e(", ".join(s.outlets))} '
-                         f'<a href="{u}">{u}</a></li>')
+            parts.append(
+                f'<li>{e(s.headline)} — {e(", ".join(s.outlets))} <a href="{u}">{u}</a></li>'
+            )
         parts.append("</ul>")
     if grew:
         parts.append("<h4>Stories that grew since their alert</h4><ul>")
         for s in grew:
             u = e(safe_url(s.url))
-            parts.append(f'<li>{e(s.headline)} — now {len(s.outlets)} outlets '
-                         f'<a href="{u}">{u}</a></li>')
+            parts.append(
+                f'<li>{e(s.headline)} — now {len(s.outlets)} outlets <a href="{u}">{u}</a></li>'
+            )
         parts.append("</ul>")
     text_lines = [f"RegionWatch digest — 24 h to {now:%Y-%m-%d %H:%M} UTC", ""]
     for c, vals in counts.items():
@@ -258,10 +302,17 @@ def _render(
     if grew:
         text_lines += ["", "Stories that grew since their alert:"]
         for s in grew:
-            text_lines.append(f"  - {s.headline} — now {len(s.outlets)} outlets\n    "
-                              f"{safe_url(s.url)}")
-    return Message(title=title, title_markdown=title, text="\n".join(text_lines),
-                   markdown=md(False), markdown_html=md(True), html="".join(parts))
+            text_lines.append(
+                f"  - {s.headline} — now {len(s.outlets)} outlets\n    {safe_url(s.url)}"
+            )
+    return Message(
+        title=title,
+        title_markdown=title,
+        text="\n".join(text_lines),
+        markdown=md(False),
+        markdown_html=md(True),
+        html="".join(parts),
+    )
 
 
 def send_digest(store: Store, settings: Settings, now: datetime) -> SendReport:
@@ -286,8 +337,14 @@ def send_summary(settings: Settings, title: str, body_markdown: str) -> SendRepo
     import markdown as md_lib  # type: ignore[import-untyped]
 
     body_html = md_lib.markdown(body_markdown, extensions=["markdown.extensions.nl2br"])
-    msg = Message(title=title, title_markdown=title, text=body_markdown, markdown=body_markdown,
-                  markdown_html=body_markdown, html=body_html)
+    msg = Message(
+        title=title,
+        title_markdown=title,
+        text=body_markdown,
+        markdown=body_markdown,
+        markdown_html=body_markdown,
+        html=body_html,
+    )
     report = SendReport()
     for ch in channels(settings):
         try:

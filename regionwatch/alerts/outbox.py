@@ -66,14 +66,18 @@ def enqueue_alerts(
     Returns:
         The number of outbox rows created (0 when the story already alerted these).
     """
-    cats = sorted(c for c, d in (tags.get("categories") or {}).items()
-                  if isinstance(d, dict) and d.get("decision"))
+    cats = sorted(
+        c
+        for c, d in (tags.get("categories") or {}).items()
+        if isinstance(d, dict) and d.get("decision")
+    )
     if cats:
         _add_story_categories(conn, story_id, cats)
     if item.get("origin") == "backfill":
         return 0
-    why = is_too_old(item, max_age_hours=settings.alerts.max_age_hours,
-                     baseline_cutoff=baseline_cutoff, now=now)
+    why = is_too_old(
+        item, max_age_hours=settings.alerts.max_age_hours, baseline_cutoff=baseline_cutoff, now=now
+    )
     decisions = evaluate(settings, tags)
     if why:
         if decisions:
@@ -82,22 +86,38 @@ def enqueue_alerts(
     created = 0
     for d in decisions:
         row = conn.execute(
-            insert_ignore(conn, t.alerts).values(
-                story_id=story_id, item_id=int(item["id"]), category=d.category,
-                rule=d.rule.key[:100], channel=d.channel.key[:100], severity=d.rule.severity,
-                score=d.score, status="pending", attempts=0, created_at=now, next_attempt_at=now,
-            ).returning(t.alerts.c.id)
+            insert_ignore(conn, t.alerts)
+            .values(
+                story_id=story_id,
+                item_id=int(item["id"]),
+                category=d.category,
+                rule=d.rule.key[:100],
+                channel=d.channel.key[:100],
+                severity=d.rule.severity,
+                score=d.score,
+                status="pending",
+                attempts=0,
+                created_at=now,
+                next_attempt_at=now,
+            )
+            .returning(t.alerts.c.id)
         ).first()
         if row is not None:
             created += 1
-            logger.info("alerts: queued #%d %s for story %d on %s", row[0], d.category, story_id,
-                        d.channel.display)
+            logger.info(
+                "alerts: queued #%d %s for story %d on %s",
+                row[0],
+                d.category,
+                story_id,
+                d.channel.display,
+            )
     if created:
         outlets = conn.execute(
             select(t.stories.c.outlets).where(t.stories.c.id == story_id)
         ).scalar()
         conn.execute(
-            update(t.stories).where(t.stories.c.id == story_id)
+            update(t.stories)
+            .where(t.stories.c.id == story_id)
             .values(alerted_outlet_count=len(outlets or []) or 1)
         )
     return created
@@ -149,12 +169,18 @@ def sent_since(conn: Connection, channel: str, since: datetime) -> list[datetime
 
 def in_flight(conn: Connection, channel: str, now: datetime, worker: str) -> int:
     """Rows of ``channel`` other workers hold under a live lease."""
-    return int(conn.execute(
-        select(func.count()).select_from(t.alerts).where(
-            t.alerts.c.channel == channel, t.alerts.c.status == "pending",
-            t.alerts.c.claimed_until >= now, t.alerts.c.claimed_by != worker,
-        )
-    ).scalar_one())
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(t.alerts)
+            .where(
+                t.alerts.c.channel == channel,
+                t.alerts.c.status == "pending",
+                t.alerts.c.claimed_until >= now,
+                t.alerts.c.claimed_by != worker,
+            )
+        ).scalar_one()
+    )
 
 
 def claim(
@@ -217,13 +243,15 @@ def claim(
         if not chosen:
             return [], deferred
         conn.execute(
-            update(t.alerts).where(t.alerts.c.id.in_(chosen)).values(
-                claimed_by=worker[:100], claimed_until=now + timedelta(seconds=lease_seconds)
-            )
+            update(t.alerts)
+            .where(t.alerts.c.id.in_(chosen))
+            .values(claimed_by=worker[:100], claimed_until=now + timedelta(seconds=lease_seconds))
         )
         claimed = [
-            dict(r) for r in conn.execute(
-                select(t.alerts).where(t.alerts.c.id.in_(chosen))
+            dict(r)
+            for r in conn.execute(
+                select(t.alerts)
+                .where(t.alerts.c.id.in_(chosen))
                 .order_by(t.alerts.c.next_attempt_at, t.alerts.c.id)
             ).mappings()
         ]
@@ -237,15 +265,27 @@ def mark_sent(store: Store, alert_id: int, worker: str, now: datetime | None = N
         res = conn.execute(
             update(t.alerts)
             .where(t.alerts.c.id == alert_id, t.alerts.c.claimed_by == worker[:100])
-            .values(status="sent", sent_at=now, attempts=t.alerts.c.attempts + 1,
-                    last_error=None, claimed_by=None, claimed_until=None)
+            .values(
+                status="sent",
+                sent_at=now,
+                attempts=t.alerts.c.attempts + 1,
+                last_error=None,
+                claimed_by=None,
+                claimed_until=None,
+            )
         )
     return bool(res.rowcount)
 
 
 def mark_failed(
-    store: Store, alert_id: int, worker: str, error: str, settings: Settings,
-    now: datetime | None = None, *, permanent: bool = False,
+    store: Store,
+    alert_id: int,
+    worker: str,
+    error: str,
+    settings: Settings,
+    now: datetime | None = None,
+    *,
+    permanent: bool = False,
 ) -> str:
     """Record a failed attempt: back off, or park the row as dead; returns the new status.
 
@@ -253,13 +293,13 @@ def mark_failed(
     """
     now = now or utcnow()
     with store.begin() as conn:
-        row = conn.execute(
-            select(t.alerts.c.attempts).where(t.alerts.c.id == alert_id)
-        ).first()
+        row = conn.execute(select(t.alerts.c.attempts).where(t.alerts.c.id == alert_id)).first()
         attempts = (int(row[0]) if row else 0) + 1
         dead = permanent or attempts >= settings.alerts.max_attempts
         values: dict[str, Any] = {
-            "attempts": attempts, "last_error": error[:2000], "claimed_by": None,
+            "attempts": attempts,
+            "last_error": error[:2000],
+            "claimed_by": None,
             "claimed_until": None,
         }
         if dead:
@@ -314,14 +354,19 @@ def retry_alerts(store: Store, ids: Sequence[int] | None = None) -> int:
         if ids:
             cond = and_(cond, t.alerts.c.id.in_(list(ids)))
         n_dead = conn.execute(
-            update(t.alerts).where(cond, t.alerts.c.status == "dead").values(
-                status="pending", attempts=0, next_attempt_at=now, claimed_by=None,
+            update(t.alerts)
+            .where(cond, t.alerts.c.status == "dead")
+            .values(
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                claimed_by=None,
                 claimed_until=None,
             )
         ).rowcount
         n_pending = conn.execute(
-            update(t.alerts).where(cond, t.alerts.c.status == "pending",
-                                   t.alerts.c.next_attempt_at > now)
+            update(t.alerts)
+            .where(cond, t.alerts.c.status == "pending", t.alerts.c.next_attempt_at > now)
             .values(next_attempt_at=now)
         ).rowcount
     return int(n_dead or 0) + int(n_pending or 0)

@@ -154,22 +154,28 @@ def actors_from_tags(tags: dict[str, Any] | None) -> tuple[str, ...]:
 
 def load_view(conn: Connection, alert: dict[str, Any]) -> AlertView:
     """Build the view of one outbox row from its item, feed and story rows."""
-    item_row = conn.execute(
-        select(t.items).where(t.items.c.id == alert["item_id"])
-    ).mappings().first()
+    item_row = (
+        conn.execute(select(t.items).where(t.items.c.id == alert["item_id"])).mappings().first()
+    )
     item: dict[str, Any] = dict(item_row) if item_row else {}
-    feeds = {r["name"]: r for r in conn.execute(
-        select(t.feeds.c.name, t.feeds.c.country, t.feeds.c.state_affiliated)
-    ).mappings()}
-    story_row = conn.execute(
-        select(t.stories).where(t.stories.c.id == alert["story_id"])
-    ).mappings().first()
+    feeds = {
+        r["name"]: r
+        for r in conn.execute(
+            select(t.feeds.c.name, t.feeds.c.country, t.feeds.c.state_affiliated)
+        ).mappings()
+    }
+    story_row = (
+        conn.execute(select(t.stories).where(t.stories.c.id == alert["story_id"]))
+        .mappings()
+        .first()
+    )
     story: dict[str, Any] = dict(story_row) if story_row else {}
 
     def outlet(name: str) -> Outlet:
         f = feeds.get(name)
-        return Outlet(clean(name), f["country"] if f else None,
-                      f["state_affiliated"] if f else None)
+        return Outlet(
+            clean(name), f["country"] if f else None, f["state_affiliated"] if f else None
+        )
 
     outlet_names = list(story.get("outlets") or [])
     feed_name = item.get("feed_name") or ""
@@ -268,14 +274,16 @@ def render_text(v: AlertView) -> str:
         lines.append("Evidence:")
         for ev in v.evidence:
             lines.append("  - " + _mark(ev, lambda s: s, "*", "*"))
-    lines.append(f"Story carried by {_carried(v)}: "
-                 + ", ".join(_outlet_text(o) for o in v.story_outlets))
+    lines.append(
+        f"Story carried by {_carried(v)}: " + ", ".join(_outlet_text(o) for o in v.story_outlets)
+    )
     lines += ["", "Link:", safe_url(v.url), ""]
     return "\n".join(lines)
 
 
 def render_markdown(v: AlertView, *, html_target: bool = False) -> str:
     """The Markdown body for chat channels (feed text escaped)."""
+
     def esc(s: str) -> str:
         return escape_markdown(s, html_target=html_target)
 
@@ -316,8 +324,12 @@ def render_html(v: AlertView) -> str:
     ]
     if v.actors:
         rows.append(("Actors", e(", ".join(v.actors))))
-    rows.append(("Story", f"carried by {_carried(v)}: "
-                 + e(", ".join(_outlet_text(o) for o in v.story_outlets))))
+    rows.append(
+        (
+            "Story",
+            f"carried by {_carried(v)}: " + e(", ".join(_outlet_text(o) for o in v.story_outlets)),
+        )
+    )
     lines = "<br>".join(f"<b>{k}:</b> {val}" for k, val in rows)
     ev_html = ""
     if v.evidence:

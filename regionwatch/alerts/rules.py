@@ -77,7 +77,7 @@ def rate_per_minute(settings: Settings, channel: Channel) -> float:
     cfg = channel.config
     if cfg is not None and cfg.rate_per_minute:
         return float(cfg.rate_per_minute)
-    scheme = (cfg.url.split("://", 1)[0].lower() if cfg else "")
+    scheme = cfg.url.split("://", 1)[0].lower() if cfg else ""
     if scheme in ("tgram", "telegram"):
         return float(settings.alerts.telegram_rate_per_minute)
     if cfg is None:

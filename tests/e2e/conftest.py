@@ -97,10 +97,10 @@ def article_html(url: str, title: str, paras: list[str], published: datetime, ou
 
 def rss(title: str, link: str, items: list[dict[str, Any]]) -> str:
     entries = "\n".join(
-        f"""<item><title>{escape(i['title'])}</title><link>{escape(i['url'])}</link>
-<guid isPermaLink="true">{escape(i['url'])}</guid>
-<pubDate>{format_datetime(i['published'])}</pubDate>
-<description>{escape(i['paras'][0])}</description></item>"""
+        f"""<item><title>{escape(i["title"])}</title><link>{escape(i["url"])}</link>
+<guid isPermaLink="true">{escape(i["url"])}</guid>
+<pubDate>{format_datetime(i["published"])}</pubDate>
+<description>{escape(i["paras"][0])}</description></item>"""
         for i in items
     )
     return f"""<?xml version="1.0" encoding="UTF-8"?>
@@ -140,8 +140,10 @@ def publish_outlet(srv: LoopServer, name: str = "Steppe Herald", prefix: str = "
         items.append({**a, "url": url, "published": published})
         urls[a["slug"]] = url
     feed_path = f"/{prefix}feed.xml"
-    srv.set(feed_path, Resource(rss(name, srv.url("/"), items).encode(),
-                                "application/rss+xml; charset=utf-8"))
+    srv.set(
+        feed_path,
+        Resource(rss(name, srv.url("/"), items).encode(), "application/rss+xml; charset=utf-8"),
+    )
     return Outlet(server=srv, feed_url=srv.url(feed_path), urls=urls, name=name)
 
 
@@ -149,16 +151,40 @@ def toml_str(s: str) -> str:
     return json.dumps(s)
 
 
-def write_config(path: Path, *, db_url: str, feeds: list[tuple[str, str]], hook_port: int,
-                 interval: int = 600) -> Path:
-    lines = ["[storage]", f"url = {toml_str(db_url)}", "", "[http]",
-             "allow_private_networks = true", "obey_robots = false", "per_host_delay = 0", ""]
+def write_config(
+    path: Path, *, db_url: str, feeds: list[tuple[str, str]], hook_port: int, interval: int = 600
+) -> Path:
+    lines = [
+        "[storage]",
+        f"url = {toml_str(db_url)}",
+        "",
+        "[http]",
+        "allow_private_networks = true",
+        "obey_robots = false",
+        "per_host_delay = 0",
+        "",
+    ]
     for name, url in feeds:
-        lines += ["[[feeds]]", f"name = {toml_str(name)}", f"url = {toml_str(url)}",
-                  'language = "en"', ""]
-    lines += ["[[channels]]", f"url = {toml_str(f'json://127.0.0.1:{hook_port}/hook')}",
-              'name = "desk"', "", "[alerts]", "max_age_hours = 48", "",
-              "[service]", f"monitor_interval_seconds = {interval}", 'digest_time = "07:00"', ""]
+        lines += [
+            "[[feeds]]",
+            f"name = {toml_str(name)}",
+            f"url = {toml_str(url)}",
+            'language = "en"',
+            "",
+        ]
+    lines += [
+        "[[channels]]",
+        f"url = {toml_str(f'json://127.0.0.1:{hook_port}/hook')}",
+        'name = "desk"',
+        "",
+        "[alerts]",
+        "max_age_hours = 48",
+        "",
+        "[service]",
+        f"monitor_interval_seconds = {interval}",
+        'digest_time = "07:00"',
+        "",
+    ]
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
 
@@ -192,7 +218,8 @@ def api(url: str, body: dict[str, Any] | None = None, timeout: float = 10) -> An
     SQLite-backed server answers 503 while its database is locked)."""
     for attempt in range(6):
         req = urllib.request.Request(
-            url, data=json.dumps(body).encode() if body is not None else None,
+            url,
+            data=json.dumps(body).encode() if body is not None else None,
             headers={"Content-Type": "application/json"},
             method="POST" if body is not None else "GET",
         )
@@ -231,8 +258,11 @@ class PrefectServer:
 
 
 def child_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("PREFECT_") and not k.startswith("REGIONWATCH_")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("PREFECT_") and not k.startswith("REGIONWATCH_")
+    }
     env.update(QUIET_PREFECT)
     env["PYTHONPATH"] = str(ROOT)
     env.update(extra)
@@ -246,7 +276,11 @@ def start_prefect_server(home: Path, **extra: str) -> PrefectServer:
     with open(home / "server.log", "wb") as log:  # the child keeps its own descriptor
         proc = subprocess.Popen(
             [PY, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(home), start_new_session=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=str(home),
+            start_new_session=True,
         )
     srv = PrefectServer(api_url=f"http://127.0.0.1:{port}/api", home=home, proc=proc, env=env)
 

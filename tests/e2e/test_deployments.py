@@ -28,7 +28,9 @@ def test_prefect_yaml_validates_against_prefects_model() -> None:
 
     model = PrefectYamlModel.model_validate(_config())
     assert {d.entrypoint for d in model.deployments} == {
-        "flows/monitor.py:monitor", "flows/digest.py:digest", "flows/backfill.py:backfill",
+        "flows/monitor.py:monitor",
+        "flows/digest.py:digest",
+        "flows/backfill.py:backfill",
     }
 
 
@@ -66,7 +68,8 @@ def test_no_secret_is_written_in_the_file() -> None:
         env = (dep["work_pool"].get("job_variables") or {}).get("env") or {}
         for key, value in env.items():
             if any(s in key for s in ("URL", "CHANNELS", "TOKEN", "PASSWORD", "SECRET")):
-                assert re.fullmatch(r"\{\{\s*(prefect\.blocks\.secret\.[\w-]+|\$\w+)\s*\}\}",
-                                    str(value)), f"{key} is not templated"
+                assert re.fullmatch(
+                    r"\{\{\s*(prefect\.blocks\.secret\.[\w-]+|\$\w+)\s*\}\}", str(value)
+                ), f"{key} is not templated"
         for v in (dep.get("parameters") or {}).values():
             assert "://" not in str(v)

@@ -25,8 +25,10 @@ def on_server(prefect_server: PrefectServer) -> Iterator[PrefectServer]:
 
 
 def _artifacts(server: PrefectServer, flow_run_id: str) -> dict[str, dict[str, Any]]:
-    arts = api(server.api_url + "/artifacts/filter",
-               {"artifacts": {"flow_run_id": {"any_": [flow_run_id]}}})
+    arts = api(
+        server.api_url + "/artifacts/filter",
+        {"artifacts": {"flow_run_id": {"any_": [flow_run_id]}}},
+    )
     return {a["key"]: a for a in arts if a.get("key")}
 
 
@@ -38,13 +40,22 @@ def test_backfill_flow_stores_without_alerting_and_shows_progress(
     wh = Webhook().start()
     try:
         db_url = f"sqlite:///{tmp_path / 'rw.db'}"
-        cfg = write_config(tmp_path / "config.toml", db_url=db_url,
-                           feeds=[(outlet.name, outlet.feed_url)], hook_port=wh.port)
+        cfg = write_config(
+            tmp_path / "config.toml",
+            db_url=db_url,
+            feeds=[(outlet.name, outlet.feed_url)],
+            hook_port=wh.port,
+        )
         urls = tmp_path / "urls.txt"
         urls.write_text("\n".join(outlet.urls.values()) + "\n", encoding="utf-8")
         today = datetime.now(UTC).date()
-        state = backfill(since=str(today - timedelta(days=1)), until=str(today),
-                         urls_file=str(urls), config_path=str(cfg), return_state=True)
+        state = backfill(
+            since=str(today - timedelta(days=1)),
+            until=str(today),
+            urls_file=str(urls),
+            config_path=str(cfg),
+            return_state=True,
+        )
         assert state.is_completed(), state
         report = state.result()
         assert report["stored"] == len(outlet.urls)
@@ -54,8 +65,12 @@ def test_backfill_flow_stores_without_alerting_and_shows_progress(
         assert float(arts["backfill-progress"]["data"]) == 100.0
         assert "Backfill" in arts["backfill-summary"]["data"]
         # a second run resumes: nothing new
-        again = backfill(since=str(today - timedelta(days=1)), until=str(today),
-                         urls_file=str(urls), config_path=str(cfg))
+        again = backfill(
+            since=str(today - timedelta(days=1)),
+            until=str(today),
+            urls_file=str(urls),
+            config_path=str(cfg),
+        )
         assert again["stored"] == 0
         assert wh.delivered() == []  # backfilled items never alert
         store = Store(db_url)
@@ -67,14 +82,19 @@ def test_backfill_flow_stores_without_alerting_and_shows_progress(
         wh.stop()
 
 
-def test_digest_flow_sends_to_channels(on_server: PrefectServer, outlet: Outlet,
-                                       tmp_path: Path) -> None:
+def test_digest_flow_sends_to_channels(
+    on_server: PrefectServer, outlet: Outlet, tmp_path: Path
+) -> None:
     from flows.digest import digest
 
     wh = Webhook().start()
     try:
-        cfg = write_config(tmp_path / "config.toml", db_url=f"sqlite:///{tmp_path / 'rw.db'}",
-                           feeds=[(outlet.name, outlet.feed_url)], hook_port=wh.port)
+        cfg = write_config(
+            tmp_path / "config.toml",
+            db_url=f"sqlite:///{tmp_path / 'rw.db'}",
+            feeds=[(outlet.name, outlet.feed_url)],
+            hook_port=wh.port,
+        )
         state = digest(config_path=str(cfg), return_state=True)
         assert state.is_completed(), state
         result = state.result()

@@ -47,17 +47,26 @@ class Service:
 
     def start(self) -> None:
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(serve_command(self.cfg), stdout=log,
-                                         stderr=subprocess.STDOUT, env=self.env,
-                                         cwd=str(self.cfg.parent), start_new_session=True)
+            self.proc = subprocess.Popen(
+                serve_command(self.cfg),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                cwd=str(self.cfg.parent),
+                start_new_session=True,
+            )
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-6000:]
 
     def deployment(self, flow_name: str) -> dict[str, Any]:
-        deps = api(self.server.api_url + "/deployments/filter",
-                   {"flows": {"name": {"any_": [flow_name]}},
-                    "deployments": {"name": {"any_": ["regionwatch"]}}})
+        deps = api(
+            self.server.api_url + "/deployments/filter",
+            {
+                "flows": {"name": {"any_": [flow_name]}},
+                "deployments": {"name": {"any_": ["regionwatch"]}},
+            },
+        )
         assert deps, f"no {flow_name}/regionwatch deployment:\n{self.log()}"
         return deps[0]
 
@@ -76,10 +85,18 @@ def service(
     wd = tmp_path_factory.mktemp("serve")
     wh = Webhook().start()
     db_url = f"sqlite:///{wd / 'rw.db'}"
-    cfg = write_config(wd / "config.toml", db_url=db_url, feeds=[(outlet.name, outlet.feed_url)],
-                       hook_port=wh.port, interval=INTERVAL)
-    env = dict(prefect_server.env, PREFECT_API_URL=prefect_server.api_url,
-               PREFECT_HOME=str(wd / "prefect-home"))
+    cfg = write_config(
+        wd / "config.toml",
+        db_url=db_url,
+        feeds=[(outlet.name, outlet.feed_url)],
+        hook_port=wh.port,
+        interval=INTERVAL,
+    )
+    env = dict(
+        prefect_server.env,
+        PREFECT_API_URL=prefect_server.api_url,
+        PREFECT_HOME=str(wd / "prefect-home"),
+    )
     svc = Service(None, wd / "serve.log", db_url, prefect_server, wh, outlet, cfg, env)  # type: ignore[arg-type]
     svc.start()
     yield svc
@@ -115,15 +132,22 @@ def test_scheduled_monitor_run_stores_items_and_alerts(service: Service) -> None
     wait_for(alerted, 180, 1, "alerts at the webhook")
 
     def scheduled_completed() -> list[dict[str, Any]]:
-        return [r for r in service.runs(mon["id"])
-                if r.get("auto_scheduled") and _state(r) == "COMPLETED"]
+        return [
+            r
+            for r in service.runs(mon["id"])
+            if r.get("auto_scheduled") and _state(r) == "COMPLETED"
+        ]
 
     done = wait_for(scheduled_completed, 120, 2, "a completed scheduled monitor run")
     assert done
     # a few more cycles: nothing is stored or sent twice
     n_runs = len([r for r in service.runs(mon["id"]) if _state(r) == "COMPLETED"])
-    wait_for(lambda: len([r for r in service.runs(mon["id"]) if _state(r) == "COMPLETED"])
-             >= n_runs + 2, 120, 2, "two more completed cycles")
+    wait_for(
+        lambda: len([r for r in service.runs(mon["id"]) if _state(r) == "COMPLETED"]) >= n_runs + 2,
+        120,
+        2,
+        "two more completed cycles",
+    )
     keys = hook_keys(service.webhook, service.outlet)
     assert len(keys) == len(set(keys)), f"duplicate alerts: {keys}"
     assert not {u for u, _ in keys} & service.outlet.quiet()
@@ -152,8 +176,9 @@ def test_trigger_through_api_runs_and_publishes_artifacts(service: Service) -> N
             f"triggered run ended {_state(final)}:\n{service.log()}"
         )
     assert _state(final) == "COMPLETED"
-    arts = api(f"{api_url}/artifacts/filter",
-               {"artifacts": {"flow_run_id": {"any_": [final["id"]]}}})
+    arts = api(
+        f"{api_url}/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [final["id"]]}}}
+    )
     keys = {a.get("key") for a in arts}
     assert {"monitor-items", "monitor-alerts", "monitor-summary"} <= keys, keys
     summary = next(a for a in arts if a.get("key") == "monitor-summary")
@@ -194,8 +219,15 @@ def test_sigterm_stops_serve_cleanly_and_a_restart_resumes(service: Service) -> 
 
     service.start()
     wait_for(lambda: not service.deployment("monitor")["paused"], 120, 1, "schedules resumed")
-    wait_for(lambda: {r["id"] for r in service.runs(mon["id"]) if _state(r) == "COMPLETED"}
-             - completed_before, 120, 1, "a monitor run after the restart")
+    wait_for(
+        lambda: (
+            {r["id"] for r in service.runs(mon["id"]) if _state(r) == "COMPLETED"}
+            - completed_before
+        ),
+        120,
+        1,
+        "a monitor run after the restart",
+    )
     keys = hook_keys(service.webhook, service.outlet)
     assert keys == sent_before  # nothing lost before, nothing sent again after
     assert stop_process(service.proc, timeout=60) is not None

@@ -42,8 +42,14 @@ FILLER = 24  # unremarkable local news, so that the two runs overlap on real wor
 
 def _prefect(server: PrefectServer, *args: str, timeout: float = 120) -> str:
     env = dict(server.env, PREFECT_API_URL=server.api_url)
-    r = subprocess.run([PY, "-m", "prefect", *args], env=env, cwd=str(ROOT), capture_output=True,
-                       text=True, timeout=timeout)
+    r = subprocess.run(
+        [PY, "-m", "prefect", *args],
+        env=env,
+        cwd=str(ROOT),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert r.returncode == 0, (
         f"prefect {' '.join(args)} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
     )
@@ -52,8 +58,9 @@ def _prefect(server: PrefectServer, *args: str, timeout: float = 120) -> str:
 
 def _python(server: PrefectServer, code: str) -> None:
     env = dict(server.env, PREFECT_API_URL=server.api_url)
-    r = subprocess.run([PY, "-c", code], env=env, cwd=str(ROOT), capture_output=True, text=True,
-                       timeout=120)
+    r = subprocess.run(
+        [PY, "-c", code], env=env, cwd=str(ROOT), capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 0, r.stderr[-3000:]
 
 
@@ -70,13 +77,16 @@ def _add_filler(srv: LoopServer, n: int) -> list[str]:
         town = towns[k % len(towns)]
         path = f"/news/local-{k}.html"
         title = f"{town} library opens reading room number {k + 1}"
-        paras = [f"The public library in {town} opened a new reading room on the second floor, "
-                 f"its director said, the {k + 1}th such room in the region this year.",
-                 "Visitors can borrow books until eight in the evening on weekdays and use "
-                 "computers free of charge."]
+        paras = [
+            f"The public library in {town} opened a new reading room on the second floor, "
+            f"its director said, the {k + 1}th such room in the region this year.",
+            "Visitors can borrow books until eight in the evening on weekdays and use "
+            "computers free of charge.",
+        ]
         pub = now - timedelta(minutes=30 + k)
-        srv.set(path, Resource(article_html(srv.url(path), title, paras, pub, "Steppe Herald")
-                               .encode()))
+        srv.set(
+            path, Resource(article_html(srv.url(path), title, paras, pub, "Steppe Herald").encode())
+        )
         out.append((path, title, paras, pub))
     return out  # type: ignore[return-value]
 
@@ -91,12 +101,20 @@ def big_outlet() -> Iterator[Any]:
     from datetime import UTC, datetime, timedelta
 
     now = datetime.now(UTC).replace(microsecond=0)
-    items = [{**a, "url": outlet.urls[a["slug"]], "published": now - timedelta(minutes=10 + 7 * k)}
-             for k, a in enumerate(ARTICLES)]
-    items += [{"title": title, "url": srv.url(path), "published": pub, "paras": paras}
-              for path, title, paras, pub in filler]
-    srv.set("/feed.xml", Resource(rss(outlet.name, srv.url("/"), items).encode(),
-                                  "application/rss+xml; charset=utf-8"))
+    items = [
+        {**a, "url": outlet.urls[a["slug"]], "published": now - timedelta(minutes=10 + 7 * k)}
+        for k, a in enumerate(ARTICLES)
+    ]
+    items += [
+        {"title": title, "url": srv.url(path), "published": pub, "paras": paras}
+        for path, title, paras, pub in filler
+    ]
+    srv.set(
+        "/feed.xml",
+        Resource(
+            rss(outlet.name, srv.url("/"), items).encode(), "application/rss+xml; charset=utf-8"
+        ),
+    )
     outlet.total = len(items)  # type: ignore[attr-defined]
     yield outlet
     srv.stop()
@@ -129,42 +147,92 @@ def test_two_workers_store_and_alert_once(
     try:
         # our store and channels come from Secret blocks, the rest from a plain config file
         channels = json.dumps([{"url": f"json://127.0.0.1:{wh.port}/hook", "name": "desk"}])
-        _python(server, "from prefect.blocks.system import Secret\n"
-                f"Secret(value={fresh_pg!r}).save('regionwatch-store-url', overwrite=True)\n"
-                f"Secret(value={channels!r}).save('regionwatch-channels', overwrite=True)\n")
+        _python(
+            server,
+            "from prefect.blocks.system import Secret\n"
+            f"Secret(value={fresh_pg!r}).save('regionwatch-store-url', overwrite=True)\n"
+            f"Secret(value={channels!r}).save('regionwatch-channels', overwrite=True)\n",
+        )
         cfg = tmp_path / "config.toml"
-        cfg.write_text("\n".join([
-            "[http]", "allow_private_networks = true", "obey_robots = false", "per_host_delay = 0",
-            "", "[[feeds]]", f"name = {toml_str(big_outlet.name)}",
-            f"url = {toml_str(big_outlet.feed_url)}", 'language = "en"', "",
-        ]), encoding="utf-8")
+        cfg.write_text(
+            "\n".join(
+                [
+                    "[http]",
+                    "allow_private_networks = true",
+                    "obey_robots = false",
+                    "per_host_delay = 0",
+                    "",
+                    "[[feeds]]",
+                    f"name = {toml_str(big_outlet.name)}",
+                    f"url = {toml_str(big_outlet.feed_url)}",
+                    'language = "en"',
+                    "",
+                ]
+            ),
+            encoding="utf-8",
+        )
         _prefect(server, "work-pool", "create", POOL, "--type", "process")
         _deploy_from_prefect_yaml(server, tmp_path, cfg)
-        deps = api(server.api_url + "/deployments/filter",
-                   {"deployments": {"name": {"any_": ["regionwatch-pool"]}}})
+        deps = api(
+            server.api_url + "/deployments/filter",
+            {"deployments": {"name": {"any_": ["regionwatch-pool"]}}},
+        )
         assert len(deps) == 1
         assert "prefect.blocks" not in json.dumps(deps[0].get("parameters"))
-        runs = [api(f"{server.api_url}/deployments/{deps[0]['id']}/create_flow_run", {})["id"]
-                for _ in range(2)]
-        env = dict(server.env, PREFECT_API_URL=server.api_url, PREFECT_WORKER_QUERY_SECONDS="1",
-                   PREFECT_WORKER_PREFETCH_SECONDS="5", PYTHONPATH=str(ROOT))
+        runs = [
+            api(f"{server.api_url}/deployments/{deps[0]['id']}/create_flow_run", {})["id"]
+            for _ in range(2)
+        ]
+        env = dict(
+            server.env,
+            PREFECT_API_URL=server.api_url,
+            PREFECT_WORKER_QUERY_SECONDS="1",
+            PREFECT_WORKER_PREFETCH_SECONDS="5",
+            PYTHONPATH=str(ROOT),
+        )
         for n in (1, 2):
             with open(tmp_path / f"worker{n}.log", "wb") as log:
-                workers.append(subprocess.Popen(
-                    [PY, "-m", "prefect", "worker", "start", "--pool", POOL, "--type", "process",
-                     "--limit", "1", "--name", f"worker-{n}"],
-                    stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(tmp_path),
-                    start_new_session=True,
-                ))
+                workers.append(
+                    subprocess.Popen(
+                        [
+                            PY,
+                            "-m",
+                            "prefect",
+                            "worker",
+                            "start",
+                            "--pool",
+                            POOL,
+                            "--type",
+                            "process",
+                            "--limit",
+                            "1",
+                            "--name",
+                            f"worker-{n}",
+                        ],
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        env=env,
+                        cwd=str(tmp_path),
+                        start_new_session=True,
+                    )
+                )
 
         def states() -> list[str]:
             return [str(api(f"{server.api_url}/flow_runs/{r}")["state_type"]) for r in runs]
 
-        final = wait_for(lambda: (s := states()) and all(
-            x in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") for x in s) and s,
-            240, 1, "both monitor runs")
-        logs = "\n".join((tmp_path / f"worker{n}.log").read_text(errors="replace")[-3000:]
-                         for n in (1, 2))
+        final = wait_for(
+            lambda: (
+                (s := states())
+                and all(x in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") for x in s)
+                and s
+            ),
+            240,
+            1,
+            "both monitor runs",
+        )
+        logs = "\n".join(
+            (tmp_path / f"worker{n}.log").read_text(errors="replace")[-3000:] for n in (1, 2)
+        )
         assert final == ["COMPLETED", "COMPLETED"], logs
     finally:
         for w in workers:

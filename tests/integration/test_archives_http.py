@@ -53,7 +53,8 @@ def news_sitemap(base: str, entries: list[tuple[str, datetime, str]]) -> bytes:
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/'
         'sitemap/0.9" xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">\n'
-        + urls + "</urlset>\n"
+        + urls
+        + "</urlset>\n"
     ).encode()
 
 
@@ -61,16 +62,20 @@ def plain_sitemap(base: str, entries: list[tuple[str, datetime]]) -> bytes:
     urls = "".join(
         f"<url><loc>{base}{p}</loc><lastmod>{dt.isoformat()}</lastmod></url>\n" for p, dt in entries
     )
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/'
-            'schemas/sitemap/0.9">\n' + urls + "</urlset>\n").encode()
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/'
+        'schemas/sitemap/0.9">\n' + urls + "</urlset>\n"
+    ).encode()
 
 
 def index(children: list[tuple[str, str]]) -> bytes:
     body = "".join(
         f"<sitemap><loc>{u}</loc><lastmod>{m}</lastmod></sitemap>\n" for u, m in children
     )
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n<sitemapindex xmlns="http://www.sitemaps.org/'
-            'schemas/sitemap/0.9">\n' + body + "</sitemapindex>\n").encode()
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<sitemapindex xmlns="http://www.sitemaps.org/'
+        'schemas/sitemap/0.9">\n' + body + "</sitemapindex>\n"
+    ).encode()
 
 
 def d(day: int, hour: int = 12, month: int = 9) -> datetime:
@@ -83,8 +88,11 @@ SEPT = [  # (path, publication date, title): edges on both sides
     ("/news/0915", d(15), "Mid month"),
     ("/news/0920-late", datetime(2022, 9, 20, 23, 59, 59, tzinfo=UTC), "Last second"),
     ("/news/0921-early", datetime(2022, 9, 21, 0, 0, tzinfo=UTC), "Too late"),
-    ("/news/0921-yerevan", datetime(2022, 9, 21, 2, 0, tzinfo=UTC) - timedelta(hours=3),
-     "Still the 20th in UTC"),
+    (
+        "/news/0921-yerevan",
+        datetime(2022, 9, 21, 2, 0, tzinfo=UTC) - timedelta(hours=3),
+        "Still the 20th in UTC",
+    ),
 ]
 OCT = [("/news/1002", d(2, month=10)), ("/news/1015", d(15, month=10))]
 AUG = [("/news/0815", d(15, month=8))]
@@ -94,22 +102,48 @@ AUG = [("/news/0815", d(15, month=8))]
 def site() -> Iterator[LoopServer]:
     srv = LoopServer().start()
     b = srv.base
-    srv.set("/robots.txt", Resource(
-        f"User-agent: *\nDisallow: /admin/\n\nSitemap: {b}/sitemap_index.xml\n".encode(),
-        "text/plain"))
-    srv.set("/sitemap_index.xml", Resource(index([
-        (f"{b}/sitemaps/posts-2022-08.xml", "2022-08-31T23:00:00+00:00"),
-        (f"{b}/sitemaps/news-2022-09.xml.gz", "2022-09-30T23:00:00+00:00"),
-        (f"{b}/sitemaps/nested-index.xml", "2022-10-31T23:00:00+00:00"),
-    ]), "application/xml"))
-    srv.set("/sitemaps/nested-index.xml", Resource(index([
-        (f"{b}/sitemaps/posts-2022-10", "2022-10-31T23:00:00+00:00"),  # no extension at all
-    ]), "application/xml"))
+    srv.set(
+        "/robots.txt",
+        Resource(
+            f"User-agent: *\nDisallow: /admin/\n\nSitemap: {b}/sitemap_index.xml\n".encode(),
+            "text/plain",
+        ),
+    )
+    srv.set(
+        "/sitemap_index.xml",
+        Resource(
+            index(
+                [
+                    (f"{b}/sitemaps/posts-2022-08.xml", "2022-08-31T23:00:00+00:00"),
+                    (f"{b}/sitemaps/news-2022-09.xml.gz", "2022-09-30T23:00:00+00:00"),
+                    (f"{b}/sitemaps/nested-index.xml", "2022-10-31T23:00:00+00:00"),
+                ]
+            ),
+            "application/xml",
+        ),
+    )
+    srv.set(
+        "/sitemaps/nested-index.xml",
+        Resource(
+            index(
+                [
+                    (
+                        f"{b}/sitemaps/posts-2022-10",
+                        "2022-10-31T23:00:00+00:00",
+                    ),  # no extension at all
+                ]
+            ),
+            "application/xml",
+        ),
+    )
     srv.set("/sitemaps/posts-2022-08.xml", Resource(plain_sitemap(b, AUG), "application/xml"))
-    srv.set("/sitemaps/news-2022-09.xml.gz",
-            Resource(gzip.compress(news_sitemap(b, SEPT)), "application/octet-stream"))
-    srv.set("/sitemaps/posts-2022-10", Resource(gzip.compress(plain_sitemap(b, OCT)),
-                                                "application/xml"))
+    srv.set(
+        "/sitemaps/news-2022-09.xml.gz",
+        Resource(gzip.compress(news_sitemap(b, SEPT)), "application/octet-stream"),
+    )
+    srv.set(
+        "/sitemaps/posts-2022-10", Resource(gzip.compress(plain_sitemap(b, OCT)), "application/xml")
+    )
     yield srv
     srv.stop()
 
@@ -118,7 +152,7 @@ def test_robots_index_monthly_gzip_news(site: LoopServer) -> None:
     site.clear_log()
     src = Source(name="Sevan", url=site.url("/feed.xml"), language="en")
     disc = run(with_client(lambda c: discover_source_sitemaps(c, src, since=SINCE, until=UNTIL)))
-    got = {c.url[len(site.base):]: c for c in disc.candidates}
+    got = {c.url[len(site.base) :]: c for c in disc.candidates}
     assert set(got) == {"/news/0910-early", "/news/0915", "/news/0920-late", "/news/0921-yerevan"}
     assert got["/news/0915"].title == "Mid month" and got["/news/0915"].published == d(15)
     assert all(c.source == "Sevan" and c.language == "en" for c in disc.candidates)
@@ -131,8 +165,13 @@ def test_robots_index_monthly_gzip_news(site: LoopServer) -> None:
 
 def test_lastmod_only_sitemap_in_range(site: LoopServer) -> None:
     src = Source(name="Sevan", url=site.url("/feed.xml"))
-    disc = run(with_client(lambda c: discover_source_sitemaps(
-        c, src, since=date(2022, 10, 2), until=date(2022, 10, 2))))
+    disc = run(
+        with_client(
+            lambda c: discover_source_sitemaps(
+                c, src, since=date(2022, 10, 2), until=date(2022, 10, 2)
+            )
+        )
+    )
     assert [c.url for c in disc.candidates] == [site.url("/news/1002")]
     assert disc.candidates[0].published is None  # lastmod orders, it is not a publication date
 
@@ -161,8 +200,9 @@ def test_sitemap_source_polled_like_a_feed(site: LoopServer) -> None:
 
     async def poll_twice(client: HttpClient):  # type: ignore[no-untyped-def]
         first = await poll_sitemap_source(client, src, etag=None, last_modified=None, max_entries=3)
-        second = await poll_sitemap_source(client, src, etag=first.etag,
-                                           last_modified=first.last_modified)
+        second = await poll_sitemap_source(
+            client, src, etag=first.etag, last_modified=first.last_modified
+        )
         return first, second
 
     site.clear_log()
@@ -171,7 +211,9 @@ def test_sitemap_source_polled_like_a_feed(site: LoopServer) -> None:
     # the two most recently changed children (the nested index, read through, and September);
     # newest first by publication date, else lastmod
     assert [e.url for e in first.entries] == [
-        site.url("/news/1015"), site.url("/news/1002"), site.url("/news/0921-early")
+        site.url("/news/1015"),
+        site.url("/news/1002"),
+        site.url("/news/0921-early"),
     ]
     assert first.entries[2].title == "Too late" and first.entries[2].published == d(21, 0)
     assert first.entries[0].published is None and first.entries[0].title == ""
@@ -211,7 +253,7 @@ class FakeWayback:
         rows = [c for c in self.captures if lo <= c[0] <= hi]
         start = int(q.get("resumeKey", ["0"])[0])
         size = int(q.get("limit", [str(self.page_size)])[0])
-        page = rows[start:start + size]
+        page = rows[start : start + size]
         out: list[list[str]] = [["urlkey", "timestamp", "original", "mimetype", "statuscode"]]
         out += [[o.split("//", 1)[1], ts, o, "text/html", "200"] for ts, o in page]
         if start + size < len(rows):
@@ -252,9 +294,12 @@ def wayback() -> Iterator[FakeWayback]:
 
 
 def wb_config(fw: FakeWayback, **kw) -> BackfillConfig:  # type: ignore[no-untyped-def]
-    base = dict(wayback_cdx_url=fw.srv.url("/cdx/search/cdx"),
-                wayback_raw_url=fw.srv.base + "/web/{timestamp}id_/{url}",
-                wayback_requests_per_minute=60000, wayback_budget=100)
+    base = dict(
+        wayback_cdx_url=fw.srv.url("/cdx/search/cdx"),
+        wayback_raw_url=fw.srv.base + "/web/{timestamp}id_/{url}",
+        wayback_requests_per_minute=60000,
+        wayback_budget=100,
+    )
     base.update(kw)
     return BackfillConfig(**base)
 
@@ -271,7 +316,8 @@ def test_cdx_paging_and_filters(wayback: FakeWayback) -> None:
     urls = [c.url.split("old.example", 1)[1] for c in disc.candidates]
     assert urls == ["/news/a", "/news/b", "/news/c", "/news/d", "/news/e-late-capture"]
     assert disc.candidates[0].archived_url == wayback.srv.url(
-        "/web/20220910000000id_/http://old.example/news/a")
+        "/web/20220910000000id_/http://old.example/news/a"
+    )
     assert disc.candidates[0].published is None
     assert disc.candidates[0].seen == datetime(2022, 9, 10, tzinfo=UTC)
     cdx = wayback.srv.requests("/cdx/search/cdx")

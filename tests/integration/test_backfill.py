@@ -110,33 +110,67 @@ class Site:
             f"<url><loc>{u}</loc><news:news><news:publication><news:name>{NAME}</news:name>"
             f"<news:language>en</news:language></news:publication>"
             f"<news:publication_date>{dt.isoformat()}</news:publication_date>"
-            f"<news:title>Story from {dt:%d %B}</news:title></news:news></url>\n" for u, dt in sept
+            f"<news:title>Story from {dt:%d %B}</news:title></news:news></url>\n"
+            for u, dt in sept
         )
-        self.srv.set("/sitemaps/news-2022-09.xml.gz", Resource(gzip.compress((
-            '<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/'
-            'sitemap/0.9" xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">\n'
-            + news + "</urlset>").encode()), "application/x-gzip"))
-        plain = "".join(f"<url><loc>{u}</loc><lastmod>{dt.isoformat()}</lastmod></url>\n"
-                        for u, dt in octo)
-        self.srv.set("/sitemaps/posts-2022-10.xml", Resource((
-            '<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/'
-            'schemas/sitemap/0.9">\n' + plain + "</urlset>").encode(), "application/xml"))
-        self.srv.set("/sitemap_index.xml", Resource((
-            '<?xml version="1.0" encoding="UTF-8"?><sitemapindex xmlns="http://www.sitemaps.org/'
-            'schemas/sitemap/0.9">'
-            f"<sitemap><loc>{b}/sitemaps/news-2022-09.xml.gz</loc>"
-            "<lastmod>2022-09-30T23:00:00+00:00</lastmod></sitemap>"
-            f"<sitemap><loc>{b}/sitemaps/posts-2022-10.xml</loc>"
-            "<lastmod>2022-10-31T23:00:00+00:00</lastmod></sitemap></sitemapindex>").encode(),
-            "application/xml"))
-        self.srv.set("/robots.txt", Resource(
-            f"User-agent: *\nDisallow: /admin/\n\nSitemap: {b}/sitemap_index.xml\n".encode(),
-            "text/plain"))
+        self.srv.set(
+            "/sitemaps/news-2022-09.xml.gz",
+            Resource(
+                gzip.compress(
+                    (
+                        '<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/'
+                        'sitemap/0.9" xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">\n'
+                        + news
+                        + "</urlset>"
+                    ).encode()
+                ),
+                "application/x-gzip",
+            ),
+        )
+        plain = "".join(
+            f"<url><loc>{u}</loc><lastmod>{dt.isoformat()}</lastmod></url>\n" for u, dt in octo
+        )
+        self.srv.set(
+            "/sitemaps/posts-2022-10.xml",
+            Resource(
+                (
+                    '<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/'
+                    'schemas/sitemap/0.9">\n' + plain + "</urlset>"
+                ).encode(),
+                "application/xml",
+            ),
+        )
+        self.srv.set(
+            "/sitemap_index.xml",
+            Resource(
+                (
+                    '<?xml version="1.0" encoding="UTF-8"?><sitemapindex xmlns="http://www.sitemaps.org/'
+                    'schemas/sitemap/0.9">'
+                    f"<sitemap><loc>{b}/sitemaps/news-2022-09.xml.gz</loc>"
+                    "<lastmod>2022-09-30T23:00:00+00:00</lastmod></sitemap>"
+                    f"<sitemap><loc>{b}/sitemaps/posts-2022-10.xml</loc>"
+                    "<lastmod>2022-10-31T23:00:00+00:00</lastmod></sitemap></sitemapindex>"
+                ).encode(),
+                "application/xml",
+            ),
+        )
+        self.srv.set(
+            "/robots.txt",
+            Resource(
+                f"User-agent: *\nDisallow: /admin/\n\nSitemap: {b}/sitemap_index.xml\n".encode(),
+                "text/plain",
+            ),
+        )
         newest = sorted(self.pages.items(), key=lambda p: p[1])[-3:]
         items = "".join(f"<item><title>x</title><link>{u}</link></item>" for u, _ in newest)
-        self.srv.set("/feed.xml", Resource(
-            f'<?xml version="1.0"?><rss version="2.0"><channel><title>{NAME}</title>'
-            f"<link>{b}/</link>{items}</channel></rss>".encode(), "application/rss+xml"))
+        self.srv.set(
+            "/feed.xml",
+            Resource(
+                f'<?xml version="1.0"?><rss version="2.0"><channel><title>{NAME}</title>'
+                f"<link>{b}/</link>{items}</channel></rss>".encode(),
+                "application/rss+xml",
+            ),
+        )
 
     def in_range(self) -> set[str]:
         return {u for u, dt in self.pages.items() if SINCE <= dt.date() <= UNTIL}
@@ -159,8 +193,7 @@ def hook() -> Iterator[Webhook]:
 def make_settings(db_url: str, site: Site, hook: Webhook, **backfill: Any) -> Settings:
     return Settings(
         storage=StorageConfig(url=db_url),
-        http=HttpConfig(allow_private_networks=True, per_host_delay=0, backoff_base=0,
-                        retries=1),
+        http=HttpConfig(allow_private_networks=True, per_host_delay=0, backoff_base=0, retries=1),
         feeds=[FeedConfig(name=NAME, url=site.srv.url("/feed.xml"), language="en")],
         channels=[ChannelConfig(url=f"json://127.0.0.1:{hook.port}/hook")],
         backfill=BackfillConfig(**({"chunk_size": 2} | backfill)),
@@ -171,8 +204,9 @@ def backfill(settings: Settings, **kw: Any) -> BackfillReport:
     ctx = Context.open(settings)
     try:
         kw.setdefault("sources", [ctx.source(NAME)])
-        return asyncio.run(run_backfill(ctx, since=kw.pop("since", SINCE),
-                                        until=kw.pop("until", UNTIL), **kw))
+        return asyncio.run(
+            run_backfill(ctx, since=kw.pop("since", SINCE), until=kw.pop("until", UNTIL), **kw)
+        )
     finally:
         ctx.close()
 
@@ -190,8 +224,17 @@ def stored(settings: Settings) -> dict[str, dict[str, Any]]:
 
 
 def snapshot(rows: dict[str, dict[str, Any]]) -> set[tuple[Any, ...]]:
-    return {(u, str(r["published_at"])[:19], r["title"], r["content_hash"],
-             tuple(sorted(r["categories"] or [])), r["origin"]) for u, r in rows.items()}
+    return {
+        (
+            u,
+            str(r["published_at"])[:19],
+            r["title"],
+            r["content_hash"],
+            tuple(sorted(r["categories"] or [])),
+            r["origin"],
+        )
+        for u, r in rows.items()
+    }
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -295,8 +338,13 @@ def test_killed_process_resumes(tmp_path: Path, site: Site, hook: Webhook) -> No
 
             slow.set(path, handler)
             del new_url
-        for path in ("/sitemaps/news-2022-09.xml.gz", "/sitemaps/posts-2022-10.xml",
-                     "/sitemap_index.xml", "/robots.txt", "/feed.xml"):
+        for path in (
+            "/sitemaps/news-2022-09.xml.gz",
+            "/sitemaps/posts-2022-10.xml",
+            "/sitemap_index.xml",
+            "/robots.txt",
+            "/feed.xml",
+        ):
             res = site.srv.routes[path]
             assert isinstance(res, Resource)
             raw = gzip.decompress(res.body) if res.body[:2] == b"\x1f\x8b" else res.body
@@ -311,11 +359,24 @@ def test_killed_process_resumes(tmp_path: Path, site: Site, hook: Webhook) -> No
             f'[[channels]]\nurl = "json://127.0.0.1:{hook.port}/hook"\n'
         )
         root = Path(__file__).resolve().parents[2]
-        argv = [sys.executable, "-c", CLI, "backfill", "--since", SINCE.isoformat(),
-                "--until", UNTIL.isoformat(), "--source", NAME, "--config", str(cfg)]
+        argv = [
+            sys.executable,
+            "-c",
+            CLI,
+            "backfill",
+            "--since",
+            SINCE.isoformat(),
+            "--until",
+            UNTIL.isoformat(),
+            "--source",
+            NAME,
+            "--config",
+            str(cfg),
+        ]
         env = {k: v for k, v in os.environ.items() if not k.startswith("REGIONWATCH_")}
-        proc = subprocess.Popen(argv, env=env, cwd=root, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            argv, env=env, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         engine = None
         try:
             deadline = time.monotonic() + 120
@@ -326,8 +387,9 @@ def test_killed_process_resumes(tmp_path: Path, site: Site, hook: Webhook) -> No
                     engine = engine or create_engine(f"sqlite:///{db}")
                     try:
                         with engine.connect() as conn:
-                            done = conn.execute(select(func.count()).select_from(
-                                t.backfill_chunks)).scalar_one()
+                            done = conn.execute(
+                                select(func.count()).select_from(t.backfill_chunks)
+                            ).scalar_one()
                     except Exception:  # table not created yet
                         done = 0
                     if done >= 2:
@@ -340,8 +402,9 @@ def test_killed_process_resumes(tmp_path: Path, site: Site, hook: Webhook) -> No
                 proc.kill()
             if engine is not None:
                 engine.dispose()
-        settings = make_settings(f"sqlite:///{db}", site, hook).model_copy(update={
-            "feeds": [FeedConfig(name=NAME, url=f"{b}/feed.xml", language="en")]})
+        settings = make_settings(f"sqlite:///{db}", site, hook).model_copy(
+            update={"feeds": [FeedConfig(name=NAME, url=f"{b}/feed.xml", language="en")]}
+        )
         partial = stored(settings)
         assert len(partial) < len(site.in_range())
         r = subprocess.run(argv, env=env, cwd=root, capture_output=True, timeout=300)
@@ -378,11 +441,18 @@ def write_warc(path: Path, pages: dict[str, tuple[bytes, datetime]]) -> None:
     with open(path, "wb") as fh:
         w = WARCWriter(fh, gzip=True)
         for url, (body, captured) in pages.items():
-            http = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")],
-                                    protocol="HTTP/1.1")
-            w.write_record(w.create_warc_record(
-                url, "response", payload=io.BytesIO(body), http_headers=http,
-                warc_headers_dict={"WARC-Date": captured.strftime("%Y-%m-%dT%H:%M:%SZ")}))
+            http = StatusAndHeaders(
+                "200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1"
+            )
+            w.write_record(
+                w.create_warc_record(
+                    url,
+                    "response",
+                    payload=io.BytesIO(body),
+                    http_headers=http,
+                    warc_headers_dict={"WARC-Date": captured.strftime("%Y-%m-%dT%H:%M:%SZ")},
+                )
+            )
 
 
 def test_warc_files_need_no_fetch(tmp_path: Path, site: Site, hook: Webhook) -> None:
@@ -412,7 +482,9 @@ class Wayback:
         for n, (url, dt) in enumerate(sorted(site.pages.items(), key=lambda p: p[1])):
             orig = f"http://{self.old_host}{urlsplit(url).path}"
             ts = (dt + timedelta(hours=n % 3 * 20)).strftime("%Y%m%d%H%M%S")
-            body = site.bodies[url].replace(site.srv.base.encode(), f"http://{self.old_host}".encode())
+            body = site.bodies[url].replace(
+                site.srv.base.encode(), f"http://{self.old_host}".encode()
+            )
             self.captures.append((ts, orig, body))
             raw = f"/web/{ts}id_/{orig}"
             self.srv.set(raw, self.archived)
@@ -426,7 +498,7 @@ class Wayback:
         rows = [c for c in self.captures if lo <= c[0] <= hi and q["url"][0].rstrip("*") in c[1]]
         start, size = int(q.get("resumeKey", ["0"])[0]), int(q["limit"][0])
         out: list[list[str]] = [["urlkey", "timestamp", "original", "mimetype", "statuscode"]]
-        out += [["k", ts, o, "text/html", "200"] for ts, o, _ in rows[start:start + size]]
+        out += [["k", ts, o, "text/html", "200"] for ts, o, _ in rows[start : start + size]]
         if start + size < len(rows):
             out += [[], [str(start + size)]]
         h.reply(200, json.dumps(out).encode(), "application/json", req=req)
@@ -445,16 +517,28 @@ def test_wayback_mode(tmp_path: Path, site: Site, hook: Webhook) -> None:
     wb = Wayback(site)
     try:
         settings = make_settings(
-            f"sqlite:///{tmp_path}/wb.db", site, hook, chunk_size=3,
+            f"sqlite:///{tmp_path}/wb.db",
+            site,
+            hook,
+            chunk_size=3,
             wayback_cdx_url=wb.srv.url("/cdx/search/cdx"),
             wayback_raw_url=wb.srv.base + "/web/{timestamp}id_/{url}",
-            wayback_requests_per_minute=60000, wayback_budget=500,
-        ).model_copy(update={"feeds": [
-            FeedConfig(name="Old Lake", url=f"http://{wb.old_host}/rss", language="en")]})
+            wayback_requests_per_minute=60000,
+            wayback_budget=500,
+        ).model_copy(
+            update={
+                "feeds": [
+                    FeedConfig(name="Old Lake", url=f"http://{wb.old_host}/rss", language="en")
+                ]
+            }
+        )
         ctx = Context.open(settings)
         try:
-            rep = asyncio.run(run_backfill(ctx, since=SINCE, until=UNTIL, mode="wayback",
-                                           sources=[ctx.source("Old Lake")]))
+            rep = asyncio.run(
+                run_backfill(
+                    ctx, since=SINCE, until=UNTIL, mode="wayback", sources=[ctx.source("Old Lake")]
+                )
+            )
         finally:
             ctx.close()
         rows = stored(settings)
@@ -467,18 +551,30 @@ def test_wayback_mode(tmp_path: Path, site: Site, hook: Webhook) -> None:
         assert len(wb.srv.requests("/cdx/search/cdx")) >= 1
         # a re-run spends no requests on archived copies already stored
         wb.srv.clear_log()
-        again = make_settings(f"sqlite:///{tmp_path}/wb.db", site, hook).model_copy(update={
-            "feeds": settings.feeds, "backfill": settings.backfill})
+        again = make_settings(f"sqlite:///{tmp_path}/wb.db", site, hook).model_copy(
+            update={"feeds": settings.feeds, "backfill": settings.backfill}
+        )
         ctx = Context.open(again)
         try:
-            rep2 = asyncio.run(run_backfill(ctx, since=SINCE, until=date(2022, 9, 21),
-                                            mode="wayback", sources=[ctx.source("Old Lake")]))
+            rep2 = asyncio.run(
+                run_backfill(
+                    ctx,
+                    since=SINCE,
+                    until=date(2022, 9, 21),
+                    mode="wayback",
+                    sources=[ctx.source("Old Lake")],
+                )
+            )
         finally:
             ctx.close()
         assert rep2.stored == 0 or rep2.stored == len(
-            [u for u, dt in site.pages.items() if dt.date() == date(2022, 9, 21)])
-        assert not [q for q in wb.srv.requests() if q.path.startswith("/web/")
-                    and any(q.path.endswith(urlsplit(u).path) for u in want)]
+            [u for u, dt in site.pages.items() if dt.date() == date(2022, 9, 21)]
+        )
+        assert not [
+            q
+            for q in wb.srv.requests()
+            if q.path.startswith("/web/") and any(q.path.endswith(urlsplit(u).path) for u in want)
+        ]
     finally:
         wb.srv.stop()
 
@@ -498,8 +594,15 @@ def test_cli_table_unknown_source_and_digest(tmp_path: Path, site: Site, hook: W
         f'per_host_delay = 0\n\n[[feeds]]\nname = "{NAME}"\nurl = "{site.srv.url("/feed.xml")}"\n'
     )
     runner = CliRunner()
-    base = ["backfill", "--since", SINCE.isoformat(), "--until", UNTIL.isoformat(),
-            "--config", str(cfg)]
+    base = [
+        "backfill",
+        "--since",
+        SINCE.isoformat(),
+        "--until",
+        UNTIL.isoformat(),
+        "--config",
+        str(cfg),
+    ]
     bad = runner.invoke(app, [*base, "--source", "No Such Outlet"])
     assert bad.exit_code == 2 and "No Such Outlet" in bad.output
     assert runner.invoke(app, [*base[:2], "10/09/2022", *base[3:]]).exit_code == 2

@@ -100,11 +100,11 @@ allow_private_networks = true
 user_agent = "RegionWatch-test/1 (+http://127.0.0.1/)"
 [[feeds]]
 name = "Loopback Desk"
-url = "{site.url('/feed.xml')}"
+url = "{site.url("/feed.xml")}"
 language = "en"
 [[feeds]]
 name = "Broken"
-url = "{site.url('/broken.xml')}"
+url = "{site.url("/broken.xml")}"
 [[channels]]
 url = "json://127.0.0.1:9/hook?token=sekrit"
 [alerts]

@@ -80,8 +80,10 @@ def servers(smtp: tuple[Inbox, int], hook: Webhook) -> Iterator[tuple[Inbox, int
 
 
 def _urls(port: int, hook: Webhook) -> list[str]:
-    return [f"mailto://127.0.0.1:{port}?mode=insecure&from=rw@example.org&to=desk@example.org",
-            f"json://127.0.0.1:{hook.port}/hook"]
+    return [
+        f"mailto://127.0.0.1:{port}?mode=insecure&from=rw@example.org&to=desk@example.org",
+        f"json://127.0.0.1:{hook.port}/hook",
+    ]
 
 
 def _world(tmp_path: Path, urls: list[str], **alerts: Any) -> World:
@@ -111,8 +113,11 @@ def test_border_clash_alert_delivered_once_per_channel(servers: Any, tmp_path: P
     item_url = "http://127.0.0.1:9/ararat-wire/news/2026/11/12/clash-near-sotk-123456.html"
     w.add(title="Armenia and Azerbaijan exchange fire near Sotk", url=item_url)
     # the same report from a second outlet joins the story: no second alert
-    w.add(title="Report: Armenia and Azerbaijan exchange fire near Sotk", feed="Vostok Vestnik",
-          text="BAKU, Nov 12 (Vostok Vestnik) — This report was distributed by a partner. " + BODY)
+    w.add(
+        title="Report: Armenia and Azerbaijan exchange fire near Sotk",
+        feed="Vostok Vestnik",
+        text="BAKU, Nov 12 (Vostok Vestnik) — This report was distributed by a partner. " + BODY,
+    )
     rep = deliver_pending(w.store, w.settings)
     assert (rep.sent, rep.failed, rep.dead) == (2, 0, 0)
     again = deliver_pending(w.store, w.settings)
@@ -135,8 +140,7 @@ def test_border_clash_alert_delivered_once_per_channel(servers: Any, tmp_path: P
     assert {r["status"] for r in alert_rows(w.store)} == {"sent"}
 
 
-def test_smtp_refusing_one_cycle_then_accepting_delivers_once(servers: Any,
-                                                              tmp_path: Path) -> None:
+def test_smtp_refusing_one_cycle_then_accepting_delivers_once(servers: Any, tmp_path: Path) -> None:
     inbox, port, hook = servers
     w = _world(tmp_path, _urls(port, hook)[:1], retry_base_seconds=0)
     w.add(title="Kyrgyz and Tajik border guards exchange fire")
@@ -200,7 +204,7 @@ def test_rate_limit_keeps_burst_pending(servers: Any, tmp_path: Path) -> None:
 def test_headline_injection_is_escaped(servers: Any, tmp_path: Path) -> None:
     inbox, port, hook = servers
     w = _world(tmp_path, _urls(port, hook))
-    evil = 'Clash <script>alert(1)</script> [click](http://evil.example) *bold* <b>x</b>'
+    evil = "Clash <script>alert(1)</script> [click](http://evil.example) *bold* <b>x</b>"
     item_url = "http://127.0.0.1:9/ararat-wire/news/evil.html"
     w.add(title=evil, url=item_url)
     assert deliver_pending(w.store, w.settings).sent == 2
@@ -212,8 +216,9 @@ def test_headline_injection_is_escaped(servers: Any, tmp_path: Path) -> None:
     assert f"<{item_url}>" in msg
 
 
-def test_terminal_channel_prints_and_writes_mailbox(tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_terminal_channel_prints_and_writes_mailbox(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     box = tmp_path / "alerts.mbox"
     w = _world(tmp_path, [], mailbox=str(box))
     w.add(title="Armenia and Azerbaijan exchange fire on border")
@@ -232,8 +237,11 @@ def test_send_test_and_digest(servers: Any, tmp_path: Path) -> None:
     assert [ok for _ch, ok, _err in results] == [True, True]
     w.add(title="Armenia and Azerbaijan exchange fire on border")
     deliver_pending(w.store, w.settings)
-    w.add(title="UPDATE 1-Armenia and Azerbaijan exchange fire on border", feed="Vostok Vestnik",
-          text="MOSCOW (Vostok Vestnik) — updated. " + BODY)
+    w.add(
+        title="UPDATE 1-Armenia and Azerbaijan exchange fire on border",
+        feed="Vostok Vestnik",
+        text="MOSCOW (Vostok Vestnik) — updated. " + BODY,
+    )
     digest = build_digest(w.store, w.settings, datetime.now(UTC))
     cd = digest.channels[0]
     assert len(cd.sections["border_clash"]) == 1

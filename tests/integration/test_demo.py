@@ -44,8 +44,13 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             alerts = [dict(r) for r in conn.execute(select(t.alerts)).mappings()]
     finally:
         store.close()
-    return {"code": code, "output": out.getvalue(), "folder": folder, "items": items,
-            "alerts": alerts}
+    return {
+        "code": code,
+        "output": out.getvalue(),
+        "folder": folder,
+        "items": items,
+        "alerts": alerts,
+    }
 
 
 def _item(demo: dict[str, Any], article_id: str) -> dict[str, Any]:

@@ -30,9 +30,15 @@ ARTICLE = (
 
 def cfg(**kw: object) -> HttpConfig:
     base: dict[str, object] = dict(
-        allow_private_networks=True, user_agent="RegionWatch-test/0.1 (+http://127.0.0.1/)",
-        connect_timeout=1.0, read_timeout=2.0, total_timeout=3.0, retries=1,
-        backoff_base=0.01, per_host_delay=0.0, max_retry_after=2.0,
+        allow_private_networks=True,
+        user_agent="RegionWatch-test/0.1 (+http://127.0.0.1/)",
+        connect_timeout=1.0,
+        read_timeout=2.0,
+        total_timeout=3.0,
+        retries=1,
+        backoff_base=0.01,
+        per_host_delay=0.0,
+        max_retry_after=2.0,
     )
     base.update(kw)
     return HttpConfig(**base)  # type: ignore[arg-type]
@@ -56,30 +62,54 @@ def server() -> Iterator[LoopServer]:
         f"<pubDate>Mon, 0{i + 1} Sep 2025 10:00:00 GMT</pubDate></item>"
         for i in range(3)
     )
-    srv.set("/rss.xml", Resource(
-        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
-        f"<link>{base}/</link>{items}</channel></rss>".encode(), "application/rss+xml"))
+    srv.set(
+        "/rss.xml",
+        Resource(
+            f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
+            f"<link>{base}/</link>{items}</channel></rss>".encode(),
+            "application/rss+xml",
+        ),
+    )
     for i in range(3):
         srv.set(f"/pages/{i}.html", Resource(ARTICLE.format(t=f"Article {i}").encode()))
-    ru = ('<?xml version="1.0" encoding="windows-1251"?><rss version="2.0"><channel>'
-          "<title>Новости</title><language>ru-RU</language><item><title>Перемирие в силе</title>"
-          "<link>http://ru.example.net/n/1</link><description>Стороны соблюдают режим "
-          "прекращения огня.</description></item></channel></rss>").encode("cp1251")
+    ru = (
+        '<?xml version="1.0" encoding="windows-1251"?><rss version="2.0"><channel>'
+        "<title>Новости</title><language>ru-RU</language><item><title>Перемирие в силе</title>"
+        "<link>http://ru.example.net/n/1</link><description>Стороны соблюдают режим "
+        "прекращения огня.</description></item></channel></rss>"
+    ).encode("cp1251")
     srv.set("/ru-header.xml", Resource(ru, "application/rss+xml; charset=windows-1251"))
     srv.set("/ru-decl.xml", Resource(ru, "text/xml"))
-    srv.set("/moved.xml", lambda h, req: h.reply(301, b"", "text/html",
-                                                 {"Location": "/feeds/v2/rss.xml"}, req=req))
-    srv.set("/feeds/v2/rss.xml", Resource(
-        b"<rss version='2.0'><channel><title>v2</title><item><title>rel</title>"
-        b"<link>story.html#c</link></item></channel></rss>", "application/rss+xml"))
-    srv.set("/private-link.xml", Resource(
-        f"<rss version='2.0'><channel><title>p</title><item><title>internal</title>"
-        f"<link>{base}/internal/admin</link><description>An internal link.</description></item>"
-        f"</channel></rss>".encode(), "application/rss+xml"))
+    srv.set(
+        "/moved.xml",
+        lambda h, req: h.reply(301, b"", "text/html", {"Location": "/feeds/v2/rss.xml"}, req=req),
+    )
+    srv.set(
+        "/feeds/v2/rss.xml",
+        Resource(
+            b"<rss version='2.0'><channel><title>v2</title><item><title>rel</title>"
+            b"<link>story.html#c</link></item></channel></rss>",
+            "application/rss+xml",
+        ),
+    )
+    srv.set(
+        "/private-link.xml",
+        Resource(
+            f"<rss version='2.0'><channel><title>p</title><item><title>internal</title>"
+            f"<link>{base}/internal/admin</link><description>An internal link.</description></item>"
+            f"</channel></rss>".encode(),
+            "application/rss+xml",
+        ),
+    )
     srv.set("/internal/admin", Resource(b"<html>internal</html>"))
-    srv.set("/broken.xml", Resource(b"<rss><channel><item><title>Half & broken</title>"
-                                    b"<link>http://x.example/1</link></item><item><title>",
-                                    "application/rss+xml"))
+    srv.set(
+        "/broken.xml",
+        Resource(
+            b"<rss><channel><item><title>Half & broken</title>"
+            b"<link>http://x.example/1</link></item><item><title>",
+            "application/rss+xml",
+        ),
+    )
     state = {"n": 0}
 
     def flaky(h: Any, req: Request) -> None:
@@ -101,8 +131,7 @@ def test_conditional_get_second_poll_parses_nothing(server: LoopServer) -> None:
 
     async def twice(client: HttpClient) -> tuple[FeedPoll, FeedPoll]:
         first = await poll_feed(client, source, etag=None, last_modified=None)
-        second = await poll_feed(client, source, etag=first.etag,
-                                 last_modified=first.last_modified)
+        second = await poll_feed(client, source, etag=first.etag, last_modified=first.last_modified)
         return first, second
 
     first, second = run(twice)
@@ -154,8 +183,15 @@ def test_pages_fetched_extracted_and_robots_obeyed(server: LoopServer) -> None:
             except BlockedURLError as exc:
                 out.append(article_from_entry(e, f"blocked: {exc}", source.language))
                 continue
-            out.append(extract_article(res.content, url=res.url, headers=res.headers, entry=e,
-                                       language_hint=source.language))
+            out.append(
+                extract_article(
+                    res.content,
+                    url=res.url,
+                    headers=res.headers,
+                    entry=e,
+                    language_hint=source.language,
+                )
+            )
         return out
 
     arts = run(pipeline)
@@ -168,8 +204,9 @@ def test_pages_fetched_extracted_and_robots_obeyed(server: LoopServer) -> None:
 
 def test_feed_link_to_loopback_refused_without_private_networks(server: LoopServer) -> None:
     # the feed itself is read with a permissive client; its link must not pass a strict one
-    poll = run(lambda c: poll_feed(c, src(server, "/private-link.xml"), etag=None,
-                                   last_modified=None))
+    poll = run(
+        lambda c: poll_feed(c, src(server, "/private-link.xml"), etag=None, last_modified=None)
+    )
     (e,) = poll.entries
     assert e.url == server.url("/internal/admin")
     with pytest.raises(BlockedURLError):

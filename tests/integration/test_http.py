@@ -23,9 +23,17 @@ UA = "RegionWatch-test/0.1 (+http://127.0.0.1/contact)"
 
 def cfg(**kw: object) -> HttpConfig:
     base: dict[str, object] = dict(
-        allow_private_networks=True, user_agent=UA, connect_timeout=1.0, read_timeout=3.0,
-        total_timeout=3.0, retries=2, backoff_base=0.01, per_host_delay=0.0,
-        max_retry_after=2.0, max_bytes=200_000, max_redirects=5,
+        allow_private_networks=True,
+        user_agent=UA,
+        connect_timeout=1.0,
+        read_timeout=3.0,
+        total_timeout=3.0,
+        retries=2,
+        backoff_base=0.01,
+        per_host_delay=0.0,
+        max_retry_after=2.0,
+        max_bytes=200_000,
+        max_redirects=5,
     )
     base.update(kw)
     return HttpConfig(**base)  # type: ignore[arg-type]
@@ -133,12 +141,16 @@ def server() -> Iterator[LoopServer]:
     srv.set("/trickle", trickle)
     srv.set("/big", Resource(b"z" * 500_000, "text/plain"))
     srv.set("/big-chunked", chunked_big)
-    srv.set("/bomb", Resource(BOMB, "text/html", headers={"Content-Encoding": "gzip"},
-                              conditional=False))
-    srv.set("/gz", Resource(SMALL_GZ, "text/html; charset=utf-8",
-                            headers={"Content-Encoding": "gzip"}))
-    srv.set("/deflate", Resource(SMALL_DEFLATE, "text/plain",
-                                 headers={"Content-Encoding": "deflate"}))
+    srv.set(
+        "/bomb",
+        Resource(BOMB, "text/html", headers={"Content-Encoding": "gzip"}, conditional=False),
+    )
+    srv.set(
+        "/gz", Resource(SMALL_GZ, "text/html; charset=utf-8", headers={"Content-Encoding": "gzip"})
+    )
+    srv.set(
+        "/deflate", Resource(SMALL_DEFLATE, "text/plain", headers={"Content-Encoding": "deflate"})
+    )
     srv.set("/loop-a", counting([(302, b"", {"Location": "/loop-b"})]))
     srv.set("/loop-b", counting([(302, b"", {"Location": "/loop-a"})]))
     for i in range(8):
@@ -289,8 +301,9 @@ def test_loopback_refused_unless_private_networks_allowed(server: LoopServer) ->
     with pytest.raises(BlockedURLError):
         fetch(server.url("/ok"), cfg(allow_private_networks=False))
     with pytest.raises(BlockedURLError):
-        fetch(server.url("/ok").replace("127.0.0.1", "localhost"),
-              cfg(allow_private_networks=False))
+        fetch(
+            server.url("/ok").replace("127.0.0.1", "localhost"), cfg(allow_private_networks=False)
+        )
     assert len(server.requests("/ok")) == before
 
 
@@ -316,11 +329,22 @@ def test_fetch_sync_and_charset_from_header(server: LoopServer) -> None:
 @pytest.mark.parametrize(
     "url",
     [
-        "ftp://example.org/x", "file:///etc/passwd", "javascript:alert(1)", "http://10.1.2.3/",
-        "http://192.168.0.1/", "http://172.16.5.4/", "http://169.254.169.254/latest/meta-data/",
-        "http://[::1]/", "http://[::ffff:127.0.0.1]/", "http://0.0.0.0/", "http://224.0.0.1/",
-        "http://localhost:8080/", "http://metadata.google.internal/", "http://100.64.0.1/",
-        "http://[fd00:ec2::254]/", "http:///nohost",
+        "ftp://example.org/x",
+        "file:///etc/passwd",
+        "javascript:alert(1)",
+        "http://10.1.2.3/",
+        "http://192.168.0.1/",
+        "http://172.16.5.4/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://0.0.0.0/",
+        "http://224.0.0.1/",
+        "http://localhost:8080/",
+        "http://metadata.google.internal/",
+        "http://100.64.0.1/",
+        "http://[fd00:ec2::254]/",
+        "http:///nohost",
     ],
 )
 def test_url_guard_refuses(url: str) -> None:
@@ -341,10 +365,16 @@ def test_url_guard_allows_public_and_private_when_configured() -> None:
     [
         ("Привет".encode("cp1251"), "text/html; charset=windows-1251", "Привет"),
         ("\ufeffПривет".encode(), "text/html; charset=iso-8859-1", "Привет"),
-        ('<meta charset="koi8-r"><p>Привет</p>'.encode("koi8-r"), "text/html",
-         '<meta charset="koi8-r"><p>Привет</p>'),
-        ("<?xml version='1.0' encoding='windows-1251'?><a>Привет</a>".encode("cp1251"), None,
-         "<?xml version='1.0' encoding='windows-1251'?><a>Привет</a>"),
+        (
+            '<meta charset="koi8-r"><p>Привет</p>'.encode("koi8-r"),
+            "text/html",
+            '<meta charset="koi8-r"><p>Привет</p>',
+        ),
+        (
+            "<?xml version='1.0' encoding='windows-1251'?><a>Привет</a>".encode("cp1251"),
+            None,
+            "<?xml version='1.0' encoding='windows-1251'?><a>Привет</a>",
+        ),
         ("naïve café".encode(), "text/plain", "naïve café"),
         (b"", None, ""),
     ],
@@ -354,8 +384,10 @@ def test_decode_bytes(data: bytes, ctype: str | None, expected: str) -> None:
 
 
 def test_decode_bytes_detects_undeclared_cyrillic() -> None:
-    text = ("Министерство обороны сообщило о прекращении огня на границе. "
-            "Пограничники двух стран провели переговоры в среду.") * 3
+    text = (
+        "Министерство обороны сообщило о прекращении огня на границе. "
+        "Пограничники двух стран провели переговоры в среду."
+    ) * 3
     assert decode_bytes(text.encode("cp1251"), "text/html") == text
 
 
@@ -381,8 +413,9 @@ def test_unresolvable_host_fails_fast_the_second_time() -> None:
 
     async def run() -> list[str]:
         out = []
-        async with HttpClient(cfg(allow_private_networks=True),
-                              transport=httpx.MockTransport(handler)) as client:
+        async with HttpClient(
+            cfg(allow_private_networks=True), transport=httpx.MockTransport(handler)
+        ) as client:
             for _ in range(2):
                 try:
                     await client.fetch("http://no-such-host.invalid/page")
@@ -406,8 +439,9 @@ def test_every_redirect_hop_passes_the_url_guard() -> None:
         return httpx.Response(302, headers={"Location": "http://169.254.169.254/latest/"})
 
     async def run() -> None:
-        async with HttpClient(cfg(allow_private_networks=False),
-                              transport=httpx.MockTransport(handler)) as client:
+        async with HttpClient(
+            cfg(allow_private_networks=False), transport=httpx.MockTransport(handler)
+        ) as client:
             await client.fetch("http://93.184.216.34/story")
 
     with pytest.raises(BlockedURLError, match="169.254.169.254"):
@@ -436,11 +470,13 @@ def test_batches_of_a_cycle_share_one_client_and_its_per_host_limit(server: Loop
         assert client is not None
 
         async def batch() -> list[FetchResult]:
-            return list(await asyncio.gather(
-                *(client.fetch(server.url("/gauge-shared")) for _ in range(3))))
+            return list(
+                await asyncio.gather(*(client.fetch(server.url("/gauge-shared")) for _ in range(3)))
+            )
 
-        threads = [threading.Thread(target=lambda: results.append(loop.run(batch())))
-                   for _ in range(3)]  # three task threads, as the task runner has
+        threads = [
+            threading.Thread(target=lambda: results.append(loop.run(batch()))) for _ in range(3)
+        ]  # three task threads, as the task runner has
         for th in threads:
             th.start()
         for th in threads:

@@ -39,32 +39,63 @@ BODY = (
 
 def make_settings(db_url: str, channels: list[str] | None = None, **alerts: Any) -> Settings:
     """Settings for a test store with the given Apprise channel URLs."""
-    chans = [ChannelConfig(url=u, name=f"ch{i}", rate_per_minute=alerts.pop("rate", None))
-             for i, u in enumerate(channels or [])]
-    return Settings(storage=StorageConfig(url=db_url), channels=chans,
-                    alerts=AlertsConfig(**alerts))
+    chans = [
+        ChannelConfig(url=u, name=f"ch{i}", rate_per_minute=alerts.pop("rate", None))
+        for i, u in enumerate(channels or [])
+    ]
+    return Settings(
+        storage=StorageConfig(url=db_url), channels=chans, alerts=AlertsConfig(**alerts)
+    )
 
 
-def tags_for(category: str = "border_clash", score: float = 0.9,
-             sentence: str = "Armenian and Azerbaijani forces exchanged fire near the border.",
-             matched: str = "exchanged fire") -> dict[str, Any]:
+def tags_for(
+    category: str = "border_clash",
+    score: float = 0.9,
+    sentence: str = "Armenian and Azerbaijani forces exchanged fire near the border.",
+    matched: str = "exchanged fire",
+) -> dict[str, Any]:
     """A tagger result with one positive category and two actors."""
-    cats = {c: {"score": 0.0, "decision": False, "evidence": []}
-            for c in ("csto", "ceasefire", "border_clash")}
-    cats[category] = {"score": score, "decision": True, "evidence": [
-        {"sentence": sentence, "start": 0, "end": len(sentence), "rule": f"{category}.kw",
-         "matched": matched}]}
-    return {"actors": [{"slug": "armenia", "name": "Armenia", "mentions": 3},
-                       {"slug": "azerbaijan", "name": "Azerbaijan", "mentions": 2}],
-            "categories": cats}
+    cats = {
+        c: {"score": 0.0, "decision": False, "evidence": []}
+        for c in ("csto", "ceasefire", "border_clash")
+    }
+    cats[category] = {
+        "score": score,
+        "decision": True,
+        "evidence": [
+            {
+                "sentence": sentence,
+                "start": 0,
+                "end": len(sentence),
+                "rule": f"{category}.kw",
+                "matched": matched,
+            }
+        ],
+    }
+    return {
+        "actors": [
+            {"slug": "armenia", "name": "Armenia", "mentions": 3},
+            {"slug": "azerbaijan", "name": "Azerbaijan", "mentions": 2},
+        ],
+        "categories": cats,
+    }
 
 
-def add_feed(store: Store, name: str, country: str | None = "AM",
-             state: bool | None = False) -> None:
+def add_feed(
+    store: Store, name: str, country: str | None = "AM", state: bool | None = False
+) -> None:
     with store.begin() as conn:
-        conn.execute(insert_ignore(conn, t.feeds).values(
-            name=name, url=f"http://127.0.0.1:9/{name}.xml", kind="feed", country=country,
-            state_affiliated=state, consecutive_failures=0, items_seen=0))
+        conn.execute(
+            insert_ignore(conn, t.feeds).values(
+                name=name,
+                url=f"http://127.0.0.1:9/{name}.xml",
+                kind="feed",
+                country=country,
+                state_affiliated=state,
+                consecutive_failures=0,
+                items_seen=0,
+            )
+        )
 
 
 class World:
@@ -78,11 +109,19 @@ class World:
             self.index.load(conn, datetime.now(UTC))
         self.n = 0
 
-    def add(self, *, title: str, text: str = BODY, feed: str = "Ararat Wire",
-            url: str | None = None, tags: dict[str, Any] | None = None,
-            published: datetime | None = None, origin: str = "feed",
-            baseline_cutoff: datetime | None = None, now: datetime | None = None,
-            ) -> tuple[int, int, int]:
+    def add(
+        self,
+        *,
+        title: str,
+        text: str = BODY,
+        feed: str = "Ararat Wire",
+        url: str | None = None,
+        tags: dict[str, Any] | None = None,
+        published: datetime | None = None,
+        origin: str = "feed",
+        baseline_cutoff: datetime | None = None,
+        now: datetime | None = None,
+    ) -> tuple[int, int, int]:
         """Insert an item, cluster it and enqueue its alerts in one transaction.
 
         Returns (item_id, story_id, alert rows created).
@@ -94,17 +133,44 @@ class World:
         published = published or now - timedelta(minutes=5)
         cats = [c for c, d in tags["categories"].items() if d["decision"]]
         with self.store.begin() as conn:
-            item_id = conn.execute(t.items.insert().values(
-                url_hash=f"h{os.getpid()}-{self.n}-{url}"[-64:], url=url, canonical_url=url,
-                feed_name=feed, title=title, text=text, published_at=published,
-                first_seen_at=now, origin=origin, categories=cats, tags=tags,
-            ).returning(t.items.c.id)).scalar_one()
-            story_id, _new = self.index.assign(conn, item_id=item_id, title=title, text=text,
-                                               outlet=feed, now=now)
-            item = {"id": item_id, "title": title, "url": url, "feed_name": feed,
-                    "published_at": published, "first_seen_at": now, "origin": origin}
-            created = enqueue_alerts(conn, settings=self.settings, item=item, story_id=story_id,
-                                     tags=tags, baseline_cutoff=baseline_cutoff, now=now)
+            item_id = conn.execute(
+                t.items.insert()
+                .values(
+                    url_hash=f"h{os.getpid()}-{self.n}-{url}"[-64:],
+                    url=url,
+                    canonical_url=url,
+                    feed_name=feed,
+                    title=title,
+                    text=text,
+                    published_at=published,
+                    first_seen_at=now,
+                    origin=origin,
+                    categories=cats,
+                    tags=tags,
+                )
+                .returning(t.items.c.id)
+            ).scalar_one()
+            story_id, _new = self.index.assign(
+                conn, item_id=item_id, title=title, text=text, outlet=feed, now=now
+            )
+            item = {
+                "id": item_id,
+                "title": title,
+                "url": url,
+                "feed_name": feed,
+                "published_at": published,
+                "first_seen_at": now,
+                "origin": origin,
+            }
+            created = enqueue_alerts(
+                conn,
+                settings=self.settings,
+                item=item,
+                story_id=story_id,
+                tags=tags,
+                baseline_cutoff=baseline_cutoff,
+                now=now,
+            )
         return item_id, story_id, created
 
 
@@ -134,12 +200,16 @@ def test_new_item_alerts_once_per_channel_and_rerun_adds_nothing(world: World) -
     assert created == 2
     rows = alert_rows(world.store)
     assert {(r["story_id"], r["category"], r["channel"]) for r in rows} == {
-        (story, "border_clash", "ch0"), (story, "border_clash", "ch1")}
+        (story, "border_clash", "ch0"),
+        (story, "border_clash", "ch1"),
+    }
     assert all(r["status"] == "pending" for r in rows)
     # the same report from a second outlet joins the story and alerts nothing
     _i2, story2, created2 = world.add(
         title="UPDATE 1-Armenia and Azerbaijan exchange fire on border",
-        text="YEREVAN (Vostok Vestnik) — Updated by our desk. " + BODY, feed="Vostok Vestnik")
+        text="YEREVAN (Vostok Vestnik) — Updated by our desk. " + BODY,
+        feed="Vostok Vestnik",
+    )
     assert story2 == story and created2 == 0
     with world.store.connect() as conn:
         st = conn.execute(select(t.stories).where(t.stories.c.id == story)).mappings().one()
@@ -151,11 +221,17 @@ def test_new_category_on_alerted_story_is_a_new_alert(world: World) -> None:
     _i, story, created = world.add(title="Clash on the Armenia-Azerbaijan border")
     assert created == 2
     both = tags_for()
-    both["categories"]["ceasefire"] = {"score": 0.8, "decision": True, "evidence": [
-        {"sentence": "Both sides agreed to a ceasefire.", "matched": "ceasefire"}]}
-    _i2, story2, created2 = world.add(title="UPDATE 2-Clash on the Armenia-Azerbaijan border",
-                                      text=BODY + " Both sides later agreed to a ceasefire.",
-                                      tags=both, feed="Vostok Vestnik")
+    both["categories"]["ceasefire"] = {
+        "score": 0.8,
+        "decision": True,
+        "evidence": [{"sentence": "Both sides agreed to a ceasefire.", "matched": "ceasefire"}],
+    }
+    _i2, story2, created2 = world.add(
+        title="UPDATE 2-Clash on the Armenia-Azerbaijan border",
+        text=BODY + " Both sides later agreed to a ceasefire.",
+        tags=both,
+        feed="Vostok Vestnik",
+    )
     assert story2 == story
     assert created2 == 2
     assert sorted({r["category"] for r in alert_rows(world.store)}) == ["border_clash", "ceasefire"]
@@ -164,22 +240,43 @@ def test_new_category_on_alerted_story_is_a_new_alert(world: World) -> None:
 def test_gaza_ceasefire_and_untagged_items_alert_nothing(world: World) -> None:
     neg = tags_for("ceasefire")
     neg["categories"]["ceasefire"]["decision"] = False  # the tagger said no (other region)
-    assert world.add(title="Gaza ceasefire talks resume in Cairo", text="Gaza " * 50,
-                     tags=neg)[2] == 0
+    assert (
+        world.add(title="Gaza ceasefire talks resume in Cairo", text="Gaza " * 50, tags=neg)[2] == 0
+    )
     assert alert_rows(world.store) == []
 
 
 def test_old_baseline_and_backfill_items_never_alert(world: World) -> None:
     now = datetime.now(UTC)
     max_age = world.settings.alerts.max_age_hours
-    assert world.add(title="Old clash report one", text="alpha " * 40,
-                     published=now - timedelta(hours=max_age + 1))[2] == 0
+    assert (
+        world.add(
+            title="Old clash report one",
+            text="alpha " * 40,
+            published=now - timedelta(hours=max_age + 1),
+        )[2]
+        == 0
+    )
     # no publication date: first-seen counts (now) → may alert
     cutoff = now - timedelta(hours=6)
-    assert world.add(title="First poll, published 7 h ago", text="beta " * 40,
-                     published=now - timedelta(hours=7), baseline_cutoff=cutoff)[2] == 0
-    assert world.add(title="First poll, published 1 h ago", text="gamma " * 40,
-                     published=now - timedelta(hours=1), baseline_cutoff=cutoff)[2] == 2
+    assert (
+        world.add(
+            title="First poll, published 7 h ago",
+            text="beta " * 40,
+            published=now - timedelta(hours=7),
+            baseline_cutoff=cutoff,
+        )[2]
+        == 0
+    )
+    assert (
+        world.add(
+            title="First poll, published 1 h ago",
+            text="gamma " * 40,
+            published=now - timedelta(hours=1),
+            baseline_cutoff=cutoff,
+        )[2]
+        == 2
+    )
     assert world.add(title="Backfilled clash", text="delta " * 40, origin="backfill")[2] == 0
     assert len(alert_rows(world.store)) == 2
 
@@ -191,14 +288,22 @@ def test_rules_min_score_actors_and_channel_categories(sqlite_url: str) -> None:
     add_feed(store, "Ararat Wire")
     settings = Settings(
         storage=StorageConfig(url=sqlite_url),
-        channels=[ChannelConfig(url="json://127.0.0.1:9/a", name="clashes",
-                                categories=["border_clash"]),
-                  ChannelConfig(url="json://127.0.0.1:9/b", name="csto-desk", categories=["csto"])],
-        alerts=AlertsConfig(rules=[
-            AlertRule(category="border_clash", min_score=0.5, require_actors=["armenia"],
-                      exclude_actors=["kosovo"], severity="critical"),
-            AlertRule(category="csto", channels=["csto-desk"]),
-        ]),
+        channels=[
+            ChannelConfig(url="json://127.0.0.1:9/a", name="clashes", categories=["border_clash"]),
+            ChannelConfig(url="json://127.0.0.1:9/b", name="csto-desk", categories=["csto"]),
+        ],
+        alerts=AlertsConfig(
+            rules=[
+                AlertRule(
+                    category="border_clash",
+                    min_score=0.5,
+                    require_actors=["armenia"],
+                    exclude_actors=["kosovo"],
+                    severity="critical",
+                ),
+                AlertRule(category="csto", channels=["csto-desk"]),
+            ]
+        ),
     )
     w = World(store, settings)
     assert w.add(title="weak clash", text="one " * 30, tags=tags_for(score=0.3))[2] == 0
@@ -210,7 +315,9 @@ def test_rules_min_score_actors_and_channel_categories(sqlite_url: str) -> None:
     assert w.add(title="ceasefire", text="five " * 30, tags=tags_for("ceasefire"))[2] == 0
     rows = alert_rows(store)
     assert [(r["category"], r["channel"], r["severity"]) for r in rows] == [
-        ("border_clash", "clashes", "critical"), ("csto", "csto-desk", "warning")]
+        ("border_clash", "clashes", "critical"),
+        ("csto", "csto-desk", "warning"),
+    ]
     store.close()
 
 
@@ -239,12 +346,16 @@ def test_alerts_due_is_the_claim_condition(world: World) -> None:
         conn.execute(t.alerts.update().values(claimed_until=now + timedelta(minutes=5)))
     assert not alerts_due(ctx)
     with world.store.begin() as conn:  # backing off after a failure: not yet due
-        conn.execute(t.alerts.update().values(claimed_until=None,
-                                              next_attempt_at=now + timedelta(minutes=5)))
+        conn.execute(
+            t.alerts.update().values(claimed_until=None, next_attempt_at=now + timedelta(minutes=5))
+        )
     assert not alerts_due(ctx)
     with world.store.begin() as conn:  # the backoff is over, or the lease expired: due
-        conn.execute(t.alerts.update().values(claimed_until=now - timedelta(seconds=1),
-                                              next_attempt_at=now - timedelta(seconds=1)))
+        conn.execute(
+            t.alerts.update().values(
+                claimed_until=now - timedelta(seconds=1), next_attempt_at=now - timedelta(seconds=1)
+            )
+        )
     assert alerts_due(ctx)
     with world.store.begin() as conn:  # settled rows are never due
         conn.execute(t.alerts.update().values(status="sent"))
@@ -274,10 +385,12 @@ def test_killed_after_commit_before_delivery_delivers_once(sqlite_url: str, tmp_
         hook_url = f"json://127.0.0.1:{hook.port}/hook"
         item_url = "http://127.0.0.1:9/ararat-wire/news/crash.html"
         script = tmp_path / "crash.py"
-        script.write_text(CRASH_SCRIPT.format(root=str(ROOT), url=sqlite_url, hook=hook_url,
-                                              item_url=item_url))
-        proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
-                                cwd=str(ROOT))
+        script.write_text(
+            CRASH_SCRIPT.format(root=str(ROOT), url=sqlite_url, hook=hook_url, item_url=item_url)
+        )
+        proc = subprocess.Popen(
+            [sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=str(ROOT)
+        )
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "committed"
         proc.send_signal(signal.SIGKILL)
@@ -317,8 +430,7 @@ DRAIN_SCRIPT = textwrap.dedent("""
 
 
 @pytest.mark.postgres
-def test_two_workers_drain_one_postgres_outbox_exactly_once(fresh_pg: str,
-                                                              tmp_path: Path) -> None:
+def test_two_workers_drain_one_postgres_outbox_exactly_once(fresh_pg: str, tmp_path: Path) -> None:
     import time
 
     from tests.loopback import LoopServer
@@ -339,17 +451,29 @@ def test_two_workers_drain_one_postgres_outbox_exactly_once(fresh_pg: str,
         w = World(store, make_settings(fresh_pg, [hook_url]))
         n = 30
         for i in range(n):
-            w.add(title=f"Distinct report number {i} about the border",
-                  text=f"report{i} " + " ".join(f"w{i}x{k}" for k in range(40)),
-                  url=f"http://127.0.0.1:9/a/{i}.html")
+            w.add(
+                title=f"Distinct report number {i} about the border",
+                text=f"report{i} " + " ".join(f"w{i}x{k}" for k in range(40)),
+                url=f"http://127.0.0.1:9/a/{i}.html",
+            )
         assert len(alert_rows(store)) == n
         procs = []
         for k in range(2):
             script = tmp_path / f"drain{k}.py"
-            script.write_text(DRAIN_SCRIPT.format(root=str(ROOT), url=fresh_pg, hook=hook_url,
-                                                  worker=f"worker-{k}"))
-            procs.append(subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE,
-                                          stdout=subprocess.PIPE, text=True, cwd=str(ROOT)))
+            script.write_text(
+                DRAIN_SCRIPT.format(
+                    root=str(ROOT), url=fresh_pg, hook=hook_url, worker=f"worker-{k}"
+                )
+            )
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, str(script)],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                    cwd=str(ROOT),
+                )
+            )
         for p in procs:
             assert p.stdin is not None
             p.stdin.write("go\n")
@@ -358,12 +482,14 @@ def test_two_workers_drain_one_postgres_outbox_exactly_once(fresh_pg: str,
         assert sum(totals) == n, totals
         print("worker totals", totals)
         posts = hook.delivered()
-        urls = [b.split(b"http://127.0.0.1:9/a/")[1].split(b".html")[0] for b in
-                (p.body for p in posts)]
+        urls = [
+            b.split(b"http://127.0.0.1:9/a/")[1].split(b".html")[0] for b in (p.body for p in posts)
+        ]
         assert sorted(urls) == sorted(str(i).encode() for i in range(n))  # each exactly once
         with store.connect() as conn:
-            sent = conn.execute(select(func.count()).select_from(t.alerts)
-                                .where(t.alerts.c.status == "sent")).scalar_one()
+            sent = conn.execute(
+                select(func.count()).select_from(t.alerts).where(t.alerts.c.status == "sent")
+            ).scalar_one()
         assert sent == n
         store.close()
     finally:

@@ -137,7 +137,10 @@ def test_shared_google_news_sitemap(shared: Path) -> None:
     assert doc.kind == "urlset" and len(doc.urls) >= 4
     first = doc.urls[0]
     # whitespace around <loc> and <news:title> is trimmed
-    assert first.loc == "https://www.nytimes.com/interactive/2020/05/11/magazine/quarantine-insanity.html"
+    assert (
+        first.loc
+        == "https://www.nytimes.com/interactive/2020/05/11/magazine/quarantine-insanity.html"
+    )
     assert first.published == datetime(2020, 5, 11, 9, 0, 1, tzinfo=UTC)
     assert first.lastmod == datetime(2020, 5, 19, 21, 57, 45, tzinfo=UTC)
     assert first.title is not None and first.title.startswith("Quarantine Was Driving Me Crazy")
@@ -171,7 +174,8 @@ def _news(entries: list[tuple[str, str]]) -> bytes:
     return (
         '<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/'
         'sitemap/0.9" xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">'
-        + body + "</urlset>"
+        + body
+        + "</urlset>"
     ).encode()
 
 
@@ -186,7 +190,11 @@ def test_news_sitemap_edges_exact() -> None:
     }
     doc = parse_sitemap(gzip.compress(_news(list(dates.items()))), "https://s.example/n.xml")
     got = {c.url for c in select_entries(doc.urls, SINCE, UNTIL)}
-    assert got == {"https://s.example/b-0910", "https://s.example/c-0920", "https://s.example/e-tzin"}
+    assert got == {
+        "https://s.example/b-0910",
+        "https://s.example/c-0920",
+        "https://s.example/e-tzin",
+    }
     lang = {c.language for c in select_entries(doc.urls, SINCE, UNTIL, language="en")}
     assert lang == {"hy"}  # the sitemap's language wins over the source default
 
@@ -218,12 +226,17 @@ def test_child_sitemap_lastmod_rule() -> None:
 
 def test_text_and_invalid_sitemaps() -> None:
     doc = parse_sitemap(b"https://s.example/a\n\nhttps://s.example/b\nnot a url\n")
-    assert doc.kind == "text" and [e.loc for e in doc.urls] == ["https://s.example/a", "https://s.example/b"]
+    assert doc.kind == "text" and [e.loc for e in doc.urls] == [
+        "https://s.example/a",
+        "https://s.example/b",
+    ]
     assert parse_sitemap(b"hello").kind == "invalid"
     assert parse_sitemap(b"<html><body>404</body></html>").kind == "invalid"
     # an entity-expansion attempt is not expanded
-    bomb = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;">]>'
-            b'<urlset><url><loc>https://s.example/&b;</loc></url></urlset>')
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;">]>'
+        b"<urlset><url><loc>https://s.example/&b;</loc></url></urlset>"
+    )
     doc = parse_sitemap(bomb)
     assert all("aaaaaaaaaa" not in e.loc for e in doc.urls)
 
@@ -254,8 +267,14 @@ def test_cdx_json_with_resume_key() -> None:
 def test_cdx_query_parameters() -> None:
     from urllib.parse import parse_qs, urlsplit
 
-    url = cdx_query("https://web.archive.org/cdx/search/cdx", "s.example/*", SINCE, UNTIL,
-                    limit=50, resume_key="k1")
+    url = cdx_query(
+        "https://web.archive.org/cdx/search/cdx",
+        "s.example/*",
+        SINCE,
+        UNTIL,
+        limit=50,
+        resume_key="k1",
+    )
     q = parse_qs(urlsplit(url).query)
     assert q["url"] == ["s.example/*"] and q["from"] == ["20220910"] and q["to"] == ["20220920"]
     assert sorted(q["filter"]) == ["mimetype:text/html", "statuscode:200"]
@@ -265,9 +284,14 @@ def test_cdx_query_parameters() -> None:
 
 def test_looks_like_article() -> None:
     assert looks_like_article("https://s.example/news/2022/09/10/border-clash-123.html")
-    for u in ("https://s.example/", "https://s.example/tag/armenia/", "https://s.example/feed/",
-              "https://s.example/news/?page=2", "https://s.example/static/app.js",
-              "https://s.example/sitemap.xml"):
+    for u in (
+        "https://s.example/",
+        "https://s.example/tag/armenia/",
+        "https://s.example/feed/",
+        "https://s.example/news/?page=2",
+        "https://s.example/static/app.js",
+        "https://s.example/sitemap.xml",
+    ):
         assert not looks_like_article(u), u
 
 
@@ -286,7 +310,10 @@ def test_url_list() -> None:
     )
     got = parse_url_list(text.lstrip("\ufeff"), SINCE, UNTIL, source="S")
     assert [c.url for c in got] == [
-        "https://s.example/a", "https://s.example/b", "https://s.example/d", "https://s.example/e"
+        "https://s.example/a",
+        "https://s.example/b",
+        "https://s.example/d",
+        "https://s.example/e",
     ]
     assert got[0].published is None and got[1].published == datetime(2022, 9, 10, tzinfo=UTC)
     assert all(c.source == "S" for c in got)
@@ -295,8 +322,10 @@ def test_url_list() -> None:
 # ---------------------------------------------------------------------------- WARC
 def _page(title: str, published: str | None) -> bytes:
     meta = f'<meta property="article:published_time" content="{published}">' if published else ""
-    return (f"<html><head><title>{title}</title>{meta}</head><body><article><p>{title} text."
-            "</p></article></body></html>").encode()
+    return (
+        f"<html><head><title>{title}</title>{meta}</head><body><article><p>{title} text."
+        "</p></article></body></html>"
+    ).encode()
 
 
 def write_warc(path: Path, records: list[tuple[str, str, int, str, bytes]]) -> None:
@@ -307,36 +336,82 @@ def write_warc(path: Path, records: list[tuple[str, str, int, str, bytes]]) -> N
     with open(path, "wb") as fh:
         writer = WARCWriter(fh, gzip=True)
         for url, wdate, status, ctype, body in records:
-            http = StatusAndHeaders(f"{status} OK" if status == 200 else f"{status} Not Found",
-                                    [("Content-Type", ctype)], protocol="HTTP/1.1")
-            rec = writer.create_warc_record(url, "response", payload=io.BytesIO(body),
-                                            http_headers=http,
-                                            warc_headers_dict={"WARC-Date": wdate})
+            http = StatusAndHeaders(
+                f"{status} OK" if status == 200 else f"{status} Not Found",
+                [("Content-Type", ctype)],
+                protocol="HTTP/1.1",
+            )
+            rec = writer.create_warc_record(
+                url,
+                "response",
+                payload=io.BytesIO(body),
+                http_headers=http,
+                warc_headers_dict={"WARC-Date": wdate},
+            )
             writer.write_record(rec)
-            req_http = StatusAndHeaders("GET / HTTP/1.1", [("Host", "s.example")],
-                                        is_http_request=True)
-            req = writer.create_warc_record(url, "request", payload=io.BytesIO(b""),
-                                            http_headers=req_http,
-                                            warc_headers_dict={"WARC-Date": wdate})
+            req_http = StatusAndHeaders(
+                "GET / HTTP/1.1", [("Host", "s.example")], is_http_request=True
+            )
+            req = writer.create_warc_record(
+                url,
+                "request",
+                payload=io.BytesIO(b""),
+                http_headers=req_http,
+                warc_headers_dict={"WARC-Date": wdate},
+            )
             writer.write_record(req)
 
 
 def test_warc_records(tmp_path: Path) -> None:
     p = tmp_path / "site.warc.gz"
-    write_warc(p, [
-        ("https://s.example/in", "2022-09-12T10:00:00Z", 200, "text/html; charset=utf-8",
-         _page("in", "2022-09-10T00:00:00+00:00")),
-        ("https://s.example/before", "2022-09-12T10:00:00Z", 200, "text/html",
-         _page("before", "2022-09-09T23:59:59+00:00")),
-        ("https://s.example/after", "2022-09-25T10:00:00Z", 200, "text/html",
-         _page("after", "2022-09-21T00:00:00+00:00")),
-        ("https://s.example/undated-late", "2022-09-20T10:00:00Z", 200, "text/html",
-         _page("undated-late", None)),
-        ("https://s.example/undated-early", "2022-09-01T10:00:00Z", 200, "text/html",
-         _page("undated-early", None)),
-        ("https://s.example/gone", "2022-09-12T10:00:00Z", 404, "text/html", _page("gone", None)),
-        ("https://s.example/logo.png", "2022-09-12T10:00:00Z", 200, "image/png", b"\x89PNG"),
-    ])
+    write_warc(
+        p,
+        [
+            (
+                "https://s.example/in",
+                "2022-09-12T10:00:00Z",
+                200,
+                "text/html; charset=utf-8",
+                _page("in", "2022-09-10T00:00:00+00:00"),
+            ),
+            (
+                "https://s.example/before",
+                "2022-09-12T10:00:00Z",
+                200,
+                "text/html",
+                _page("before", "2022-09-09T23:59:59+00:00"),
+            ),
+            (
+                "https://s.example/after",
+                "2022-09-25T10:00:00Z",
+                200,
+                "text/html",
+                _page("after", "2022-09-21T00:00:00+00:00"),
+            ),
+            (
+                "https://s.example/undated-late",
+                "2022-09-20T10:00:00Z",
+                200,
+                "text/html",
+                _page("undated-late", None),
+            ),
+            (
+                "https://s.example/undated-early",
+                "2022-09-01T10:00:00Z",
+                200,
+                "text/html",
+                _page("undated-early", None),
+            ),
+            (
+                "https://s.example/gone",
+                "2022-09-12T10:00:00Z",
+                404,
+                "text/html",
+                _page("gone", None),
+            ),
+            ("https://s.example/logo.png", "2022-09-12T10:00:00Z", 200, "image/png", b"\x89PNG"),
+        ],
+    )
     got = list(iter_warc(p, SINCE, UNTIL, source="S"))
     assert [c.url for c in got] == ["https://s.example/in", "https://s.example/undated-late"]
     assert got[0].content is not None and b"<title>in</title>" in got[0].content
@@ -356,8 +431,9 @@ def test_page_date() -> None:
     assert page_date(_page("x", "2022-09-10T05:00:00+03:00")) == want
     ld = b'<script type="application/ld+json">{"datePublished": "2022-09-11"}</script>'
     assert page_date(ld) == datetime(2022, 9, 11, tzinfo=UTC)
-    assert page_date(b'<time class="x" datetime="2022-09-12T01:02:03Z">12 Sep</time>') \
-        == datetime(2022, 9, 12, 1, 2, 3, tzinfo=UTC)
+    assert page_date(b'<time class="x" datetime="2022-09-12T01:02:03Z">12 Sep</time>') == datetime(
+        2022, 9, 12, 1, 2, 3, tzinfo=UTC
+    )
     assert page_date(b"<html><body>no date</body></html>") is None
 
 
@@ -368,13 +444,17 @@ def test_plan_chunks_days_and_caps() -> None:
         return Candidate(url=url, published=pub)
 
     cands = [c(f"https://s.example/{i}", 10) for i in range(5)] + [
-        c("https://s.example/x", 11, 23), c("https://s.example/u1", None),
+        c("https://s.example/x", 11, 23),
+        c("https://s.example/u1", None),
         Candidate(url="https://s.example/seen", seen=datetime(2022, 9, 11, 1, tzinfo=UTC)),
     ]
     plan = plan_chunks(list(reversed(cands)), "Sevan Herald", 2)
     assert [cid.rsplit("|", 1)[0] for cid, _ in plan] == [
-        "Sevan Herald|2022-09-10|0", "Sevan Herald|2022-09-10|1", "Sevan Herald|2022-09-10|2",
-        "Sevan Herald|2022-09-11|0", "Sevan Herald|undated|0",
+        "Sevan Herald|2022-09-10|0",
+        "Sevan Herald|2022-09-10|1",
+        "Sevan Herald|2022-09-10|2",
+        "Sevan Herald|2022-09-11|0",
+        "Sevan Herald|undated|0",
     ]
     assert sum(len(x) for _, x in plan) == len(cands)
     assert plan == plan_chunks(cands, "Sevan Herald", 2)  # order-independent

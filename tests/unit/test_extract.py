@@ -37,8 +37,9 @@ PARAS = [
 ]
 
 
-def page(paras: list[str], *, title: str = "Page title", date: str = "2025-03-04",
-         extra: str = "") -> bytes:
+def page(
+    paras: list[str], *, title: str = "Page title", date: str = "2025-03-04", extra: str = ""
+) -> bytes:
     body = "".join(f"<p>{p}</p>" for p in paras)
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
@@ -53,9 +54,14 @@ def page(paras: list[str], *, title: str = "Page title", date: str = "2025-03-04
 
 def entry(summary: str = "Border guards met in Batken.", **kw: object) -> FeedEntry:
     base: dict[str, object] = dict(
-        source="Test feed", url="https://news.example.org/a/1?utm_source=rss", guid="g-1",
-        title="Guards meet in Batken", summary=summary,
-        published=datetime(2025, 3, 4, 9, 30, tzinfo=UTC), author=None, language="en",
+        source="Test feed",
+        url="https://news.example.org/a/1?utm_source=rss",
+        guid="g-1",
+        title="Guards meet in Batken",
+        summary=summary,
+        published=datetime(2025, 3, 4, 9, 30, tzinfo=UTC),
+        author=None,
+        language="en",
     )
     base.update(kw)
     return FeedEntry(**base)  # type: ignore[arg-type]
@@ -69,12 +75,13 @@ def entry(summary: str = "Border guards met in Batken.", **kw: object) -> FeedEn
         ("Yerevan&nbsp;Armenia", "Yerevan Armenia"),
         ("Baku&nbspAzerbaijan", "Baku Azerbaijan"),
         ("Tbilisi &amp;nbsp; Georgia", "Tbilisi Georgia"),
-        ("AT&amp;amp;T and &laquo;quotes&raquo; &#8211; ok &#x2014; fine",
-         "AT&T and «quotes» – ok — fine"),
+        (
+            "AT&amp;amp;T and &laquo;quotes&raquo; &#8211; ok &#x2014; fine",
+            "AT&T and «quotes» – ok — fine",
+        ),
         ("A <b>bold</b> <span class='x'>claim</span><br/>next line", "A bold claim\nnext line"),
         ("  many\t\tspaces \u00a0 here \u200b ", "many spaces here"),
-        ("Text\n\n\nShare this article\nSubscribe to our newsletter\nMore text",
-         "Text\nMore text"),
+        ("Text\n\n\nShare this article\nSubscribe to our newsletter\nMore text", "Text\nMore text"),
         ("Поделиться\nЧитайте также: другое\nСуть новости.", "Суть новости."),
         ("Read more: Recognizing Germany colonial crimes\nBody.", "Body."),
         ("", ""),
@@ -86,8 +93,10 @@ def test_normalize_text(raw: str, expected: str) -> None:
 
 
 def test_boilerplate_words_inside_long_sentences_are_kept() -> None:
-    s = ("Subscribe to the idea that the ceasefire will hold, officials said on Monday, and the "
-         "talks will resume after the holidays in the capital of the republic next week.")
+    s = (
+        "Subscribe to the idea that the ceasefire will hold, officials said on Monday, and the "
+        "talks will resume after the holidays in the capital of the republic next week."
+    )
     assert normalize_text(s) == s
 
 
@@ -99,10 +108,16 @@ def test_content_hash_ignores_case_and_whitespace() -> None:
 @pytest.mark.parametrize(
     ("text", "hint", "expected"),
     [
-        ("Министерство обороны сообщило о прекращении огня на границе двух государств.", None,
-         "ru"),
-        ("The defence ministry reported a ceasefire along the border between the two states.",
-         "ru", "en"),
+        (
+            "Министерство обороны сообщило о прекращении огня на границе двух государств.",
+            None,
+            "ru",
+        ),
+        (
+            "The defence ministry reported a ceasefire along the border between the two states.",
+            "ru",
+            "en",
+        ),
         ("Короткий", "ru", "ru"),
         ("short", "en-US", "en"),
         ("", None, None),
@@ -114,8 +129,12 @@ def test_detect_language(text: str, hint: str | None, expected: str | None) -> N
 
 # ------------------------------------------------------------------------------ articles
 def test_extract_article_from_page() -> None:
-    art = extract_article(page(PARAS), url="https://news.example.org/a/1",
-                          headers={"Content-Type": "text/html; charset=utf-8"}, entry=entry())
+    art = extract_article(
+        page(PARAS),
+        url="https://news.example.org/a/1",
+        headers={"Content-Type": "text/html; charset=utf-8"},
+        entry=entry(),
+    )
     assert art.text_source == "page" and art.fetch_note is None
     assert "demarcation commission" in art.text and "ceasefire in place" in art.text
     assert "Home" not in art.text and "All rights reserved" not in art.text
@@ -131,8 +150,12 @@ def test_extract_article_from_page() -> None:
 
 def test_page_metadata_used_without_feed_data() -> None:
     e = entry(title="", published=None, author=None)
-    art = extract_article(page(PARAS, title="Talks in Batken"), url="https://n.example/x",
-                          headers={"content-type": "text/html"}, entry=e)
+    art = extract_article(
+        page(PARAS, title="Talks in Batken"),
+        url="https://n.example/x",
+        headers={"content-type": "text/html"},
+        entry=e,
+    )
     assert art.title == "Talks in Batken"
     assert art.published is not None and art.published.date().isoformat() == "2025-03-04"
     assert art.author == "Jane Reporter"
@@ -141,36 +164,55 @@ def test_page_metadata_used_without_feed_data() -> None:
 
 def test_page_date_in_the_future_is_clamped() -> None:
     future = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
-    art = extract_article(page(PARAS, date=future), url="https://n.example/x",
-                          headers={"content-type": "text/html"}, entry=entry(published=None))
+    art = extract_article(
+        page(PARAS, date=future),
+        url="https://n.example/x",
+        headers={"content-type": "text/html"},
+        entry=entry(published=None),
+    )
     assert art.published is not None and art.published <= datetime.now(UTC)
 
 
 def test_short_page_keeps_the_feed_summary() -> None:
     long_summary = " ".join(PARAS) + " " + " ".join(PARAS)
-    art = extract_article(page(PARAS[:1]), url="https://n.example/x",
-                          headers={"content-type": "text/html"}, entry=entry(long_summary))
+    art = extract_article(
+        page(PARAS[:1]),
+        url="https://n.example/x",
+        headers={"content-type": "text/html"},
+        entry=entry(long_summary),
+    )
     assert art.text_source == "summary" and art.fetch_note and "short" in art.fetch_note
     assert art.text == normalize_text(long_summary)
 
 
 def test_non_html_page_keeps_the_feed_summary() -> None:
-    art = extract_article(b"%PDF-1.7 binary", url="https://n.example/x.pdf",
-                          headers={"content-type": "application/pdf"}, entry=entry())
+    art = extract_article(
+        b"%PDF-1.7 binary",
+        url="https://n.example/x.pdf",
+        headers={"content-type": "application/pdf"},
+        entry=entry(),
+    )
     assert art.text_source == "summary" and "not HTML" in (art.fetch_note or "")
     assert art.text == "Border guards met in Batken."
     assert art.url == "https://n.example/x.pdf"
 
 
 def test_windows_1251_page_without_header_charset() -> None:
-    paras = ["Пограничники Киргизии и Таджикистана встретились во вторник в Баткене, чтобы "
-             "обсудить график работы комиссии по делимитации границы.",
-             "Стороны договорились сохранять режим прекращения огня и встретиться снова в "
-             "следующем месяце, сообщили официальные лица."]
+    paras = [
+        "Пограничники Киргизии и Таджикистана встретились во вторник в Баткене, чтобы "
+        "обсудить график работы комиссии по делимитации границы.",
+        "Стороны договорились сохранять режим прекращения огня и встретиться снова в "
+        "следующем месяце, сообщили официальные лица.",
+    ]
     raw = page(paras, title="Встреча").replace(b"charset='utf-8'", b"charset='windows-1251'")
     raw = raw.decode().encode("cp1251")
-    art = extract_article(raw, url="https://n.example/ru", headers={"content-type": "text/html"},
-                          entry=entry(language=None), language_hint="en")
+    art = extract_article(
+        raw,
+        url="https://n.example/ru",
+        headers={"content-type": "text/html"},
+        entry=entry(language=None),
+        language_hint="en",
+    )
     assert art.text_source == "page" and "Баткене" in art.text and art.language == "ru"
 
 
@@ -209,8 +251,9 @@ def test_fixture_page_extracts(shared: Path, name: str) -> None:
     raw = gzip.decompress(path.read_bytes()) if name.endswith(".gz") else path.read_bytes()
     base = name.removesuffix(".gz").removesuffix(".html")
     gt_path = shared / "fixtures" / "pages" / "groundtruth" / f"{base}.json"
-    art = extract_article(raw, url=f"https://example.org/{base}",
-                          headers={"content-type": "text/html"})
+    art = extract_article(
+        raw, url=f"https://example.org/{base}", headers={"content-type": "text/html"}
+    )
     assert art.text_source in ("page", "summary")
     assert "\ufffd" not in art.text[:2000]  # charset resolved
     if not gt_path.is_file():
@@ -232,17 +275,25 @@ def test_fixture_pages_mean_f1(shared: Path) -> None:
         pytest.skip("run together with test_fixture_page_extracts")
     mean = statistics.mean(_F1.values())
     snippets = statistics.mean(_SNIPPETS.values())
-    print(f"\nextraction: mean token F1 {mean:.3f} over {len(_F1)} AEB pages; "
-          f"snippet checks honoured {snippets:.3f} over {len(_SNIPPETS)} trafilatura pages")
+    print(
+        f"\nextraction: mean token F1 {mean:.3f} over {len(_F1)} AEB pages; "
+        f"snippet checks honoured {snippets:.3f} over {len(_SNIPPETS)} trafilatura pages"
+    )
     assert mean >= 0.95
     assert snippets >= 0.85
 
 
 def test_short_page_that_adds_to_the_summary_is_used() -> None:
-    paras = ["This is a brief item about the border commission.",
-             "Guards of both countries met; no incident was reported."]
-    art = extract_article(page(paras), url="https://n.example/x",
-                          headers={"content-type": "text/html"}, entry=entry(paras[0]))
+    paras = [
+        "This is a brief item about the border commission.",
+        "Guards of both countries met; no incident was reported.",
+    ]
+    art = extract_article(
+        page(paras),
+        url="https://n.example/x",
+        headers={"content-type": "text/html"},
+        entry=entry(paras[0]),
+    )
     assert art.text_source == "page" and "no incident" in art.text
 
 
@@ -252,8 +303,9 @@ def _full_cascade(html_text: str, url: str) -> str:
 
     from regionwatch.extract import _TRAFILATURA_OPTIONS
 
-    doc = trafilatura.bare_extraction(html_text, url=url, with_metadata=False,
-                                      **_TRAFILATURA_OPTIONS)
+    doc = trafilatura.bare_extraction(
+        html_text, url=url, with_metadata=False, **_TRAFILATURA_OPTIONS
+    )
     return normalize_text(doc.text or "") if doc is not None else ""
 
 
@@ -274,14 +326,17 @@ def test_fast_pass_equals_full_cascade_on_real_pages(shared: Path, name: str) ->
 
 def _furnished_page(paras: list[str]) -> str:
     nav = "".join(f"<li><a href='/s/{i}'>Section {i}</a></li>" for i in range(8))
-    return (f"<html><head><title>T</title></head><body><nav><ul>{nav}</ul></nav>"
-            f"<article><h1>Headline</h1>{''.join(f'<p>{p}</p>' for p in paras)}</article>"
-            "<footer><p>Contact us. Copyright.</p></footer></body></html>")
+    return (
+        f"<html><head><title>T</title></head><body><nav><ul>{nav}</ul></nav>"
+        f"<article><h1>Headline</h1>{''.join(f'<p>{p}</p>' for p in paras)}</article>"
+        "<footer><p>Contact us. Copyright.</p></footer></body></html>"
+    )
 
 
 def _distinct_paras(n: int) -> list[str]:
-    return [f"{PARAS[i % 3]} Report {i} added that talks on sector {i} would resume."
-            for i in range(n)]
+    return [
+        f"{PARAS[i % 3]} Report {i} added that talks on sector {i} would resume." for i in range(n)
+    ]
 
 
 def test_clean_article_page_skips_the_comparison() -> None:
@@ -304,10 +359,16 @@ def test_text_covering_little_of_the_page_gets_the_full_cascade() -> None:
 
     side = "".join(f"<div class='col'>{p}</div>" for p in _distinct_paras(40))
     html_text = _furnished_page(_distinct_paras(8)).replace(
-        "<footer>", f"<div class='sidebar'>{side}</div><footer>")
-    fast = trafilatura.bare_extraction(load_html(html_text), url="https://n.example/b",
-                                       fast=True, with_metadata=False, include_comments=False,
-                                       favor_precision=True)
+        "<footer>", f"<div class='sidebar'>{side}</div><footer>"
+    )
+    fast = trafilatura.bare_extraction(
+        load_html(html_text),
+        url="https://n.example/b",
+        fast=True,
+        with_metadata=False,
+        include_comments=False,
+        favor_precision=True,
+    )
     assert len(fast.text) >= 1000
     assert _needs_comparison(fast, load_html(html_text)) == "share"
     doc = _bare_extract(html_text, "https://n.example/b", with_metadata=False)
@@ -321,8 +382,13 @@ def test_short_fast_text_gets_the_full_cascade() -> None:
     from regionwatch.extract import _needs_comparison
 
     html_text = _furnished_page(PARAS[:1])
-    fast = trafilatura.bare_extraction(load_html(html_text), url="https://n.example/c",
-                                       fast=True, with_metadata=False, include_comments=False,
-                                       favor_precision=True)
+    fast = trafilatura.bare_extraction(
+        load_html(html_text),
+        url="https://n.example/c",
+        fast=True,
+        with_metadata=False,
+        include_comments=False,
+        favor_precision=True,
+    )
     assert _needs_comparison(fast, load_html(html_text)) == "short"
     assert _needs_comparison(None, load_html(html_text)) == "short"

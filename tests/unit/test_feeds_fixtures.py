@@ -17,24 +17,39 @@ from tests.conftest import shared_dir
 SRC = Source(name="test feed", url="http://feeds.example.org/rss", language="en")
 BASE = "http://feeds.example.org/rss"
 _SHARED = shared_dir()
-_MALFORMED = sorted(
-    p.relative_to(_SHARED / "fixtures" / "malformed_feeds").as_posix()
-    for p in (_SHARED / "fixtures" / "malformed_feeds").rglob("*") if p.is_file()
-) if _SHARED else []
+_MALFORMED = (
+    sorted(
+        p.relative_to(_SHARED / "fixtures" / "malformed_feeds").as_posix()
+        for p in (_SHARED / "fixtures" / "malformed_feeds").rglob("*")
+        if p.is_file()
+    )
+    if _SHARED
+    else []
+)
 _FEEDS = sorted(p.name for p in (_SHARED / "fixtures" / "feeds").iterdir()) if _SHARED else []
 
 
 def header_lines(raw: bytes) -> dict[str, str]:
     """HTTP headers named in a feedparser test file's ``Header:`` comment lines."""
-    for enc in ("utf-8", "utf-16", "utf-32", "utf-16-be", "utf-16-le", "utf-32-be", "utf-32-le",
-                "latin-1"):
+    for enc in (
+        "utf-8",
+        "utf-16",
+        "utf-32",
+        "utf-16-be",
+        "utf-16-le",
+        "utf-32-be",
+        "utf-32-le",
+        "latin-1",
+    ):
         try:
             txt = raw[:4000].decode(enc)
         except UnicodeDecodeError:
             continue
         if "Header:" in txt:
-            return {m.group(1).strip().lower(): m.group(2).strip()
-                    for m in re.finditer(r"Header:\s*([A-Za-z-]+)\s*:\s*(.*)", txt)}
+            return {
+                m.group(1).strip().lower(): m.group(2).strip()
+                for m in re.finditer(r"Header:\s*([A-Za-z-]+)\s*:\s*(.*)", txt)
+            }
     return {}
 
 
@@ -89,16 +104,20 @@ def test_real_feed_keeps_every_linked_entry(shared: Path, name: str) -> None:
         assert len(poll.entries) == len(json.loads(raw)["items"])
         return
     d = feedparser.parse(raw)
-    links = {canonical_url(e.get("link") or "") for e in d.entries
-             if (e.get("link") or "").startswith(("http://", "https://"))}
+    links = {
+        canonical_url(e.get("link") or "")
+        for e in d.entries
+        if (e.get("link") or "").startswith(("http://", "https://"))
+    }
     assert {e.url for e in poll.entries} >= links
     assert all(e.title or e.summary for e in poll.entries)
 
 
 def test_guardian_feed_is_bozo_but_recovers_entries(shared: Path) -> None:
     raw = (shared / "fixtures" / "feeds" / "feeder-rss_theguardian.xml").read_bytes()
-    poll = parse_feed(raw, source=SRC, base_url=BASE,
-                      headers={"content-type": "application/rss+xml"})
+    poll = parse_feed(
+        raw, source=SRC, base_url=BASE, headers={"content-type": "application/rss+xml"}
+    )
     assert poll.status == "bozo" and poll.bozo_reason and len(poll.entries) == 54
 
 
@@ -112,9 +131,11 @@ def test_localized_dates_are_parsed(shared: Path) -> None:
 
 # --------------------------------------------------------------------------- our own feeds
 def rss(items: str, *, encoding: str = "utf-8", channel_extra: str = "") -> str:
-    return (f'<?xml version="1.0" encoding="{encoding}"?>\n<rss version="2.0"><channel>'
-            f"<title>Test</title><link>http://feeds.example.org/</link>{channel_extra}"
-            f"{items}</channel></rss>")
+    return (
+        f'<?xml version="1.0" encoding="{encoding}"?>\n<rss version="2.0"><channel>'
+        f"<title>Test</title><link>http://feeds.example.org/</link>{channel_extra}"
+        f"{items}</channel></rss>"
+    )
 
 
 def test_windows_1251_russian_feed() -> None:
@@ -122,10 +143,14 @@ def test_windows_1251_russian_feed() -> None:
         "<language>ru</language><item><title>Пограничники Киргизии и Таджикистана</title>"
         "<link>http://news.example.ru/a/1</link><description>Стороны договорились о "
         "прекращении огня.</description><pubDate>Tue, 02 Sep 2025 08:00:00 +0300</pubDate>"
-        "</item>", encoding="windows-1251",
+        "</item>",
+        encoding="windows-1251",
     ).encode("cp1251")
-    for headers in ({"content-type": "application/rss+xml; charset=windows-1251"},
-                    {"content-type": "application/xml"}, None):
+    for headers in (
+        {"content-type": "application/rss+xml; charset=windows-1251"},
+        {"content-type": "application/xml"},
+        None,
+    ):
         poll = parse_feed(body, source=SRC, base_url=BASE, headers=headers)
         assert poll.status == "ok", (headers, poll.bozo_reason)
         (e,) = poll.entries
@@ -185,8 +210,12 @@ def test_atom_feed_with_html_title_and_xml_lang() -> None:
 <link rel="alternate" href="entries/1"/><id>urn:x:1</id>
 <updated>2025-01-02T03:04:05Z</updated><author><name>Desk</name></author>
 <summary>Short.</summary></entry></feed>"""
-    (e,) = parse_feed(body, source=SRC, base_url="http://am.example/atom.xml",
-                      headers={"content-type": "application/atom+xml"}).entries
+    (e,) = parse_feed(
+        body,
+        source=SRC,
+        base_url="http://am.example/atom.xml",
+        headers={"content-type": "application/atom+xml"},
+    ).entries
     assert e.title == "Armenia & Azerbaijan talks"
     assert e.url == "http://am.example/entries/1" and e.guid == "urn:x:1"
     assert e.author == "Desk" and e.language == "hy"
@@ -194,16 +223,30 @@ def test_atom_feed_with_html_title_and_xml_lang() -> None:
 
 
 def test_json_feed() -> None:
-    body = json.dumps({
-        "version": "https://jsonfeed.org/version/1.1", "title": "J",
-        "home_page_url": "https://j.example/",
-        "items": [{"id": "1", "url": "/posts/1?utm_campaign=x", "title": "One <b>bold</b>",
-                   "content_html": "<p>Body</p>", "date_published": "2024-05-01T10:00:00+02:00",
-                   "authors": [{"name": "A. Writer"}]},
-                  {"id": "2", "title": "no url"}],
-    }).encode()
-    poll = parse_feed(body, source=SRC, base_url="https://j.example/feed.json",
-                      headers={"content-type": "application/feed+json"})
+    body = json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1.1",
+            "title": "J",
+            "home_page_url": "https://j.example/",
+            "items": [
+                {
+                    "id": "1",
+                    "url": "/posts/1?utm_campaign=x",
+                    "title": "One <b>bold</b>",
+                    "content_html": "<p>Body</p>",
+                    "date_published": "2024-05-01T10:00:00+02:00",
+                    "authors": [{"name": "A. Writer"}],
+                },
+                {"id": "2", "title": "no url"},
+            ],
+        }
+    ).encode()
+    poll = parse_feed(
+        body,
+        source=SRC,
+        base_url="https://j.example/feed.json",
+        headers={"content-type": "application/feed+json"},
+    )
     assert poll.status == "ok"
     (e,) = poll.entries
     assert e.url == "https://j.example/posts/1" and e.title == "One bold"
@@ -211,8 +254,17 @@ def test_json_feed() -> None:
     assert e.published == datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("body", [b"", b"not a feed at all", b"\x00\xff\xfe garbage", b"{]",
-                                  b"<html><body>a web page</body></html>", b"/etc/passwd"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"not a feed at all",
+        b"\x00\xff\xfe garbage",
+        b"{]",
+        b"<html><body>a web page</body></html>",
+        b"/etc/passwd",
+    ],
+)
 def test_garbage_is_empty_not_a_crash(body: bytes) -> None:
     poll = parse_feed(body, source=SRC, base_url=BASE, headers={"content-type": "text/html"})
     assert poll.status == "empty" and not poll.entries

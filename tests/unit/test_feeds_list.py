@@ -18,7 +18,14 @@ FEEDS = DEFAULT_SEEDS_DIR / "feeds.yaml"
 REGION = {"AM", "AZ", "GE", "KZ", "KG", "TJ", "UZ", "RU", "TR", "UA", "BY"}
 INTERNATIONAL = {"US", "GB", "DE", "FR", "QA"}
 ALLOWED_KEYS = {
-    "name", "url", "language", "country", "state_affiliated", "kind", "confidence", "note",
+    "name",
+    "url",
+    "language",
+    "country",
+    "state_affiliated",
+    "kind",
+    "confidence",
+    "note",
 }
 
 
@@ -83,7 +90,10 @@ def test_loaded_records_keep_metadata(sources, raw) -> None:
     for entry in raw:
         s = by_name[entry["name"]]
         assert (s.url, s.language, s.country, s.state_affiliated) == (
-            entry["url"], entry["language"], entry["country"], entry["state_affiliated"],
+            entry["url"],
+            entry["language"],
+            entry["country"],
+            entry["state_affiliated"],
         )
 
 

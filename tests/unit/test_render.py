@@ -31,10 +31,14 @@ HEAD = "Armenia and Azerbaijan exchange fire near Sotk"
 
 def view(headline: str = HEAD, **kw: object) -> AlertView:
     base = dict(
-        category="border_clash", headline=headline, url=URL, score=0.87,
+        category="border_clash",
+        headline=headline,
+        url=URL,
+        score=0.87,
         outlet=Outlet("Ararat Wire", "am", False),
         story_outlets=(Outlet("Ararat Wire", "am", False), Outlet("Vostok Vestnik", "ru", True)),
-        published_at=T0, first_seen_at=T0.replace(minute=34),
+        published_at=T0,
+        first_seen_at=T0.replace(minute=34),
         actors=("Armenia", "Azerbaijan", "Russia", "EU"),
         evidence=(Evidence("Troops exchanged fire near Sotk overnight.", ((7, 21),)),),
     )
@@ -49,25 +53,42 @@ def test_title_is_routable() -> None:
 
 def test_text_body_explains_the_alert() -> None:
     body = render_text(view())
-    for needle in ("0.87", "Armenia and Azerbaijan exchange fire near Sotk", "Ararat Wire (AM)",
-                   "Vostok Vestnik (RU, state-affiliated)", "2026-11-12 08:30 UTC",
-                   "2026-11-12 08:34 UTC", "Armenia, Azerbaijan, Russia, EU",
-                   "Troops *exchanged fire* near Sotk", "carried by 2 outlets"):
+    for needle in (
+        "0.87",
+        "Armenia and Azerbaijan exchange fire near Sotk",
+        "Ararat Wire (AM)",
+        "Vostok Vestnik (RU, state-affiliated)",
+        "2026-11-12 08:30 UTC",
+        "2026-11-12 08:34 UTC",
+        "Armenia, Azerbaijan, Russia, EU",
+        "Troops *exchanged fire* near Sotk",
+        "carried by 2 outlets",
+    ):
         assert needle in body, needle
     assert URL + "\n" in body  # the link on a line of its own
 
 
 def test_link_stays_matchable_in_every_format() -> None:
     pattern = re.compile(re.escape("http://127.0.0.1:8123") + r"[^\s\"'<>)\]\\|]*")
-    for body in (render_text(view()), render_markdown(view()),
-                 render_markdown(view(), html_target=True), html.unescape(render_html(view()))):
+    for body in (
+        render_text(view()),
+        render_markdown(view()),
+        render_markdown(view(), html_target=True),
+        html.unescape(render_html(view())),
+    ):
         assert URL in pattern.findall(body)
 
 
 def test_html_escapes_feed_text() -> None:
     evil = '<img src=x onerror=alert(1)> & "quoted" <a href="http://evil">x</a>'
-    out = render_html(view(evil, actors=("<b>Actor</b>",), outlet=Outlet("<i>Out</i>"),
-                           evidence=(Evidence("<script>bad()</script> fire", ((23, 27),)),)))
+    out = render_html(
+        view(
+            evil,
+            actors=("<b>Actor</b>",),
+            outlet=Outlet("<i>Out</i>"),
+            evidence=(Evidence("<script>bad()</script> fire", ((23, 27),)),),
+        )
+    )
     assert "<img" not in out and "<script>" not in out and "<i>Out" not in out
     assert "&lt;img src=x onerror=alert(1)&gt; &amp; &quot;quoted&quot;" in out
     assert "<b>Actor</b>" not in out
@@ -87,11 +108,24 @@ def test_markdown_escapes_feed_text() -> None:
 
 
 def test_evidence_marks_matched_words_from_tagger_output() -> None:
-    tags = {"categories": {"border_clash": {"score": 0.9, "decision": True, "evidence": [
-        {"sentence": "Azerbaijani  forces shelled\n Armenian positions.", "start": 120,
-         "end": 127, "rule": "clash.verb", "matched": "shelled"},
-        {"sentence": "Shelling continued; shelling resumed.", "matched": ["shelling"]},
-    ]}}}
+    tags = {
+        "categories": {
+            "border_clash": {
+                "score": 0.9,
+                "decision": True,
+                "evidence": [
+                    {
+                        "sentence": "Azerbaijani  forces shelled\n Armenian positions.",
+                        "start": 120,
+                        "end": 127,
+                        "rule": "clash.verb",
+                        "matched": "shelled",
+                    },
+                    {"sentence": "Shelling continued; shelling resumed.", "matched": ["shelling"]},
+                ],
+            }
+        }
+    }
     ev = evidence_from_tags(tags, "border_clash")
     assert ev[0].sentence == "Azerbaijani forces shelled Armenian positions."
     assert [ev[0].sentence[s:e] for s, e in ev[0].spans] == ["shelled"]
@@ -101,7 +135,7 @@ def test_evidence_marks_matched_words_from_tagger_output() -> None:
 
 def test_safe_url_encodes_only_breaking_characters() -> None:
     assert safe_url(URL) == URL
-    assert safe_url("http://a/b c<d>\"e") == "http://a/b%20c%3Cd%3E%22e"
+    assert safe_url('http://a/b c<d>"e') == "http://a/b%20c%3Cd%3E%22e"
     assert safe_url("http://a/%D0%B0?x=1&y=(2)") == "http://a/%D0%B0?x=1&y=(2)"
 
 

@@ -46,16 +46,34 @@ def store(tmp_path: Path) -> Iterator[Store]:
     s.close()
 
 
-def _add(store: Store, idx: StoryIndex, title: str, text: str, outlet: str = "A",
-         now: datetime = NOW, at: datetime | None = None) -> tuple[int, int, bool]:
+def _add(
+    store: Store,
+    idx: StoryIndex,
+    title: str,
+    text: str,
+    outlet: str = "A",
+    now: datetime = NOW,
+    at: datetime | None = None,
+) -> tuple[int, int, bool]:
     with store.begin() as conn:
         n = conn.execute(select(t.items.c.id).order_by(t.items.c.id.desc())).scalar() or 0
         url = f"http://127.0.0.1:9/{outlet}/{n + 1}"
-        item_id = conn.execute(t.items.insert().values(
-            url_hash=f"k{n + 1}", url=url, canonical_url=url, feed_name=outlet, title=title,
-            text=text, first_seen_at=now).returning(t.items.c.id)).scalar_one()
-        story_id, new = idx.assign(conn, item_id=item_id, title=title, text=text, outlet=outlet,
-                                   now=now, at=at)
+        item_id = conn.execute(
+            t.items.insert()
+            .values(
+                url_hash=f"k{n + 1}",
+                url=url,
+                canonical_url=url,
+                feed_name=outlet,
+                title=title,
+                text=text,
+                first_seen_at=now,
+            )
+            .returning(t.items.c.id)
+        ).scalar_one()
+        story_id, new = idx.assign(
+            conn, item_id=item_id, title=title, text=text, outlet=outlet, now=now, at=at
+        )
     return item_id, story_id, new
 
 
@@ -69,16 +87,24 @@ def test_syndicated_copy_joins_and_other_report_does_not(store: Store) -> None:
     idx = StoryIndex(StoriesConfig())
     item1, story, new = _add(store, idx, "Kyrgyz, Tajik guards exchange fire", REPORT, "A")
     assert new
-    copy = ("BISHKEK, Nov 12 (Steppe Observer) — This report was distributed by a partner agency "
-            "and updated by our desk.\n" + REPORT)
+    copy = (
+        "BISHKEK, Nov 12 (Steppe Observer) — This report was distributed by a partner agency "
+        "and updated by our desk.\n" + REPORT
+    )
     _i2, story2, new2 = _add(store, idx, "UPDATE 1-Kyrgyz, Tajik guards exchange fire", copy, "B")
     assert (story2, new2) == (story, False)
-    _i3, story3, new3 = _add(store, idx, "Kyrgyzstan and Tajikistan trade accusations over water",
-                             OTHER_REPORT, "C")
+    _i3, story3, new3 = _add(
+        store, idx, "Kyrgyzstan and Tajikistan trade accusations over water", OTHER_REPORT, "C"
+    )
     assert new3 and story3 != story
     # same topic, same words in the headline, but a different text: a different story
-    _i4, story4, new4 = _add(store, idx, "Kyrgyz, Tajik guards exchange fire again",
-                             OTHER_REPORT.replace("Thursday", "Friday") + " More later.", "D")
+    _i4, story4, new4 = _add(
+        store,
+        idx,
+        "Kyrgyz, Tajik guards exchange fire again",
+        OTHER_REPORT.replace("Thursday", "Friday") + " More later.",
+        "D",
+    )
     assert story4 != story
     with store.connect() as conn:
         st = conn.execute(select(t.stories).where(t.stories.c.id == story)).mappings().one()
@@ -95,13 +121,20 @@ def test_restart_rebuilds_from_signatures_and_window_evicts(store: Store) -> Non
     fresh = StoryIndex(cfg)
     with store.connect() as conn:
         assert fresh.load(conn, NOW + timedelta(hours=1)) == 1
-    _i2, story2, new2 = _add(store, fresh, "Report: Kyrgyz, Tajik guards exchange fire",
-                             "Updated. " + REPORT, "B", now=NOW + timedelta(hours=1))
+    _i2, story2, new2 = _add(
+        store,
+        fresh,
+        "Report: Kyrgyz, Tajik guards exchange fire",
+        "Updated. " + REPORT,
+        "B",
+        now=NOW + timedelta(hours=1),
+    )
     assert (story2, new2) == (story, False)
     # three days later the window has moved on: the same text starts a new story
     later = NOW + timedelta(days=3)
-    _i3, story3, new3 = _add(store, fresh, "Kyrgyz, Tajik guards exchange fire", REPORT, "C",
-                             now=later)
+    _i3, story3, new3 = _add(
+        store, fresh, "Kyrgyz, Tajik guards exchange fire", REPORT, "C", now=later
+    )
     assert new3 and story3 != story
     assert len(fresh) == 1  # the two old entries were evicted
     with store.connect() as conn:
@@ -111,14 +144,32 @@ def test_restart_rebuilds_from_signatures_and_window_evicts(store: Store) -> Non
 def test_rolled_back_story_is_forgotten(store: Store) -> None:
     idx = StoryIndex(StoriesConfig())
     with pytest.raises(StoreError), store.begin() as conn:
-        item_id = conn.execute(t.items.insert().values(
-            url_hash="gone", url="http://x/1", canonical_url="http://x/1", feed_name="A",
-            title="Kyrgyz, Tajik guards exchange fire", text=REPORT, first_seen_at=NOW,
-        ).returning(t.items.c.id)).scalar_one()
-        idx.assign(conn, item_id=item_id, title="Kyrgyz, Tajik guards exchange fire",
-                   text=REPORT, outlet="A", now=NOW)
-        conn.execute(t.items.insert().values(url_hash="gone", url="x", canonical_url="x",
-                                             feed_name="A", first_seen_at=NOW))  # unique clash
+        item_id = conn.execute(
+            t.items.insert()
+            .values(
+                url_hash="gone",
+                url="http://x/1",
+                canonical_url="http://x/1",
+                feed_name="A",
+                title="Kyrgyz, Tajik guards exchange fire",
+                text=REPORT,
+                first_seen_at=NOW,
+            )
+            .returning(t.items.c.id)
+        ).scalar_one()
+        idx.assign(
+            conn,
+            item_id=item_id,
+            title="Kyrgyz, Tajik guards exchange fire",
+            text=REPORT,
+            outlet="A",
+            now=NOW,
+        )
+        conn.execute(
+            t.items.insert().values(
+                url_hash="gone", url="x", canonical_url="x", feed_name="A", first_seen_at=NOW
+            )
+        )  # unique clash
     _i, _story, new = _add(store, idx, "UPDATE 1-Kyrgyz, Tajik guards exchange fire", REPORT, "B")
     assert new  # joined nothing: the story of the rolled-back transaction is gone
 
@@ -128,8 +179,13 @@ def test_assign_on_postgres(fresh_pg: str) -> None:
     store = Store(fresh_pg)
     idx = StoryIndex(StoriesConfig())
     _i, story, new = _add(store, idx, "Kyrgyz, Tajik guards exchange fire", REPORT, "A")
-    _i2, story2, new2 = _add(store, idx, "Wire: Kyrgyz, Tajik guards exchange fire",
-                             "DUSHANBE (Wire) — Partner copy.\n" + REPORT, "B")
+    _i2, story2, new2 = _add(
+        store,
+        idx,
+        "Wire: Kyrgyz, Tajik guards exchange fire",
+        "DUSHANBE (Wire) — Partner copy.\n" + REPORT,
+        "B",
+    )
     assert new and (story2, new2) == (story, False)
     fresh = StoryIndex(StoriesConfig())
     with store.connect() as conn:
@@ -156,8 +212,10 @@ def test_dev_set_copies_join_and_originals_stay_apart(shared: Path, store: Store
     long_rows = [r for r in rows if len(r["text"]) >= 600]
     for n, r in enumerate(long_rows):
         title = r.get("title") or _paragraphs(r["text"])[0][:100]
-        dateline = ("YEREVAN, Nov 12 (Ararat Wire) — This report was distributed by a partner "
-                    "agency and updated by our desk.")
+        dateline = (
+            "YEREVAN, Nov 12 (Ararat Wire) — This report was distributed by a partner "
+            "agency and updated by our desk."
+        )
         text = "\n".join([dateline, *_paragraphs(r["text"])])
         _i, sid, _new = _add(store, idx, prefixes[n % 4] + title, text, "B")
         assert sid == story_of[r["id"]], f"copy of {r['id']} did not join its story"
@@ -189,7 +247,7 @@ def test_signatures_of_the_older_hashing_use_the_title_path_only() -> None:
     assert decoded is not None and size == 49
     assert list(decoded.hashvalues) == list(mh.hashvalues)
     magic, code, n = struct.unpack_from("<4sBI", blob)
-    old = struct.pack("<4sBI", magic, code & 0x0F, n) + blob[struct.calcsize("<4sBI"):]
+    old = struct.pack("<4sBI", magic, code & 0x0F, n) + blob[struct.calcsize("<4sBI") :]
     assert idx._decode(old) == (None, 49)
 
 
@@ -209,8 +267,14 @@ def test_backfilled_items_slide_the_window_along_the_archive(store: Store) -> No
         text = report(d)
         at = day0 + timedelta(days=d)
         _i, story, new = _add(store, idx, f"Water dispute, day {d}", text, "A", at=at)
-        _i2, story2, new2 = _add(store, idx, f"UPDATE 1-Water dispute, day {d}",
-                                 "Updated. " + text, "B", at=at + timedelta(hours=5))
+        _i2, story2, new2 = _add(
+            store,
+            idx,
+            f"UPDATE 1-Water dispute, day {d}",
+            "Updated. " + text,
+            "B",
+            at=at + timedelta(hours=5),
+        )
         assert new and (story2, new2) == (story, False)
         stories.append(story)
         assert len(idx) <= 2 * (cfg.window_days + 1)
@@ -220,7 +284,10 @@ def test_backfilled_items_slide_the_window_along_the_archive(store: Store) -> No
     assert new and live not in stories
     # a restart loads only what is recent: the backfill's signatures carry their dates
     with store.connect() as conn:
-        seen = conn.execute(select(t.signatures.c.seen_at).order_by(t.signatures.c.seen_at)
-                            ).scalars().all()
+        seen = (
+            conn.execute(select(t.signatures.c.seen_at).order_by(t.signatures.c.seen_at))
+            .scalars()
+            .all()
+        )
         assert StoryIndex(cfg).load(conn, NOW) == 1
     assert seen[0].replace(tzinfo=UTC) == day0
