@@ -32,6 +32,7 @@ __all__ = [
     "AlertsConfig",
     "BackfillConfig",
     "ChannelConfig",
+    "EventsConfig",
     "FeedConfig",
     "HttpConfig",
     "ServiceConfig",
@@ -214,6 +215,19 @@ class StoriesConfig(_Section):
     title_threshold: float = Field(0.8, gt=0, le=1)
 
 
+class EventsConfig(_Section):
+    """``[events]``: grouping articles into real-world events (see ``regionwatch.events``)."""
+
+    window_days: float = Field(7, gt=0)
+    join_gap_hours: float = Field(72, gt=0)
+    max_span_days: float = Field(5, gt=0)
+    party_similarity: float = Field(0.6, ge=0, le=1)
+    join_threshold: float = Field(0.55, ge=0, le=2)
+    merge_threshold: float = Field(0.8, ge=0, le=2)
+    text_weight: float = Field(0.3, ge=0, le=1)
+    max_events: int = Field(20000, ge=10)
+
+
 class BackfillConfig(_Section):
     """``[backfill]``: archive discovery and politeness."""
 
@@ -265,6 +279,7 @@ class Settings(BaseSettings):
     alerts: AlertsConfig = AlertsConfig()
     service: ServiceConfig = ServiceConfig()
     stories: StoriesConfig = StoriesConfig()
+    events: EventsConfig = EventsConfig()
     backfill: BackfillConfig = BackfillConfig()
     seeds: SeedsConfig = SeedsConfig()
     config_path: str | None = None
