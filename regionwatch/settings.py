@@ -185,6 +185,10 @@ class AlertsConfig(_Section):
     default_rate_per_minute: float = Field(120, gt=0)
     telegram_rate_per_minute: float = Field(20, gt=0)
     mailbox: str | None = None
+    #: updates: one message when an alerted event develops materially (casualties rise, a new
+    #: party, reported violated or ended); more coverage alone goes to the digest
+    updates: bool = True
+    max_updates_per_event: int = Field(2, ge=0)
 
     def effective_rules(self) -> list[AlertRule]:
         """The configured rules, or one default rule per category."""

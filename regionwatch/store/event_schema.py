@@ -75,9 +75,10 @@ def upgrade_0003(conn: Connection, op: Any = None) -> None:
             Column("alerted_item_count", Integer, nullable=False),
             Column("state", JSON),
             _ts("changed_at", False),
+            Column("rev", Integer, nullable=False),
         )
         op.create_index("ix_events_time_last", "events", ["time_last"])
-        op.create_index("ix_events_changed", "events", ["changed_at"])
+        op.create_index("ix_events_rev", "events", ["rev"])
     if "event_merges" not in tables:
         op.create_table(
             "event_merges",
@@ -206,6 +207,7 @@ def _stories_to_events(conn: Connection) -> int:
                 "alerted_item_count": n if sid in alerted else 0,
                 "state": None,
                 "changed_at": now,
+                "rev": 0,
             },
         ).scalar_one()
         conn.execute(set_items, {"e": eid, "s": sid})

@@ -103,9 +103,12 @@ events = Table(
     Column("updates", JSON, nullable=False, default=list),  # material developments recorded
     Column("alerted_item_count", Integer, nullable=False, default=0),  # size at first alert
     Column("state", JSON),  # the grouping module's own extras (reloaded after a restart)
-    _ts("changed_at", nullable=False),  # other workers refresh their index from this
+    _ts("changed_at", nullable=False),
+    # store-wide revision of the last change (max + 1, written under the save lock): another
+    # worker's index reloads when it sees a revision above the last one it knows
+    Column("rev", Integer, nullable=False, default=0),
     Index("ix_events_time_last", "time_last"),
-    Index("ix_events_changed", "changed_at"),
+    Index("ix_events_rev", "rev"),
 )
 
 event_merges = Table(
