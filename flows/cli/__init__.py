@@ -4,6 +4,7 @@ Every command is a module-level function in the module of its group; :data:`app`
 
 - :mod:`flows.cli.run`: ``run``, ``serve``
 - :mod:`flows.cli.store`: ``feeds``, ``items``, ``retag``, ``status``
+- :mod:`flows.cli.events`: ``events``
 - :mod:`flows.cli.config`: ``config show``
 - :mod:`flows.cli.demo`: ``demo`` (the bundled sample served on loopback)
 - :mod:`flows.cli.tagging`: ``tag``, ``classify``, ``eval``, ``seeds build``
@@ -21,7 +22,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli import alerts, backfill, config, demo, run, store, tagging
+from flows.cli import alerts, backfill, config, demo, events, run, store, tagging
 
 __all__ = ["GROUPS", "app", "main"]
 
@@ -48,7 +49,7 @@ def _main(
 
 
 #: the command groups, in the order ``--help`` lists them
-GROUPS = (config, run, store, demo, tagging, alerts, backfill)
+GROUPS = (config, run, store, events, demo, tagging, alerts, backfill)
 for _group in GROUPS:
     _group.register(app)
 
