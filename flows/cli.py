@@ -23,6 +23,7 @@ from flows.cli_common import (
     settings_or_exit,
 )
 from regionwatch.errors import RegionWatchError, StoreError
+from regionwatch.models import RunSummary
 from regionwatch.settings import load_settings
 
 app = typer.Typer(
@@ -130,11 +131,11 @@ def _run_monitor_flow(cfg_path: str | None) -> dict[str, Any]:
 
         return run_cycle(load_settings(cfg_path)).to_dict()
     try:
-        result: dict[str, Any] = state.result()
+        result: RunSummary = state.result()
     except AllFeedsFailed as exc:
         # every feed failed (e.g. no network): the table says why; the cycle itself ran
-        return exc.summary
-    return result
+        return exc.summary.to_dict()
+    return result.to_dict()
 
 
 @app.command()

@@ -27,8 +27,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-from sqlalchemy import select, update
-
 from regionwatch.archives import (
     Candidate,
     Discovery,
@@ -41,8 +39,6 @@ from regionwatch.archives import (
 )
 from regionwatch.errors import ConfigError, FetchError, PermanentFetchError
 from regionwatch.models import Source, url_key
-from regionwatch.store import insert_ignore, utcnow
-from regionwatch.store import schema as t
 
 if TYPE_CHECKING:
     from regionwatch.http import HttpClient
@@ -228,29 +224,14 @@ def plan_chunks(
 
 def done_chunks(ctx: Context, job: str) -> dict[str, dict[str, Any]]:
     """Chunks of ``job`` already finished: chunk id → its recorded counts."""
-    q = select(t.backfill_chunks.c.chunk, t.backfill_chunks.c.counts).where(
-        t.backfill_chunks.c.job == job, t.backfill_chunks.c.status == "done"
-    )
-    with ctx.store.connect() as conn:
-        return {r[0]: (r[1] or {}) for r in conn.execute(q)}
+    return ctx.store.done_chunks(job)
 
 
 def mark_chunk(ctx: Context, job: str, chunk: str, rep: ChunkReport, *, status: str) -> None:
     """Record a chunk's outcome (``done`` chunks are skipped when the job runs again)."""
-    counts: dict[str, Any] = {f: int(getattr(rep, f, 0) or 0) for f in COUNT_FIELDS}
-    counts["per_category"] = dict(getattr(rep, "per_category", {}) or {})
-    now = utcnow()
-    with ctx.store.begin() as conn:
-        conn.execute(
-            insert_ignore(conn, t.backfill_chunks).values(
-                job=job, chunk=chunk, status=status, done_at=now, counts=counts
-            )
-        )
-        conn.execute(
-            update(t.backfill_chunks)
-            .where(t.backfill_chunks.c.job == job, t.backfill_chunks.c.chunk == chunk)
-            .values(status=status, done_at=now, counts=counts)
-        )
+    counts: dict[str, Any] = {f: int(getattr(rep, f)) for f in COUNT_FIELDS}
+    counts["per_category"] = dict(rep.per_category)
+    ctx.store.mark_chunk(job, chunk, status, counts)
 
 
 # ---------------------------------------------------------------------------- discovery
@@ -359,16 +340,14 @@ async def run_chunk(
     the next run; what was stored stays stored).
     """
     from regionwatch.feeds import canonical_url
-    from regionwatch.pipeline import ChunkReport, ingest_urls
+    from regionwatch.pipeline import ChunkReport, ingest_urls, unknown
 
     complete = True
     extra = ChunkReport()
     todo = list(candidates)
     archived = [c for c in todo if c.archived_url and c.content is None]
     if archived:
-        keys = {url_key(canonical_url(c.url)): c for c in archived}
-        known = ctx.store.known_keys(keys)
-        fresh = [c for k, c in keys.items() if k not in known]
+        fresh, known = unknown(ctx, archived, lambda c: url_key(canonical_url(c.url)))
         direct = [c for c in todo if not (c.archived_url and c.content is None)]
         fetched: list[Candidate] = []
         if wayback is None:
@@ -387,7 +366,7 @@ async def run_chunk(
                     continue
                 extra.fetched += 1
                 fetched.append(replace(c, content=body))
-        extra.skipped_known = len(keys) - len(fresh)
+        extra.skipped_known = known
         todo = direct + fetched
     rep = await ingest_urls(
         ctx, client, todo, source=source, origin="backfill", since=since, until=until
@@ -437,6 +416,7 @@ async def run_backfill(
         StoreError: the store is unreachable.
     """
     from regionwatch.http import HttpClient
+    from regionwatch.pipeline import recorded_run
 
     if until < since:
         raise ConfigError(f"--until {until} is before --since {since}", key="until")
@@ -457,12 +437,11 @@ async def run_backfill(
         warc_files=warc_files,
     )
     report = BackfillReport(job=job, since=since, until=until, mode=mode or "sitemaps")
-    run_id = ctx.store.start_run("backfill")
     logger.info(
         "backfill %s..%s job %s (%s, %d sources)", since, until, job, report.mode, len(sources)
     )
-    status = "failed"
-    try:
+    with recorded_run(ctx.store, "backfill") as rec:
+        rec.summary = report.to_dict()
         async with HttpClient(settings.http) as client:
             wb_client: HttpClient | None = None
             wayback: WaybackClient | None = None
@@ -488,9 +467,8 @@ async def run_backfill(
             finally:
                 if wb_client is not None:
                     await wb_client.aclose()
-        status = report.status
-    finally:
-        ctx.store.finish_run(run_id, status, report.to_dict())
+                rec.summary = report.to_dict()
+        rec.status = report.status
     logger.info(
         "backfill done: %d found, %d fetched, %d known, %d out of range, %d failed, %d stored",
         report.found,
@@ -625,23 +603,9 @@ def digest_summaries(
     """
     if not report.stored_keys:
         return []
-    rows: list[dict[str, Any]] = []
-    keys = list(dict.fromkeys(report.stored_keys))
-    q_cols = (
-        t.items.c.title,
-        t.items.c.url,
-        t.items.c.feed_name,
-        t.items.c.published_at,
-        t.items.c.categories,
+    rows = ctx.store.items_by_keys(
+        report.stored_keys, "title", "url", "feed_name", "published_at", "categories"
     )
-    with ctx.store.connect() as conn:
-        for i in range(0, len(keys), 500):
-            rows.extend(
-                dict(r)
-                for r in conn.execute(
-                    select(*q_cols).where(t.items.c.url_hash.in_(keys[i : i + 500]))
-                ).mappings()
-            )
     from regionwatch.alerts.render import escape_markdown, safe_url
 
     def esc(text: str) -> str:

@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, text
 
 from regionwatch.models import Article, FeedPoll, Source
 from regionwatch.store import Store
+from regionwatch.store.items import tag_result_from_json
 from regionwatch.store.migrations import MIGRATIONS, migrate
 
 
@@ -70,10 +71,11 @@ def test_item_insert_is_idempotent(store_url: str) -> None:
         },
         "lexicon_hash": "abc",
     }
-    with store.begin() as conn:
-        first = Store.insert_item(conn, article(), feed_id=fid, tags=tags, baseline=False)
-    with store.begin() as conn:
-        again = Store.insert_item(conn, article(), feed_id=fid, tags=tags, baseline=False)
+    result = tag_result_from_json(tags)
+    with store.transaction() as tx:
+        first = tx.insert_item(article(), feed_id=fid, tags=result, baseline=False)
+    with store.transaction() as tx:
+        again = tx.insert_item(article(), feed_id=fid, tags=result, baseline=False)
     assert first is not None and again is None
     assert store.counts()["items"] == 1
     assert store.known_keys([article().key, "nope"]) == {article().key}
