@@ -39,6 +39,7 @@ from regionwatch.archives import (
 )
 from regionwatch.errors import ConfigError, FetchError, PermanentFetchError
 from regionwatch.models import Source, url_key
+from regionwatch.pipeline import COUNT_FIELDS, IngestCounts
 
 if TYPE_CHECKING:
     from regionwatch.http import HttpClient
@@ -64,22 +65,15 @@ logger = logging.getLogger(__name__)
 
 Mode = Literal["sitemaps", "wayback", "urls", "warc"]
 MODES: tuple[str, ...] = ("sitemaps", "wayback", "urls", "warc")
-COUNT_FIELDS = ("found", "fetched", "skipped_known", "out_of_range", "failed", "stored")
 
 
 # ---------------------------------------------------------------------------- records
-@dataclass
-class SourceRow:
+@dataclass(kw_only=True)
+class SourceRow(IngestCounts):
     """What one source contributed to a backfill."""
 
     source: str
     mode: str = ""
-    found: int = 0
-    fetched: int = 0
-    skipped_known: int = 0
-    out_of_range: int = 0
-    failed: int = 0
-    stored: int = 0
     chunks: int = 0
     chunks_resumed: int = 0
     sitemaps: int = 0
@@ -89,24 +83,17 @@ class SourceRow:
 
     def add(self, rep: ChunkReport) -> None:
         """Accumulate one chunk's counts (``found`` is counted at discovery)."""
-        for f in COUNT_FIELDS[1:]:
-            setattr(self, f, getattr(self, f) + int(getattr(rep, f, 0) or 0))
+        self.add_counts(rep, COUNT_FIELDS[1:])
 
 
-@dataclass
-class BackfillReport:
+@dataclass(kw_only=True)
+class BackfillReport(IngestCounts):
     """The outcome of one backfill run (counts are this run's; resumed chunks are not redone)."""
 
     job: str
     since: date
     until: date
     mode: str
-    found: int = 0
-    fetched: int = 0
-    skipped_known: int = 0
-    out_of_range: int = 0
-    failed: int = 0
-    stored: int = 0
     per_category: Counter[str] = field(default_factory=Counter)
     per_source: list[SourceRow] = field(default_factory=list)
     chunks_total: int = 0
@@ -132,7 +119,7 @@ class BackfillReport:
             "until": self.until.isoformat(),
             "mode": self.mode,
             "status": self.status,
-            **{f: getattr(self, f) for f in COUNT_FIELDS},
+            **self.counts(),
             "per_category": dict(sorted(self.per_category.items())),
             "chunks_total": self.chunks_total,
             "chunks_run": self.chunks_run,
@@ -229,7 +216,7 @@ def done_chunks(ctx: Context, job: str) -> dict[str, dict[str, Any]]:
 
 def mark_chunk(ctx: Context, job: str, chunk: str, rep: ChunkReport, *, status: str) -> None:
     """Record a chunk's outcome (``done`` chunks are skipped when the job runs again)."""
-    counts: dict[str, Any] = {f: int(getattr(rep, f)) for f in COUNT_FIELDS}
+    counts: dict[str, Any] = rep.counts()
     counts["per_category"] = dict(rep.per_category)
     ctx.store.mark_chunk(job, chunk, status, counts)
 
@@ -372,8 +359,7 @@ async def run_chunk(
         ctx, client, todo, source=source, origin="backfill", since=since, until=until
     )
     rep.found = len(candidates)
-    for f in ("fetched", "failed", "skipped_known"):
-        setattr(rep, f, getattr(rep, f) + getattr(extra, f))
+    rep.add_counts(extra, ("fetched", "failed", "skipped_known"))
     rep.errors[:0] = extra.errors
     if rep.failed:
         complete = False
@@ -568,8 +554,7 @@ async def _run(
         row.add(rep)
         row.chunks += 1
         row.errors.extend(rep.errors[:10])
-        for f in COUNT_FIELDS[1:]:
-            setattr(report, f, getattr(report, f) + int(getattr(rep, f, 0) or 0))
+        report.add_counts(rep, COUNT_FIELDS[1:])
         report.per_category.update(rep.per_category)
         report.stored_keys.extend(rep.stored_keys)
         report.errors.extend(rep.errors[:10])

@@ -32,8 +32,10 @@ if TYPE_CHECKING:
     from regionwatch.tagging import Tagger, TagResult
 
 __all__ = [
+    "COUNT_FIELDS",
     "ChunkReport",
     "Context",
+    "IngestCounts",
     "RunRecord",
     "StoredItem",
     "alert_rows",
@@ -113,9 +115,13 @@ class Context:
         self.store.close()
 
 
-@dataclass
-class ChunkReport:
-    """What one chunk of candidate URLs (backfill) produced."""
+#: The counts of :class:`IngestCounts`, in table order.
+COUNT_FIELDS = ("found", "fetched", "skipped_known", "out_of_range", "failed", "stored")
+
+
+@dataclass(kw_only=True)
+class IngestCounts:
+    """What ingesting candidate URLs did to them (a chunk, a source or a whole backfill)."""
 
     found: int = 0
     fetched: int = 0
@@ -123,14 +129,28 @@ class ChunkReport:
     out_of_range: int = 0
     failed: int = 0
     stored: int = 0
+
+    def add_counts(self, other: IngestCounts, fields: Sequence[str] = COUNT_FIELDS) -> None:
+        """Add ``other``'s counts (those named by ``fields``) to these."""
+        for f in fields:
+            setattr(self, f, getattr(self, f) + getattr(other, f))
+
+    def counts(self) -> dict[str, int]:
+        """The counts as a dict, in table order."""
+        return {f: int(getattr(self, f)) for f in COUNT_FIELDS}
+
+
+@dataclass(kw_only=True)
+class ChunkReport(IngestCounts):
+    """What one chunk of candidate URLs (backfill) produced."""
+
     per_category: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
     stored_keys: list[str] = field(default_factory=list)
 
     def add(self, other: ChunkReport) -> None:
         """Accumulate another chunk's counts into this one."""
-        for f in ("found", "fetched", "skipped_known", "out_of_range", "failed", "stored"):
-            setattr(self, f, getattr(self, f) + getattr(other, f))
+        self.add_counts(other)
         self.per_category.update(other.per_category)
         self.errors.extend(other.errors[:20])
 
