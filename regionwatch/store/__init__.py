@@ -94,8 +94,8 @@ class Store(FeedRows, ItemReads, StoryReads, OutboxRows, RunRows):
         """``sqlite`` or ``postgresql``."""
         return self.engine.dialect.name
 
-    def migrate(self) -> int:
-        """Create or upgrade the schema in place; returns the schema version."""
+    def migrate(self) -> str:
+        """Create or upgrade the schema in place; returns its (Alembic) revision."""
         try:
             return migrate(self.engine)
         except SQLAlchemyError as exc:

@@ -1,4 +1,5 @@
-"""The store on SQLite and PostgreSQL: migrations, idempotent inserts, feed health."""
+"""The store on SQLite and PostgreSQL: idempotent inserts, feed health (migrations: see
+test_migrations.py)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from regionwatch.models import Article, FeedPoll, Source
 from regionwatch.store import Store
 from regionwatch.store.items import tag_result_from_json
-from regionwatch.store.migrations import MIGRATIONS, migrate
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -37,25 +36,6 @@ def article(
         language="en",
         content_hash=str(hash(body)),
     )
-
-
-def test_migrations_upgrade_in_place(store_url: str) -> None:
-    eng = create_engine(store_url)
-    # a database created by an older release: only the first migration applied
-    with eng.begin() as conn:
-        conn.exec_driver_sql("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-        MIGRATIONS[0][2](conn)
-        conn.execute(text("INSERT INTO schema_version VALUES (1)"))
-    store = Store(store_url)
-    with store.connect() as conn:
-        assert (
-            conn.execute(text("SELECT max(version) FROM schema_version")).scalar()
-            == MIGRATIONS[-1][0]
-        )
-    # running again is a no-op
-    assert migrate(store.engine) == MIGRATIONS[-1][0]
-    store.close()
-    eng.dispose()
 
 
 def test_item_insert_is_idempotent(store_url: str) -> None:
