@@ -15,15 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from regionwatch.alerts.deliver import Message, Sender
 from regionwatch.alerts.render import clean, escape_markdown, safe_url
 from regionwatch.alerts.rules import Channel, channels
 from regionwatch.errors import AlertError
+from regionwatch.models import Story
 from regionwatch.settings import CATEGORIES, Settings
-from regionwatch.store import Store, as_utc
-from regionwatch.store import schema as t
+from regionwatch.store import Store
 
 __all__ = [
     "ChannelDigest",
@@ -121,39 +119,9 @@ class SendReport:
 
 def _collect(
     store: Store, now: datetime
-) -> tuple[list[dict[str, Any]], dict[int, dict[str, Any]], dict[int, set[str]]]:
+) -> tuple[list[dict[str, Any]], dict[int, Story], dict[int, set[str]]]:
     since7 = now - timedelta(days=7)
-    with store.connect() as conn:
-        items = [
-            dict(r)
-            for r in conn.execute(
-                select(
-                    t.items.c.id,
-                    t.items.c.title,
-                    t.items.c.url,
-                    t.items.c.feed_name,
-                    t.items.c.first_seen_at,
-                    t.items.c.published_at,
-                    t.items.c.categories,
-                    t.items.c.story_id,
-                    t.items.c.origin,
-                )
-                .where(t.items.c.first_seen_at >= since7)
-                .order_by(t.items.c.first_seen_at)
-            ).mappings()
-        ]
-        stories = {
-            int(r["id"]): dict(r)
-            for r in conn.execute(
-                select(t.stories).where(t.stories.c.last_seen_at >= since7)
-            ).mappings()
-        }
-        alerted: dict[int, set[str]] = defaultdict(set)
-        for r in conn.execute(select(t.alerts.c.story_id, t.alerts.c.channel)):
-            alerted[int(r.story_id)].add(r.channel)
-    for it in items:
-        it["first_seen_at"] = as_utc(it["first_seen_at"])
-    return items, stories, alerted
+    return store.items_since(since7), store.stories_since(since7), store.alerted_channels()
 
 
 def build_digest(store: Store, settings: Settings, now: datetime) -> Digest:
@@ -186,41 +154,31 @@ def build_digest(store: Store, settings: Settings, now: datetime) -> Digest:
         for c in cats:
             entries = []
             for sid, its in recent[c].items():
-                st = stories.get(sid) or {}
+                st = stories.get(sid)
                 lead = its[0]
                 entries.append(
                     StoryEntry(
                         story_id=sid,
-                        headline=clean(st.get("title") or lead["title"]),
+                        headline=clean((st.title if st else "") or lead["title"]),
                         url=str(lead["url"]),
-                        outlets=list(st.get("outlets") or [lead["feed_name"]]),
-                        items=int(st.get("item_count") or len(its)),
+                        outlets=list((st.outlets if st else ()) or [lead["feed_name"]]),
+                        items=st.item_count if st else len(its),
                     )
                 )
             entries.sort(key=lambda e: (-len(e.outlets), -e.items, e.headline))
             sections[c] = entries[:MAX_STORIES_PER_CATEGORY]
         grew = []
         for sid, st in stories.items():
-            base = int(st.get("alerted_outlet_count") or 0)
-            outlets = list(st.get("outlets") or [])
-            last = as_utc(st.get("last_seen_at"))
+            base = st.alerted_outlet_count
+            outlets = list(st.outlets)
             if (
                 base
                 and len(outlets) > base
-                and last
-                and last >= since24
+                and st.last_seen >= since24
                 and ch.key in alerted.get(sid, set())
             ):
-                lead_url = next((i["url"] for i in items if i["id"] == st.get("lead_item_id")), "")
-                grew.append(
-                    StoryEntry(
-                        sid,
-                        clean(st.get("title")),
-                        str(lead_url),
-                        outlets,
-                        int(st.get("item_count") or 1),
-                    )
-                )
+                lead_url = next((i["url"] for i in items if i["id"] == st.lead_item_id), "")
+                grew.append(StoryEntry(sid, clean(st.title), str(lead_url), outlets, st.item_count))
         grew.sort(key=lambda e: -len(e.outlets))
         cd_counts = {c: counts[c] for c in cats}
         msg = _render(now, days, sections, cd_counts, grew)

@@ -20,10 +20,12 @@ from sqlalchemy import func, select
 
 from regionwatch.alerts import deliver_pending, enqueue_alerts, list_alerts, retry_alerts
 from regionwatch.events import EventDecision
+from regionwatch.models import Article
 from regionwatch.settings import AlertsConfig, ChannelConfig, Settings, StorageConfig
 from regionwatch.store import Store, insert_ignore
 from regionwatch.store import schema as t
 from regionwatch.store.events import EventLedger, solo_event
+from regionwatch.store.items import tag_result_from_json
 from regionwatch.stories import StoryIndex
 from tests.loopback import Webhook
 
@@ -107,8 +109,7 @@ class World:
         self.store = store
         self.settings = settings
         self.index = StoryIndex(settings.stories)
-        with store.connect() as conn:
-            self.index.load(conn, datetime.now(UTC))
+        self.index.load(store, datetime.now(UTC))
         self.n = 0
         self.ledger = EventLedger(settings.events)
         self.events: dict[int, int] = {}  # story -> its event (one event per story here)
@@ -136,8 +137,8 @@ class World:
         tags = tags if tags is not None else tags_for()
         published = published or now - timedelta(minutes=5)
         cats = [c for c, d in tags["categories"].items() if d["decision"]]
-        with self.store.begin() as conn:
-            item_id = conn.execute(
+        with self.store.transaction() as tx:
+            item_id = tx.conn.execute(
                 t.items.insert()
                 .values(
                     url_hash=f"h{os.getpid()}-{self.n}-{url}"[-64:],
@@ -155,37 +156,40 @@ class World:
                 .returning(t.items.c.id)
             ).scalar_one()
             story_id, _new = self.index.assign(
-                conn, item_id=item_id, title=title, text=text, outlet=feed, now=now
+                tx, item_id=item_id, title=title, text=text, outlet=feed, now=now
             )
-            item = {
-                "id": item_id,
-                "title": title,
-                "url": url,
-                "feed_name": feed,
-                "published_at": published,
-                "first_seen_at": now,
-                "origin": origin,
-            }
+            article = Article(
+                url=url,
+                canonical_url=url,
+                source=feed,
+                title=title,
+                text=text,
+                text_source="page",
+                published=published,
+                language=None,
+                origin="backfill" if origin == "backfill" else "feed",
+            )
+            tag_result = tag_result_from_json(tags)
+            assert tag_result is not None
             event_id = self.events.get(story_id)
             if event_id is None:
                 state = solo_event(
                     key=url, title=title, time=published, outlet=feed, language="en", cats=cats
                 )
+                decision = EventDecision(event=state, is_new=True)
                 event_id = self.ledger.record(
-                    conn,
-                    EventDecision(event=state, is_new=True),
-                    item_id=item_id,
-                    published=published,
-                    now=now,
+                    tx, decision, item_id=item_id, published=published, now=now
                 )
                 self.events[story_id] = event_id
             created = enqueue_alerts(
-                conn,
+                tx,
                 settings=self.settings,
-                item=item,
+                item_id=item_id,
+                article=article,
+                first_seen=now,
                 story_id=story_id,
                 event_id=event_id,
-                tags=tags,
+                tags=tag_result,
                 baseline_cutoff=baseline_cutoff,
                 now=now,
             )
