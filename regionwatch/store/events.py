@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 __all__ = [
     "EventLedger",
     "EventWrites",
+    "alerted_channels",
+    "events_by_id",
     "get_event",
     "list_events",
     "solo_event",
@@ -354,6 +356,43 @@ def list_events(
             rows = rows[:limit]
         alerted = _alerted(conn, [int(r["id"]) for r in rows])
     return [_event(r, alerted.get(int(r["id"]), {})) for r in rows]
+
+
+def events_by_id(store: Door, ids: Sequence[int]) -> dict[int, Event]:
+    """The events of these ids (an id merged into another gives that one), by asked id."""
+    e = t.events.c
+    ids = sorted(set(ids))
+    out: dict[int, Event] = {}
+    with store.connect() as conn:
+        rows: dict[int, Any] = {}
+        todo = ids
+        while todo:
+            batch = [r for r in conn.execute(select(t.events).where(e.id.in_(todo))).mappings()]
+            rows.update({int(r["id"]): r for r in batch})
+            todo = sorted(
+                {int(r["merged_into"]) for r in batch if r["merged_into"] is not None} - set(rows)
+            )
+        alerted = _alerted(conn, list(rows))
+    for i in ids:
+        row, seen = rows.get(i), set()
+        while row is not None and row["merged_into"] is not None and row["id"] not in seen:
+            seen.add(row["id"])
+            row = rows.get(int(row["merged_into"]))
+        if row is not None:
+            out[i] = _event(row, alerted.get(int(row["id"]), {}))
+    return out
+
+
+def alerted_channels(store: Door, ids: Sequence[int]) -> dict[int, set[str]]:
+    """Per event, the channels that hold one of its first alerts."""
+    a = t.alerts.c
+    out: dict[int, set[str]] = {}
+    with store.connect() as conn:
+        for i in range(0, len(ids), 500):
+            q = select(a.event_id, a.channel).where(a.event_id.in_(ids[i : i + 500]), a.seq == 0)
+            for r in conn.execute(q):
+                out.setdefault(int(r.event_id), set()).add(str(r.channel))
+    return out
 
 
 def get_event(store: Door, event_id: int) -> EventDetail | None:
