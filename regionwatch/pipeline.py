@@ -20,7 +20,16 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from regionwatch.errors import BlockedURLError, FetchError, StoreError
-from regionwatch.models import Article, FeedEntry, FeedPoll, FeedReport, RunSummary, Source, url_key
+from regionwatch.models import (
+    Article,
+    Event,
+    FeedEntry,
+    FeedPoll,
+    FeedReport,
+    RunSummary,
+    Source,
+    url_key,
+)
 from regionwatch.settings import Settings
 from regionwatch.store import Store, utcnow
 
@@ -667,6 +676,7 @@ def monitor_cycle(
     deliver_due: Callable[[], DeliveryReport],
     on_items: Callable[[list[dict[str, Any]]], None] | None = None,
     on_alerts: Callable[[list[dict[str, Any]], RunSummary], None] | None = None,
+    on_events: Callable[[list[Event], RunSummary], None] | None = None,
     stopping: Callable[[], bool] = lambda: False,
 ) -> RunSummary:
     """One monitor cycle: poll the due sources, deliver the due alerts, count, record the run.
@@ -681,6 +691,9 @@ def monitor_cycle(
         on_items: given the cycle's new items (and then ``stories_new`` is counted).
         on_alerts: given the outbox rows created or sent in the cycle and the summary, before
             the run is recorded (and then ``alerts_queued`` is counted).
+        on_events: given the events that gained articles in the cycle (after delivery, so
+            their ``alerted`` is current) and the summary (then ``events_new`` and
+            ``events_grown`` are counted in its ``extra``).
         stopping: whether the process is stopping (delivery is then left to the next cycle).
 
     Returns:
@@ -714,6 +727,13 @@ def monitor_cycle(
             if polled and all(f.status == "error" for f in polled):
                 summary.status = "failed"
             summary.finished_at = utcnow()
+            if on_events is not None:
+                from regionwatch.store.events import list_events
+
+                events = list_events(ctx.store, since=summary.started_at)
+                new = sum(1 for e in events if e.first_seen >= summary.started_at)
+                summary.extra.update(events_new=new, events_grown=len(events) - new)
+                on_events(events, summary)
             if on_alerts is not None:
                 alerts = ctx.store.alerts_since(summary.started_at)
                 summary.alerts_queued = sum(1 for a in alerts if a.get("status") != "sent")

@@ -303,6 +303,7 @@ class OutboxRows(Door):
         q = (
             select(a.c.id, a.c.category, a.c.channel, a.c.status, a.c.attempts, a.c.last_error)
             .add_columns(a.c.created_at, a.c.sent_at, i.c.title, i.c.url)
+            .add_columns(a.c.event_id, a.c.kind)
             .join(i, i.c.id == a.c.item_id)
             .where((a.c.created_at >= since) | (a.c.sent_at >= since))
             .order_by(a.c.id)
