@@ -10,6 +10,7 @@ Every command is a module-level function in the module of its group; :data:`app`
 - :mod:`flows.cli.tagging`: ``tag``, ``classify``, ``eval``, ``seeds build``
 - :mod:`flows.cli.alerts`: ``alerts test|list|retry``, ``digest``
 - :mod:`flows.cli.backfill`: ``backfill``
+- :mod:`flows.cli.db`: ``db upgrade``
 
 A new group is a new module with a ``register(app)`` function, listed in :data:`GROUPS`.
 """
@@ -22,7 +23,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli import alerts, backfill, config, demo, events, run, store, tagging
+from flows.cli import alerts, backfill, config, db, demo, events, run, store, tagging
 
 __all__ = ["GROUPS", "app", "main"]
 
@@ -49,7 +50,7 @@ def _main(
 
 
 #: the command groups, in the order ``--help`` lists them
-GROUPS = (config, run, store, events, demo, tagging, alerts, backfill)
+GROUPS = (config, run, store, events, db, demo, tagging, alerts, backfill)
 for _group in GROUPS:
     _group.register(app)
 

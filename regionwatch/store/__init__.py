@@ -36,7 +36,7 @@ from regionwatch.store._base import (
 from regionwatch.store.events import EventWrites
 from regionwatch.store.feeds import FeedRows
 from regionwatch.store.items import ItemReads, ItemWrites
-from regionwatch.store.migrations import migrate
+from regionwatch.store.migrations import current_revision, migrate
 from regionwatch.store.outbox import AlertWrites, OutboxRows
 from regionwatch.store.runs import RunRows
 from regionwatch.store.stories import StoryReads, StoryWrites
@@ -102,6 +102,11 @@ class Store(FeedRows, ItemReads, StoryReads, OutboxRows, RunRows):
             return migrate(self.engine)
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot reach or upgrade the store: {exc}") from exc
+
+    def revision(self) -> str | None:
+        """The schema revision the database is at (None: not under Alembic yet)."""
+        with self.connect() as conn:
+            return current_revision(conn)
 
     @contextmanager
     def transaction(self) -> Iterator[StoreTx]:

@@ -4,6 +4,7 @@ workers starting at once migrate once. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -272,3 +273,27 @@ def test_workers_starting_together_migrate_once(fresh_pg: str) -> None:
         assert conn.execute(select(func.count()).select_from(t.items)).scalar() == 0
     eng.dispose()
     assert migrate(create_engine(fresh_pg)) == head()
+
+
+def test_db_upgrade_command_upgrades_a_legacy_store(tmp_path: Path) -> None:
+    """``regionwatch db upgrade`` on a store made before Alembic, then again (nothing to do)."""
+    from tests.integration.test_cli import cli
+
+    db = tmp_path / "legacy.db"
+    make_legacy_store(f"sqlite:///{db}")
+    cfg = tmp_path / "rw.toml"
+    cfg.write_text(f'[storage]\nurl = "sqlite:///{db}"\n', encoding="utf-8")
+    first = cli("db", "upgrade", "--json", "--config", str(cfg), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout) | {"store": ""} == {
+        "store": "",
+        "from": None,
+        "to": head(),
+        "changed": True,
+    }
+    again = cli("db", "upgrade", "--config", str(cfg), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert f"already at revision {head()}" in again.stdout
+    store = Store(f"sqlite:///{db}")
+    assert store.counts()["alerts"] == 2
+    store.close()
