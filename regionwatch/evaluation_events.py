@@ -37,7 +37,6 @@ Scores:
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from regionwatch.errors import ConfigError
+from regionwatch.evaluation import read_jsonl
 from regionwatch.events import EventDecision, EventIndex, EventSignal, SignalBuilder
 from regionwatch.settings import AlertRule, EventsConfig
 
@@ -126,25 +126,6 @@ def events_path_for(dataset: Path) -> Path:
     return dataset.with_name(dataset.stem + "_events" + dataset.suffix)
 
 
-def _lines(path: Path) -> list[dict[str, Any]]:
-    try:
-        raw = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from exc
-    out = []
-    for n, line in enumerate(raw, 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}:{n}: not a JSON object: {exc}") from exc
-        if not isinstance(obj, dict):
-            raise ConfigError(f"{path}:{n}: not a JSON object")
-        out.append(obj)
-    return out
-
-
 def load_event_items(datasets: Sequence[Path]) -> list[EventEvalItem]:
     """Items of the dev sets with their gold events (a URL seen in an earlier set is skipped).
 
@@ -155,8 +136,8 @@ def load_event_items(datasets: Sequence[Path]) -> list[EventEvalItem]:
     out: list[EventEvalItem] = []
     for ds in datasets:
         ev_path = events_path_for(ds)
-        events = {str(e.get("id")): e for e in _lines(ev_path)}
-        for row in _lines(ds):
+        events = {str(e.get("id")): e for e in read_jsonl(ev_path)}
+        for row in read_jsonl(ds):
             rid = str(row.get("id"))
             url = str(row.get("url") or rid)
             if url in seen:
@@ -205,7 +186,7 @@ def bcubed(gold: dict[str, str], pred: dict[str, Any]) -> tuple[float, float, fl
     p, r = _item_bcubed(gold, pred)
     n = len(gold)
     bp, br = sum(p.values()) / n, sum(r.values()) / n
-    return bp, br, (2 * bp * br / (bp + br) if bp + br else 0.0)
+    return bp, br, _f1(bp, br)
 
 
 def _item_bcubed(
