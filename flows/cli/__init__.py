@@ -9,6 +9,8 @@ Every command is a module-level function in the module of its group; :data:`app`
 - :mod:`flows.cli.tagging`: ``tag``, ``classify``, ``eval``, ``seeds build``
 - :mod:`flows.cli.alerts`: ``alerts test|list|retry``, ``digest``
 - :mod:`flows.cli.backfill`: ``backfill``
+- :mod:`flows.cli.web`: ``web`` (the analyst console)
+- :mod:`flows.cli.feedback`: ``feedback export``
 
 A new group is a new module with a ``register(app)`` function, listed in :data:`GROUPS`.
 """
@@ -21,7 +23,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli import alerts, backfill, config, demo, run, store, tagging
+from flows.cli import alerts, backfill, config, demo, feedback, run, store, tagging, web
 
 __all__ = ["GROUPS", "app", "main"]
 
@@ -48,7 +50,7 @@ def _main(
 
 
 #: the command groups, in the order ``--help`` lists them
-GROUPS = (config, run, store, demo, tagging, alerts, backfill)
+GROUPS = (config, run, store, demo, tagging, alerts, backfill, web, feedback)
 for _group in GROUPS:
     _group.register(app)
 
