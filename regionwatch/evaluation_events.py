@@ -108,7 +108,7 @@ class EventEvalItem:
     lang: str
     title: str
     text: str
-    labels: frozenset[str]
+    labels: tuple[str, ...]  # in the file's order (border_clash, ceasefire, csto)
     actors: tuple[str, ...]
     region_relevant: bool
     event: str  # gold slug; "none:<id>" for essays and background
@@ -154,7 +154,7 @@ def load_event_items(datasets: Sequence[Path]) -> list[EventEvalItem]:
                     lang=str(row.get("lang") or "en"),
                     title=str(row.get("title") or ""),
                     text=str(row.get("text") or ""),
-                    labels=frozenset(row.get("labels") or ()),
+                    labels=tuple(str(x) for x in row.get("labels") or ()),
                     actors=tuple(str(a) for a in row.get("actors") or ()),
                     region_relevant=bool(row.get("region_relevant", True)),
                     event=slug if slug != "none" else f"none:{rid}",
