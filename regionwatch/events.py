@@ -92,7 +92,7 @@ _MAX_TOKENS = 24  # title/lead tokens per signal
 _MAX_EVENT_TOKENS = 400  # tokens an event keeps per language
 _MAX_CASUALTIES = 5000  # a larger number near "killed" is not a casualty figure of one incident
 _LEAD_CHARS = 600
-_SCAN_CHARS = 5000
+_SCAN_CHARS = 2500  # casualty figures stand in the headline and the first paragraphs
 _WORD = re.compile(r"\w+", re.UNICODE)
 _NUMBER = re.compile(r"(?<![\w.,])\d{1,4}(?![\w.,]\d)")
 _SENT_END = re.compile(r"[.!?\n;]")
@@ -377,29 +377,32 @@ class SignalBuilder:
         )
 
     def casualties(self, text: str) -> int | None:
-        """The highest number reported next to a casualty word in one sentence, if any."""
+        """The highest number reported next to a casualty word in one sentence, if any.
+
+        Numbers are few in a text: each one's sentence (up to 80 characters either side) is
+        searched for a casualty word, rather than the whole text for every casualty pattern.
+        """
         if self._casualty is None:
             return None
         best: int | None = None
-        for m in self._casualty.finditer(text):
-            lo = max(0, m.start() - 80)
-            hi = min(len(text), m.end() + 80)
-            before = text[lo : m.start()]
-            cut = [x.end() for x in _SENT_END.finditer(before)]
+        for num in _NUMBER.finditer(text):
+            value = int(num.group())
+            if 1900 <= value <= 2100 or value > _MAX_CASUALTIES or value == 0:
+                continue
+            if best is not None and value <= best:
+                continue
+            tail = text[num.end() : num.end() + 4].lstrip().lower()
+            if tail.startswith(("km", "%", "км", "m ", "h ", "ч")):
+                continue
+            lo, hi = max(0, num.start() - 80), min(len(text), num.end() + 80)
+            cut = [x.end() for x in _SENT_END.finditer(text, lo, num.start())]
             if cut:
-                lo += cut[-1]
-            after = text[m.end() : hi]
-            stop = _SENT_END.search(after)
+                lo = cut[-1]
+            stop = _SENT_END.search(text, num.end(), hi)
             if stop:
-                hi = m.end() + stop.start()
-            for num in _NUMBER.finditer(text, lo, hi):
-                value = int(num.group())
-                if 1900 <= value <= 2100 or value > _MAX_CASUALTIES or value == 0:
-                    continue
-                tail = text[num.end() : num.end() + 4].lstrip().lower()
-                if tail.startswith(("km", "%", "км", "m ", "h ", "ч")):
-                    continue
-                best = value if best is None else max(best, value)
+                hi = stop.start()
+            if self._casualty.search(text, lo, hi):
+                best = value
         return best
 
     def phases(self, lead: str) -> frozenset[str]:
