@@ -24,26 +24,12 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bench_pipeline import HEADERS, entry_for
 from common import Stopwatch, knob, log, md_table, target_line
 from pagegen import Page, corpus
 
-HEADERS = {"content-type": "text/html; charset=utf-8"}
 SHARE_TARGET = 0.05
 FLAT_PCT, FLAT_MB = 0.25, 1.0
-
-
-def _entry(page: Page) -> Any:
-    from regionwatch.models import FeedEntry
-
-    gen = page.kind == "generated"
-    return FeedEntry(
-        source="bench",
-        url=page.url,
-        guid=page.url,
-        title=page.title if gen else "",
-        summary="",
-        published=page.published if gen else None,
-    )
 
 
 def measure_cost(pages: list[Page]) -> dict[str, Any]:
@@ -65,7 +51,7 @@ def measure_cost(pages: list[Page]) -> dict[str, Any]:
         tagged = []
         for n, p in enumerate(pages):
             with sw["extract"]:
-                art = ex.extract_article(p.content, url=p.url, headers=HEADERS, entry=_entry(p))
+                art = ex.extract_article(p.content, url=p.url, headers=HEADERS, entry=entry_for(p))
             with sw["tag"]:
                 tags = tagger.tag(art.text, title=art.title, lang=art.language)
             with sw["signal"]:

@@ -230,6 +230,9 @@ class ScenarioScore:
     by_language: dict[str, dict[str, float]] = field(default_factory=dict)
     slices: dict[str, dict[str, float]] = field(default_factory=dict)
     extra_alerts: list[str] = field(default_factory=list)
+    ungrouped_alerts: int = 0
+    ungrouped_recall: float = 0.0
+    ungrouped_per_pair: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (rates rounded to 4 places)."""
@@ -285,6 +288,7 @@ class _Run:
         self.alias: dict[int, int] = {}  # absorbed event -> surviving event
         self.sent: set[tuple[int, str]] = set()
         self.alerts: list[tuple[str, str]] = []  # (item id, category)
+        self.ungrouped: list[tuple[str, str]] = []  # what one alert per article would send
 
     def _root(self, lid: int) -> int:
         while lid in self.alias:
@@ -298,6 +302,11 @@ class _Run:
             range(len(sigs)),
             key=lambda i: (not sigs[i][1].categories, sigs[i][1].time),
         )
+        for it, sig, tags in batch:
+            cats = sorted(_qualifies(tags, self.rules))
+            self.ungrouped.extend((it.id, c) for c in cats)
+            if sig is None:  # no watched party: the item alerts on its own, as a story would
+                self.alerts.extend((it.id, c) for c in cats)
         for i in order:
             it, _sig, tags = sigs[i]
             dec: EventDecision | None = decisions[i]
@@ -326,6 +335,7 @@ def _score(
     items: Sequence[EventEvalItem],
     pred: dict[str, Any],
     alerts: Sequence[tuple[str, str]],
+    ungrouped: Sequence[tuple[str, str]],
 ) -> ScenarioScore:
     by_id = {it.id: it for it in items}
     pos = [it for it in items if it.positive]
@@ -351,24 +361,40 @@ def _score(
             target[part] = {"items": len(ids), "p": round(p, 4), "r": round(r, 4)}
             target[part]["f1"] = round(_f1(p, r), 4)
     exp, tol = _expected(items)
+    sc.expected_pairs = len(exp)
+    sc.alerts = len(alerts)
+    sc.recall, sc.alerts_per_pair, sc.precision, sc.event_recall, sc.extra_alerts = _alert_scores(
+        by_id, exp, tol, alerts
+    )
+    sc.ungrouped_alerts = len(ungrouped)
+    sc.ungrouped_recall, sc.ungrouped_per_pair, _p, _e, _x = _alert_scores(
+        by_id, exp, tol, ungrouped
+    )
+    return sc
+
+
+def _alert_scores(
+    by_id: dict[str, EventEvalItem],
+    exp: set[tuple[str, str]],
+    tol: set[tuple[str, str]],
+    alerts: Sequence[tuple[str, str]],
+) -> tuple[float, float, float, float, list[str]]:
+    """Recall, alerts per alerted expected pair, precision, event recall and the false alerts."""
     count: Counter[tuple[str, str]] = Counter()
-    false = 0
+    false: list[str] = []
     for iid, cat in alerts:
         key = (by_id[iid].event, cat)
         count[key] += 1
         if key not in exp and key not in tol:
-            false += 1
-            sc.extra_alerts.append(f"{cat}: {by_id[iid].event} ({iid})")
+            false.append(f"{cat}: {by_id[iid].event} ({iid})")
     hit = {k for k in count if k in exp}
-    sc.alerts = len(alerts)
-    sc.expected_pairs = len(exp)
-    sc.recall = len(hit) / len(exp) if exp else 0.0
-    sc.alerts_per_pair = sum(count[k] for k in hit) / len(hit) if hit else 0.0
-    sc.precision = (len(alerts) - false) / len(alerts) if alerts else 0.0
+    recall = len(hit) / len(exp) if exp else 0.0
+    per_pair = sum(count[k] for k in hit) / len(hit) if hit else 0.0
+    precision = (len(alerts) - len(false)) / len(alerts) if alerts else 0.0
     exp_events = {e for e, _ in exp}
     caught = {by_id[iid].event for iid, _ in alerts} & exp_events
-    sc.event_recall = len(caught) / len(exp_events) if exp_events else 0.0
-    return sc
+    event_recall = len(caught) / len(exp_events) if exp_events else 0.0
+    return recall, per_pair, precision, event_recall, false
 
 
 def _countries(items: Iterable[EventEvalItem]) -> tuple[str, ...]:
@@ -464,13 +490,16 @@ def evaluate_events(
         ordered = sorted(subset, key=lambda it: (dated_time(it), it.id))
         for it in ordered:
             run.feed([(it, signal(it, dated_time(it)), tags[it.id])])
-        scenarios.append(_score(f"dated {name}", subset, run.clusters(subset, "e"), run.alerts))
+        scenarios.append(
+            _score(f"dated {name}", subset, run.clusters(subset, "e"), run.alerts, run.ungrouped)
+        )
 
     rounds, negatives = _rounds(items)
     t0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
     all_items: list[EventEvalItem] = []
     pred: dict[str, Any] = {}
     alerts: list[tuple[str, str]] = []
+    ungrouped: list[tuple[str, str]] = []
     negs = sorted(negatives, key=lambda i: _hash("neg:" + i.id))
     for rn, live in enumerate(rounds):
         run = _Run(cfg, rules)
@@ -495,5 +524,6 @@ def evaluate_events(
         all_items.extend(round_items)
         pred.update(run.clusters(round_items, f"r{rn}"))
         alerts.extend(run.alerts)
-    scenarios.append(_score(f"waves {'+'.join(names)}", all_items, pred, alerts))
+        ungrouped.extend(run.ungrouped)
+    scenarios.append(_score(f"waves {'+'.join(names)}", all_items, pred, alerts, ungrouped))
     return EventEvalReport(scenarios=scenarios, datasets=[str(d) for d in datasets])

@@ -57,8 +57,12 @@ def eval_events(
     grouping = Table(title=f"{title}: B-cubed over positive items")
     for col in ("setting", "positives", "P", "R", "F1", "singletons F1", "multi-language"):
         grouping.add_column(col, justify="left" if col == "setting" else "right")
-    alerts = Table(title="alerts per (event, category), the alert rules")
-    for col in ("setting", "alerts", "expected", "recall", "per pair", "precision", "events"):
+    alerts = Table(
+        title="alerts per (event, category) under the alert rules; per article: one alert "
+        "per qualifying article (no grouping)"
+    )
+    cols = ("setting", "alerts", "expected", "recall", "per pair", "precision", "events")
+    for col in (*cols, "per article: alerts", "recall", "per pair"):
         alerts.add_column(col, justify="left" if col == "setting" else "right")
     for s in report.scenarios:
         grouping.add_row(
@@ -78,6 +82,9 @@ def eval_events(
             f"{s.alerts_per_pair:.2f}",
             f"{s.precision:.2f}",
             f"{s.event_recall:.2f}",
+            str(s.ungrouped_alerts),
+            f"{s.ungrouped_recall:.2f}",
+            f"{s.ungrouped_per_pair:.2f}",
         )
     console.print(grouping)
     console.print(alerts)
