@@ -40,13 +40,15 @@ How a signal is matched (``[events]`` settings in brackets):
    kind is its first categorised article's. The same kind counts fully, an article that carries
    the event's kind among its categories 0.5, another kind 0.3, an uncategorised article 0.8:
    a clash and a truce between the same pair, live at once, stay two events;
-4. anchors: the specific places, people, capitals and forces named (Sotk, Lukashenko, Astana …)
-   are the same in every language: shared ones add up to 0.35 (share of the smaller set), none
-   shared when both name some takes 0.175;
+4. anchors: the people, capitals, institutions, armed forces and border-zone places named
+   (Sotk, Batken, Lukashenko, the Kremlin …) pin down one happening in every language: shared
+   ones add up to 0.35 (share of the smaller set), none shared when both name some takes 0.175.
+   A territory without the border-zone mark (Karabakh, Crimea …) names a whole conflict, not one
+   happening, and is no anchor;
 5. score = parties x kind + anchors + ``text_weight`` x (share of the article's title/lead tokens
    the event already carries in that language); the best event at or above ``join_threshold``
-   wins; any other event at or above ``merge_threshold`` whose parties match the winner's is
-   merged into it (recorded in :attr:`EventDecision.merged_from`).
+   wins; any other event of the same kind at or above ``merge_threshold`` whose parties match
+   the winner's is merged into it (recorded in :attr:`EventDecision.merged_from`).
 """
 
 from __future__ import annotations
@@ -278,6 +280,15 @@ def _cue_regex(patterns: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile(r"(?<!\w)(?:" + "|".join(alts) + r")(?!\w)", re.IGNORECASE)
 
 
+def _is_anchor(kind: str, region: str, border_zone: bool) -> bool:
+    """Whether a watched actor pins down one happening: a person, a capital or institution, an
+    armed force, or a border-zone place of the region. A territory without the border-zone mark
+    (Karabakh, Crimea, Donbas …) names a whole conflict and every article about it."""
+    if region not in ("core", "conditional") or kind in ("state", "organisation"):
+        return False
+    return kind != "place" or border_zone
+
+
 def _tokens(text: str) -> list[str]:
     return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
 
@@ -297,7 +308,7 @@ class SignalBuilder:
         self._place: set[str] = set()
         self._anchor: set[str] = set()
         for a in lexicon.actors.values():
-            if a.kind not in ("state", "organisation") and a.region in ("core", "conditional"):
+            if _is_anchor(a.kind, a.region, a.border_zone):
                 self._anchor.add(a.slug)
             if a.kind == "state":
                 self._party[a.slug] = (a.slug, 1.0)
@@ -577,7 +588,7 @@ class EventIndex:
             anchor = _ANCHOR_WEIGHT * (
                 shared / min(len(sig.anchors), len(ev.anchors)) if shared else -0.5
             )
-        return cos * _kind(sig, ev) + self.cfg.text_weight * text + anchor
+        return cos * _kind(sig, ev) + anchor + self.cfg.text_weight * text
 
     def _candidates(self, sig: EventSignal) -> set[int]:
         out: set[int] = set()
@@ -614,6 +625,8 @@ class EventIndex:
         for s, _n2, _l2, other in scored[1:]:
             if s < self.cfg.merge_threshold:
                 break
+            if other.kind != best.kind and None not in (other.kind, best.kind):
+                continue  # a clash and a truce between one pair stay two events
             if _cosine(best.weights, other.weights) < self.cfg.party_similarity:
                 continue
             lo = min(best.first_time, other.first_time)
