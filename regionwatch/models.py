@@ -9,21 +9,27 @@ from datetime import datetime
 from typing import Any, Literal
 
 __all__ = [
+    "VERDICTS",
     "Alert",
     "Article",
     "Event",
     "EventAlert",
     "EventArticle",
     "EventDetail",
+    "EvalRow",
+    "Feedback",
+    "FeedbackInput",
     "FeedEntry",
     "FeedPoll",
     "FeedReport",
     "RunSummary",
+    "SearchHit",
     "Signature",
     "Source",
     "Story",
     "StoryDecision",
     "TextSource",
+    "Verdict",
     "url_key",
 ]
 
@@ -344,3 +350,75 @@ class EventDetail:
     alerts: tuple[EventAlert, ...]
     merged_from: tuple[int, ...] = ()
     updates: tuple[dict[str, Any], ...] = ()
+
+
+# ---------------------------------------------------------------------------- analyst feedback
+Verdict = Literal["wrong", "missing", "right"]
+VERDICTS: tuple[Verdict, ...] = ("wrong", "missing", "right")
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackInput:
+    """An analyst's verdict on one category of an event or an item, before it is stored.
+
+    Exactly one of ``event_id`` and ``item_id`` is set; ``verdict`` says the category is wrongly
+    given (``wrong``), wrongly absent (``missing``) or correct (``right``).
+    """
+
+    category: str
+    verdict: Verdict
+    event_id: int | None = None
+    item_id: int | None = None
+    note: str = ""
+    origin: str = "api"
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """One stored verdict (see :class:`FeedbackInput`)."""
+
+    feedback_id: int
+    category: str
+    verdict: Verdict
+    created_at: datetime
+    event_id: int | None = None
+    item_id: int | None = None
+    note: str = ""
+    origin: str = "api"
+
+
+@dataclass(frozen=True, slots=True)
+class EvalRow:
+    """One line of an ``eval`` dataset: the item's text and the labels the desk says it has."""
+
+    id: str
+    text: str
+    title: str
+    lang: str | None
+    labels: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSONL object (``id``, ``text``, ``title``, ``lang``, ``labels``)."""
+        return {
+            "id": self.id,
+            "text": self.text,
+            "title": self.title,
+            "lang": self.lang,
+            "labels": list(self.labels),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One stored item found by full-text search, with a plain-text snippet around the match."""
+
+    item_id: int
+    title: str
+    url: str
+    outlet: str
+    language: str | None
+    published: datetime | None
+    categories: tuple[str, ...]
+    snippet: str
+    event_id: int | None = None
+    story_id: int | None = None

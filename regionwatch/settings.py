@@ -17,7 +17,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -39,6 +39,7 @@ __all__ = [
     "Settings",
     "StorageConfig",
     "StoriesConfig",
+    "WebConfig",
     "load_settings",
     "mask_url",
 ]
@@ -225,11 +226,11 @@ class EventsConfig(_Section):
     window_days: float = Field(7, gt=0)
     join_gap_hours: float = Field(72, gt=0)
     max_span_days: float = Field(5, gt=0)
-    party_similarity: float = Field(0.6, ge=0, le=1)
+    party_similarity: float = Field(0.7, ge=0, le=1)
     join_threshold: float = Field(0.55, ge=0, le=2)
     merge_threshold: float = Field(0.8, ge=0, le=2)
     text_weight: float = Field(0.3, ge=0, le=1)
-    max_events: int = Field(20000, ge=10)
+    max_events: int = Field(5000, ge=10)
 
 
 class BackfillConfig(_Section):
@@ -247,6 +248,39 @@ class SeedsConfig(_Section):
 
     dir: Path = DEFAULT_SEEDS_DIR
     corpus: Path | None = None
+
+
+class WebConfig(_Section):
+    """``[web]``: the analyst console (``regionwatch web``, or beside ``serve`` when enabled).
+
+    ``token`` guards every write (feedback, alert retry); set it in the environment
+    (``REGIONWATCH_WEB__TOKEN``), not in the file. Without a token the console is read-only.
+    """
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(8765, ge=1, le=65535)
+    base_url: str | None = None
+    token: SecretStr | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        v = v.strip().rstrip("/")
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL, e.g. https://desk.example.org/regionwatch")
+        return v
+
+    @field_validator("token")
+    @classmethod
+    def _long_enough(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value():
+            return None
+        if len(v.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters (e.g. `openssl rand -hex 24`)")
+        return v
 
 
 class _TomlSource(PydanticBaseSettingsSource):
@@ -286,6 +320,7 @@ class Settings(BaseSettings):
     events: EventsConfig = EventsConfig()
     backfill: BackfillConfig = BackfillConfig()
     seeds: SeedsConfig = SeedsConfig()
+    web: WebConfig = WebConfig()
     config_path: str | None = None
 
     @classmethod

@@ -197,6 +197,18 @@ def status(config: ConfigOpt = None) -> None:
             (f["last_error"] or "")[:100],
         )
     console.print(trouble)
+    fb = Table(title="Feedback, last 30 days (precision = right / (right + wrong))")
+    for col in ("category", "precision", "right", "wrong", "missing"):
+        fb.add_column(col, justify="left" if col == "category" else "right")
+    for p in st["feedback"]:
+        fb.add_row(
+            p.category,
+            f"{p.precision:.2f}" if p.precision is not None else "—",
+            str(p.right),
+            str(p.wrong),
+            str(p.missing),
+        )
+    console.print(fb)
     console.print(
         f"alerts: {st['alerts'].get('pending', 0)} pending, {st['alerts'].get('dead', 0)} dead, "
         f"{st['alerts'].get('sent', 0)} sent · items {st['counts']['items']} · stories "

@@ -24,6 +24,7 @@ __all__ = [
     "backfill_chunks",
     "event_merges",
     "events",
+    "feedback",
     "feeds",
     "item_tags",
     "items",
@@ -226,4 +227,21 @@ backfill_chunks = Table(
     Column("status", String(16), nullable=False, default="done"),
     _ts("done_at"),
     Column("counts", JSON),
+)
+
+# analyst verdicts from the console (issue 15): never touch alerts already sent
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", Integer),  # no foreign key: an event may be merged into another later
+    Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE")),
+    Column("category", String(32), nullable=False),
+    Column("verdict", String(16), nullable=False),  # wrong | missing | right
+    Column("note", Text, nullable=False, default=""),
+    Column("origin", String(16), nullable=False, default="api"),  # api | page
+    _ts("created_at", nullable=False),
+    Index("ix_feedback_event", "event_id"),
+    Index("ix_feedback_item", "item_id"),
+    Index("ix_feedback_created", "created_at"),
 )
