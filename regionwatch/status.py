@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 from regionwatch.settings import CATEGORIES, Settings, mask_url
 from regionwatch.store import Store, utcnow
-from regionwatch.store.feedback import feedback_precision
 from regionwatch.store import schema as t
+from regionwatch.store.feedback import feedback_precision
 
 __all__ = ["collect_status", "human_size"]
 

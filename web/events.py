@@ -19,6 +19,9 @@ from regionwatch.store import Store, utcnow
 from regionwatch.store.search import SearchFilters, search_items
 from web.reads import Highlighted, days_back
 
+if TYPE_CHECKING:
+    from regionwatch.models import Event
+
 __all__ = [
     "ActorBook",
     "ArticleView",
