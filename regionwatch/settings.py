@@ -32,6 +32,7 @@ __all__ = [
     "AlertsConfig",
     "BackfillConfig",
     "ChannelConfig",
+    "EventsConfig",
     "FeedConfig",
     "HttpConfig",
     "ServiceConfig",
@@ -185,6 +186,10 @@ class AlertsConfig(_Section):
     default_rate_per_minute: float = Field(120, gt=0)
     telegram_rate_per_minute: float = Field(20, gt=0)
     mailbox: str | None = None
+    #: updates: one message when an alerted event develops materially (casualties rise, a new
+    #: party, reported violated or ended); more coverage alone goes to the digest
+    updates: bool = True
+    max_updates_per_event: int = Field(2, ge=0)
 
     def effective_rules(self) -> list[AlertRule]:
         """The configured rules, or one default rule per category."""
@@ -213,6 +218,19 @@ class StoriesConfig(_Section):
     num_perm: int = Field(128, ge=16, le=512)
     shingle_size: int = Field(3, ge=1, le=8)
     title_threshold: float = Field(0.8, gt=0, le=1)
+
+
+class EventsConfig(_Section):
+    """``[events]``: grouping articles into real-world events (see ``regionwatch.events``)."""
+
+    window_days: float = Field(7, gt=0)
+    join_gap_hours: float = Field(72, gt=0)
+    max_span_days: float = Field(5, gt=0)
+    party_similarity: float = Field(0.6, ge=0, le=1)
+    join_threshold: float = Field(0.55, ge=0, le=2)
+    merge_threshold: float = Field(0.8, ge=0, le=2)
+    text_weight: float = Field(0.3, ge=0, le=1)
+    max_events: int = Field(20000, ge=10)
 
 
 class BackfillConfig(_Section):
@@ -299,6 +317,7 @@ class Settings(BaseSettings):
     alerts: AlertsConfig = AlertsConfig()
     service: ServiceConfig = ServiceConfig()
     stories: StoriesConfig = StoriesConfig()
+    events: EventsConfig = EventsConfig()
     backfill: BackfillConfig = BackfillConfig()
     seeds: SeedsConfig = SeedsConfig()
     web: WebConfig = WebConfig()
