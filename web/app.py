@@ -299,7 +299,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     @app.get("/api/events")
     def api_events(request: Request) -> JSONResponse:
         f = filters_from(request)
-        return JSONResponse([e.to_json() for e in ev.list_events(store, f, lex)])
+        return JSONResponse([ev.event_json(e) for e in ev.list_events(store, f, lex)])
 
     @app.get("/api/events/{event_id}")
     def api_event(event_id: int) -> JSONResponse:
