@@ -45,7 +45,7 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # Origin stays set on our own form posts
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 JSON_MAX_BYTES = 16_384
@@ -70,7 +70,12 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     lex = ev.ActorBook.load(settings.seeds.dir)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.autoescape = True
-    templates.env.globals.update(categories=categories, fmt_dt=_fmt_dt, fmt_day=_fmt_day)
+    templates.env.globals.update(
+        categories=categories,
+        fmt_dt=_fmt_dt,
+        fmt_day=_fmt_day,
+        actor_name=lambda slug: lex.info(slug).name,
+    )
 
     app = FastAPI(
         title="RegionWatch console",
