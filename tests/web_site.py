@@ -26,6 +26,8 @@ HOSTILE_STORED = ("<img src=x onerror=alert(2)//", "<details open ontoggle=alert
 #: a secret placed in a channel URL: it must never appear on a page
 SECRET = "s3cr3t-webhook-token-5d41402a"
 TOKEN = "console-token-for-tests-0123456789"
+#: where alert messages say the console is
+BASE_URL = "https://desk.example.org/regionwatch"
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,7 @@ def write_config(folder: Path, site: Site, hook: Webhook, db_url: str | None = N
     lines = [
         f'[storage]\nurl = "{db}"\n',
         "[http]\nallow_private_networks = true\nper_host_delay = 0\nretries = 1\n",
+        f'[web]\nbase_url = "{BASE_URL}"\n',
         f'[[channels]]\nname = "desk hook"\nurl = "json://127.0.0.1:{hook.port}/hook?token={SECRET}"\n',
     ]
     for slug, (name, lang, country) in OUTLETS.items():

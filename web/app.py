@@ -52,12 +52,15 @@ JSON_MAX_BYTES = 16_384
 
 
 def _allowed_hosts(settings: Settings) -> list[str]:
+    """Host headers answered (DNS-rebinding guard): loopback names, the bound host, the
+    host of ``base_url``; any host only when bound to every interface without a base URL."""
     host = settings.web.host
-    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - a deliberate choice of the operator
+    wildcard = host in ("0.0.0.0", "::", "")  # noqa: S104 - the operator's deliberate choice
+    if wildcard and not settings.web.base_url:
         return ["*"]
-    hosts = {"127.0.0.1", "localhost", "[::1]", host}
+    hosts = {"127.0.0.1", "localhost", "[::1]"} | ({host} if not wildcard else set())
     if settings.web.base_url:
-        hosts.add(urlsplit(settings.web.base_url).hostname or host)
+        hosts.add(urlsplit(settings.web.base_url).hostname or "localhost")
     return sorted(hosts)
 
 

@@ -15,7 +15,8 @@ import httpx
 import pytest
 
 from tests.console import Console, filled_site, run_console
-from tests.web_site import HOSTILE_STORED, SECRET, TOKEN
+from tests.loopback import Webhook
+from tests.web_site import BASE_URL, HOSTILE_STORED, SECRET, TOKEN
 
 pytestmark = pytest.mark.integration
 
@@ -35,9 +36,14 @@ EVENT_FIELDS = {
 
 
 @pytest.fixture(scope="module")
-def config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    with filled_site(tmp_path_factory.mktemp("console")) as (_site, _hook, cfg):
-        yield cfg
+def filled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Webhook, Path]]:
+    with filled_site(tmp_path_factory.mktemp("console")) as (_site, hook, cfg):
+        yield hook, cfg
+
+
+@pytest.fixture(scope="module")
+def config(filled: tuple[Webhook, Path]) -> Path:
+    return filled[1]
 
 
 @pytest.fixture(scope="module")
@@ -284,3 +290,40 @@ def test_feedback_export_is_an_eval_dataset(console: Console, tmp_path: Path) ->
     r = _cli("status", "--config", str(console.config))
     assert r.returncode == 0, r.stderr
     assert "Feedback, last 30 days" in r.stdout
+
+
+def test_serve_runs_the_console_beside_the_schedules_when_enabled(config: Path) -> None:
+    from regionwatch.settings import WebConfig, load_settings
+    from tests.console import free_port
+    from web.server import console_beside
+
+    port = free_port()
+    base = load_settings(config)
+    off = base.model_copy(update={"web": WebConfig(enabled=False, port=port)})
+    with console_beside(off) as server:
+        assert server is None
+    on = base.model_copy(update={"web": WebConfig(enabled=True, port=port)})
+    with console_beside(on):
+        for _ in range(100):
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                import time
+
+                time.sleep(0.1)
+        assert r.status_code == 200
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+
+
+def test_alert_messages_link_to_the_event_page(
+    filled: tuple[Webhook, Path], console: Console
+) -> None:
+    hook, _cfg = filled
+    with console.client() as c:
+        ids = {e["event_id"] for e in _events(c) if any(e["alerted"].values())}
+    bodies = [json.loads(r.body)["message"] for r in hook.delivered()]
+    assert bodies
+    linked = {int(m) for b in bodies for m in re.findall(re.escape(BASE_URL) + r"/events/(\d+)", b)}
+    assert linked == ids
