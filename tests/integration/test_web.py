@@ -237,7 +237,9 @@ def test_pages_escape_feed_text_and_show_no_secret(console: Console) -> None:
         for raw in HOSTILE_STORED:
             assert raw not in event_page
             assert raw.replace("<", "&lt;").replace(">", "&gt;") in event_page
-        assert "onerror" in pages["/"].text  # shown, as text
+        found = c.get("/search", params={"q": "ontoggle"}).text
+        assert "&lt;details open ontoggle=alert(3)&gt;" in found  # shown, as text
+        assert "<details" not in found
         assert "<mark>" in event_page  # the matched words of the evidence
 
 
