@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +27,7 @@ from regionwatch.errors import RegionWatchError, StoreError
 from regionwatch.models import VERDICTS, FeedbackInput, Verdict
 from regionwatch.settings import CATEGORIES, Settings
 from regionwatch.store import Store
+from regionwatch.store.console import alert_counts
 from regionwatch.store.feedback import FeedbackError, add_feedback, list_feedback
 from regionwatch.store.search import SearchFilters, search_items
 from web import events as ev
@@ -93,7 +95,10 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Response:
+        started = time.perf_counter()
         response = cast(Response, await call_next(request))
+        # the time the server spent on the request (bench/bench_web.py reads it)
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1e3:.1f}"
         for k, v in SECURITY_HEADERS.items():
             response.headers.setdefault(k, v)
         if request.url.path.startswith(("/api/", "/forms/", "/login", "/logout")):
@@ -164,9 +169,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             raise HTTPException(400, "status: one of pending, sent, dead")
         names = {c.key: c.display for c in channels(settings)}
         rows = list_alerts(store, status or None, limit=300)
-        counts: dict[str, int] = {}
-        for r in list_alerts(store, None, limit=100_000):
-            counts[r["status"]] = counts.get(r["status"], 0) + 1
+        counts = alert_counts(store)
         return page(
             request,
             "alerts.html",

@@ -17,7 +17,8 @@ from regionwatch.errors import ConfigError
 from regionwatch.models import Event, EventDetail, SearchHit
 from regionwatch.store import Store, utcnow
 from regionwatch.store import events as store_events
-from regionwatch.store.search import SearchFilters, item_texts, search_items
+from regionwatch.store.console import event_day_counts, item_texts
+from regionwatch.store.search import SearchFilters, search_items
 from web.reads import Highlighted, days_back, highlight
 
 __all__ = [
@@ -72,6 +73,10 @@ class ActorBook:
     def info(self, slug: str) -> ActorInfo:
         """What the watchlist says of ``slug`` (a bare entry when it says nothing)."""
         return self.actors.get(slug) or ActorInfo(slug, slug.replace("_", " ").title(), "", None)
+
+    def slugs_in(self, country: str) -> set[str]:
+        """The parties of one country."""
+        return {a.slug for a in self.actors.values() if a.country == country}
 
     def countries(self, slugs: Iterable[str]) -> set[str]:
         """The countries of these parties."""
@@ -281,9 +286,29 @@ def hit_json(h: SearchHit) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- reads
 def list_events(store: Store, f: EventFilters, book: ActorBook) -> list[Event]:
-    """Events passing the filters, the most recently active first (at most ``f.limit``)."""
-    events = store_events.list_events(store, category=f.category, since=f.since)
-    return [e for e in events if f.matches(e, book)][: f.limit]
+    """Events passing the filters, the most recently active first (at most ``f.limit``).
+
+    Every filter is applied by the store's query (a country is the parties of that country),
+    so the limit holds on a store of any size.
+    """
+    parties: list[str] = []
+    if f.actor:
+        parties = [f.actor]
+    if f.country:
+        in_country = book.slugs_in(f.country)
+        parties = [p for p in parties if p in in_country] if f.actor else sorted(in_country)
+        if not parties:
+            return []
+    events = store_events.list_events(
+        store,
+        category=f.category,
+        since=f.since,
+        until=f.until,
+        actors=parties,
+        language=f.language,
+        limit=f.limit,
+    )
+    return [e for e in events if f.matches(e, book)]
 
 
 def get_event(store: Store, event_id: int, book: ActorBook) -> EventPage | None:
@@ -364,10 +389,11 @@ def search_grouped(store: Store, q: str, f: EventFilters, book: ActorBook) -> li
     groups: dict[int | None, list[SearchHit]] = {}
     for h in hits:
         groups.setdefault(h.event_id, []).append(h)
-    out = []
-    for eid, hs in groups.items():
-        detail = store_events.get_event(store, eid) if eid is not None else None
-        out.append(SearchGroup(detail.event if detail is not None else None, hs))
+    ids = [i for i in groups if i is not None]
+    known = {e.event_id: e for e in store_events.list_events(store, ids=ids)} if ids else {}
+    out = [SearchGroup(known.get(i) if i is not None else None, hs) for i, hs in groups.items()]
+    # events newest first, then the items in no event
+    out.sort(key=lambda g: (g.event is None, -(g.event.last_seen.timestamp() if g.event else 0)))
     return out
 
 
@@ -399,18 +425,12 @@ class Timeline:
 
 
 def timeline(store: Store, categories: Iterable[str], *, days: int = 30) -> Timeline:
-    """The chart of the last ``days`` days (by the events' first publication, else first seen)."""
+    """The chart of the last ``days`` days (by the events' earliest article)."""
     cats = list(categories)
     start = days_back(days)[0]
-    counts: dict[tuple[str, str], int] = {}
-    for e in store_events.list_events(store, since=start):
-        when = (e.published_first or e.first_seen).astimezone(UTC)
-        if when < start:
-            continue
-        day = when.date().isoformat()
-        for c in e.categories:
-            if c in cats:
-                counts[(c, day)] = counts.get((c, day), 0) + 1
+    counts = {
+        (c, d.isoformat()): n for (c, d), n in event_day_counts(store, start).items() if c in cats
+    }
     return layout(counts, cats, days=days)
 
 

@@ -51,8 +51,10 @@ def _v3_events(conn: Connection) -> None:
 
 
 def _v4_feedback(conn: Connection) -> None:
-    """The analyst console's ``feedback`` table (Alembic revision ``0004_feedback`` after merge)."""
+    """The analyst console's ``feedback`` table and the indexes of its event reads."""
     schema.feedback.create(conn, checkfirst=True)
+    for ix in (schema.ix_events_last_seen, schema.ix_events_time_first):
+        ix.create(conn, checkfirst=True)
 
 
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [

@@ -18,7 +18,7 @@ from regionwatch.models import SearchHit
 from regionwatch.store import Store, as_utc
 from regionwatch.store import schema as t
 
-__all__ = ["ItemText", "SearchFilters", "item_texts", "query_words", "search_items", "snippet"]
+__all__ = ["SearchFilters", "query_words", "search_items", "snippet"]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 MAX_WORDS = 8
@@ -139,25 +139,3 @@ def search_items(
         if len(hits) >= limit:
             break
     return hits
-
-
-@dataclass(frozen=True, slots=True)
-class ItemText:
-    """What a page shows of an item beyond its row in a list: summary and tagger result."""
-
-    item_id: int
-    summary: str
-    tags: dict[str, Any]
-
-
-def item_texts(store: Store, item_ids: list[int]) -> dict[int, ItemText]:
-    """Summary and stored tagger result (its evidence) of these items, by id."""
-    out: dict[int, ItemText] = {}
-    with store.connect() as conn:
-        for i in range(0, len(item_ids), 500):
-            q = select(t.items.c.id, t.items.c.summary, t.items.c.tags).where(
-                t.items.c.id.in_(item_ids[i : i + 500])
-            )
-            for r in conn.execute(q):
-                out[int(r.id)] = ItemText(int(r.id), r.summary or "", dict(r.tags or {}))
-    return out
