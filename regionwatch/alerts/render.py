@@ -33,6 +33,7 @@ __all__ = [
     "AlertView",
     "Evidence",
     "Outlet",
+    "console_link",
     "escape_markdown",
     "load_view",
     "render_html",
@@ -92,6 +93,8 @@ class AlertView:
     event_languages: tuple[str, ...] = ()
     event_articles: int = 1
     casualties: int | None = None
+    #: the event's page on the analyst console (``[web] base_url`` set), else ""
+    console_url: str = ""
 
 
 # ---------------------------------------------------------------------- building
@@ -218,6 +221,13 @@ def view_of(
     )
 
 
+def console_link(base_url: str | None, event_id: int | None) -> str:
+    """``{base_url}/events/{event_id}``: where the console shows the event ("" without either)."""
+    if not base_url or event_id is None:
+        return ""
+    return f"{base_url.rstrip('/')}/events/{int(event_id)}"
+
+
 # ---------------------------------------------------------------------- escaping
 def escape_markdown(s: str, *, html_target: bool = False) -> str:
     """Escape feed text (already on one line, see :func:`clean`) for Markdown.
@@ -324,6 +334,8 @@ def render_text(v: AlertView) -> str:
         f"Story carried by {_carried(v)}: " + ", ".join(_outlet_text(o) for o in v.story_outlets)
     )
     lines += ["", "Link:", safe_url(v.url), ""]
+    if v.console_url:
+        lines += ["Event in the console:", safe_url(v.console_url), ""]
     return "\n".join(lines)
 
 
@@ -356,6 +368,8 @@ def render_markdown(v: AlertView, *, html_target: bool = False) -> str:
         "",
         f"<{safe_url(v.url)}>",
     ]
+    if v.console_url:
+        lines += ["", f"**Event in the console:** <{safe_url(v.console_url)}>"]
     return "\n".join(lines)
 
 
@@ -392,5 +406,12 @@ def render_html(v: AlertView) -> str:
         f"<p><b>[{e(v.category)}]</b> alert</p>"
         + (f"<p><b>{e(_what_changed(v))}</b></p>" if v.kind == "update" else "")
         + f"<p>{lines}</p>{ev_html}"
-        f'<p>Link:<br><a href="{e(url)}">{e(url)}</a></p></div>'
+        f'<p>Link:<br><a href="{e(url)}">{e(url)}</a></p>'
+        + (
+            f'<p>Event in the console:<br><a href="{e(safe_url(v.console_url))}">'
+            f"{e(safe_url(v.console_url))}</a></p>"
+            if v.console_url
+            else ""
+        )
+        + "</div>"
     )

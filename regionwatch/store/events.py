@@ -16,12 +16,13 @@ console reads events through it.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, case, func, or_, select, update
+from sqlalchemy import Connection, Text, case, cast, func, or_, select, update
 
 from regionwatch.events import EventDecision, EventIndex, EventState
 from regionwatch.models import Event, EventAlert, EventArticle, EventDetail
@@ -329,12 +330,21 @@ def _event(row: Any, alerted: dict[str, bool]) -> Event:
     )
 
 
+def _json_has(col: Any, value: str) -> Any:
+    """SQL: the JSON list in ``col`` holds the string ``value`` (as text: SQLite and PostgreSQL)."""
+    return cast(col, Text).contains(json.dumps(value), autoescape=True)
+
+
 def list_events(
     store: Door,
     *,
     category: str | None = None,
     since: datetime | None = None,
     limit: int | None = None,
+    actors: Sequence[str] = (),
+    language: str | None = None,
+    until: datetime | None = None,
+    ids: Sequence[int] = (),
 ) -> list[Event]:
     """Live events, the most recently active first.
 
@@ -343,17 +353,31 @@ def list_events(
         category: only events of this category.
         since: only events whose last article was first seen at or after this time.
         limit: at most this many.
+        actors: only events naming one of these parties (slugs).
+        language: only events with an article in this language.
+        until: only events whose earliest article (published, else first seen) is before this.
+        ids: only these events.
     """
     e = t.events.c
     q = select(t.events).where(e.merged_into.is_(None)).order_by(e.last_seen_at.desc(), e.id.desc())
     if since is not None:
         q = q.where(e.last_seen_at >= since)
+    if until is not None:
+        q = q.where(e.time_first < until)
+    if category:
+        q = q.where(_json_has(e.categories, category))
+    if actors:
+        q = q.where(or_(*(_json_has(e.actors, a) for a in actors)))
+    if language:
+        q = q.where(_json_has(e.languages, language))
+    if ids:
+        q = q.where(e.id.in_(list(ids)))
+    if limit is not None:
+        q = q.limit(limit)
     with store.connect() as conn:
         rows = [r for r in conn.execute(q).mappings()]
         if category:
             rows = [r for r in rows if category in (r["categories"] or [])]
-        if limit is not None:
-            rows = rows[:limit]
         alerted = _alerted(conn, [int(r["id"]) for r in rows])
     return [_event(r, alerted.get(int(r["id"]), {})) for r in rows]
 

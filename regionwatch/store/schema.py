@@ -230,6 +230,10 @@ backfill_chunks = Table(
 )
 
 # analyst verdicts from the console (issue 15): never touch alerts already sent
+# the console's reads (issue 15): the events list by latest activity, the timeline by day
+ix_events_last_seen = Index("ix_events_last_seen", events.c.last_seen_at)
+ix_events_time_first = Index("ix_events_time_first", events.c.time_first)
+
 feedback = Table(
     "feedback",
     metadata,

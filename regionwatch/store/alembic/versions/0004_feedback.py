@@ -1,5 +1,5 @@
-"""The analyst console's ``feedback`` table: verdicts (wrong / missing / right) on a category of
-an event or an item.
+"""The analyst console's ``feedback`` table — verdicts (wrong / missing / right) on a category of
+an event or an item — and the indexes of its event reads (latest activity, timeline by day).
 
 Revision ID: 0004
 Revises: 0003
@@ -33,8 +33,12 @@ def upgrade() -> None:
     op.create_index("ix_feedback_event", "feedback", ["event_id"])
     op.create_index("ix_feedback_item", "feedback", ["item_id"])
     op.create_index("ix_feedback_created", "feedback", ["created_at"])
+    op.create_index("ix_events_last_seen", "events", ["last_seen_at"])
+    op.create_index("ix_events_time_first", "events", ["time_first"])
 
 
 def downgrade() -> None:
-    """Drop ``feedback``."""
+    """Drop ``feedback`` and the console's event indexes."""
+    op.drop_index("ix_events_time_first", "events")
+    op.drop_index("ix_events_last_seen", "events")
     op.drop_table("feedback")
