@@ -14,6 +14,7 @@ from typing import Any
 
 from regionwatch.alerts.render import Evidence, evidence_from_tags
 from regionwatch.store import Store, utcnow
+from regionwatch.store.items import tag_result_from_json
 
 __all__ = [
     "FeedHealth",
@@ -66,9 +67,10 @@ def _cut(category: str, ev: Evidence) -> Highlighted:
 
 def highlight(tags: dict[str, Any] | None, categories: Sequence[str]) -> list[Highlighted]:
     """The evidence sentences of every given category of one item, matched words marked."""
+    result = tag_result_from_json(tags)  # the stored JSON, read back as the tagger's record
     out: list[Highlighted] = []
     for c in categories:
-        out.extend(_cut(c, ev) for ev in evidence_from_tags(tags, c))
+        out.extend(_cut(c, ev) for ev in evidence_from_tags(result, c))
     return out
 
 
