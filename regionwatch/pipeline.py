@@ -458,7 +458,8 @@ def save_articles(
                 if tx.lock_saves():
                     index.refresh(tx, now)
                 # events another worker opened or grew since our last save join our index
-                ledger.sync(tx, now)
+                dates = [a.published for a, _t in tagged if a.published is not None]
+                ledger.sync(tx, now, earliest=min(dates, default=None))
                 for art, tags in tagged:
                     baseline = bool(
                         cutoff is not None and (art.published is None or art.published < cutoff)

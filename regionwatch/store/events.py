@@ -241,16 +241,22 @@ class EventLedger:
         self._rev: int | None = None
         self._batch_rev: int | None = None
 
-    def sync(self, tx: StoreTx, now: datetime) -> bool:
+    def sync(self, tx: StoreTx, now: datetime, *, earliest: datetime | None = None) -> bool:
         """Inside the save transaction (after the save lock): reload the index when another
-        worker changed events since this one last looked. Returns True when it reloaded."""
+        worker changed events since this one last looked. Returns True when it reloaded.
+
+        ``earliest`` is the oldest article time of the batch (a backfill's publication dates):
+        the events of the window before it are loaded too, so a resumed backfill continues the
+        events it opened before.
+        """
         rev = tx.events_rev()
         self._batch_rev = None
         if self._rev is not None and rev == self._rev:
             return False
+        start = min(now, earliest) if earliest is not None else now
         index = EventIndex(self.cfg)
-        index.load(tx.event_states(now - timedelta(days=self.cfg.window_days)))
-        index.evict(now)
+        index.load(tx.event_states(start - timedelta(days=self.cfg.window_days)))
+        index.evict(start)
         if self._rev is not None:
             logger.info("events: index reloaded (store revision %d, ours %d)", rev, self._rev)
         self.index, self._rev = index, rev

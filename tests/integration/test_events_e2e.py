@@ -299,28 +299,36 @@ def test_backfill_of_the_same_days_forms_the_same_events_and_alerts_nothing(
     store.close()
 
     settings = make_settings(f"sqlite:///{tmp_path / 'archive.db'}", outlets, hook)
-    urls = tmp_path / "urls.txt"
-    urls.write_text(
-        "".join(f"{outlets.urls[p.slug]}\t{published(p).date().isoformat()}\n" for p in ARTICLES)
-    )
     start = len(hook.requests(method="POST"))
-    ctx = Context.open(settings)
-    try:
-        rep = asyncio.run(
-            run_backfill(
-                ctx,
-                since=(BASE - timedelta(days=1)).date(),
-                until=NOW.date(),
-                mode="urls",
-                urls_file=urls,
+    stored = 0
+    # two runs, each in a new process context: waves 1-2, then wave 3 after a "restart"
+    for run, waves in enumerate(((1, 2), (3,))):
+        urls = tmp_path / f"urls{run}.txt"
+        urls.write_text(
+            "".join(
+                f"{outlets.urls[p.slug]}\t{published(p).date().isoformat()}\n"
+                for p in ARTICLES
+                if p.wave in waves
             )
         )
-        assert rep.stored == len(ARTICLES)
-        got = groups(ctx.store, outlets)
-        with ctx.store.connect() as conn:
-            n_alerts = conn.execute(select(func.count()).select_from(t.alerts)).scalar()
-    finally:
-        ctx.close()
+        ctx = Context.open(settings)
+        try:
+            rep = asyncio.run(
+                run_backfill(
+                    ctx,
+                    since=(BASE - timedelta(days=1)).date(),
+                    until=NOW.date(),
+                    mode="urls",
+                    urls_file=urls,
+                )
+            )
+            stored += rep.stored
+            got = groups(ctx.store, outlets)
+            with ctx.store.connect() as conn:
+                n_alerts = conn.execute(select(func.count()).select_from(t.alerts)).scalar()
+        finally:
+            ctx.close()
+    assert stored == len(ARTICLES)
     assert n_alerts == 0 and len(hook.requests(method="POST")) == start
     only_events = {s for s in got if s in EVENT_SLUGS}
     assert partition({s: got[s] for s in only_events}) == {
