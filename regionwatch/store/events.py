@@ -196,29 +196,25 @@ class EventWrites(TxBase):
         """Point an item at its event."""
         self.conn.execute(update(t.items).where(t.items.c.id == item_id).values(event_id=event_id))
 
-    def alerted_categories(
-        self, event_id: int, *, before: datetime | None = None
-    ) -> dict[str, set[str]]:
-        """Per channel, the categories (event, ·, channel) has a first alert for (created
-        before ``before`` when given: an earlier save's)."""
+    def alerted_categories(self, event_id: int, *, sent: bool = False) -> dict[str, set[str]]:
+        """Per channel, the categories (event, ·, channel) has a first alert for (with
+        ``sent``: only first alerts already delivered)."""
         a = t.alerts.c
         q = select(a.channel, a.category).where(a.event_id == event_id, a.seq == 0)
-        if before is not None:
-            q = q.where(a.created_at < before)
+        if sent:
+            q = q.where(a.status == "sent")
         out: dict[str, set[str]] = {}
         for r in self.conn.execute(q):
             out.setdefault(str(r.channel), set()).add(str(r.category))
         return out
 
-    def update_times(self, event_id: int) -> dict[str, list[datetime]]:
-        """Per channel, the creation times of the event's update rows."""
+    def update_rows(self, event_id: int) -> dict[str, list[str]]:
+        """Per channel, the statuses of the event's update rows (oldest first)."""
         a = t.alerts.c
-        q = select(a.channel, a.created_at).where(a.event_id == event_id, a.seq > 0)
-        out: dict[str, list[datetime]] = {}
-        for r in self.conn.execute(q):
-            created = as_utc(r.created_at)
-            if created is not None:
-                out.setdefault(str(r.channel), []).append(created)
+        q = select(a.channel, a.status).where(a.event_id == event_id, a.seq > 0)
+        out: dict[str, list[str]] = {}
+        for r in self.conn.execute(q.order_by(a.seq)):
+            out.setdefault(str(r.channel), []).append(str(r.status))
         return out
 
     def mark_event_alerted(self, event_id: int) -> None:

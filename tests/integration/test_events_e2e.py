@@ -286,6 +286,36 @@ def test_updates_off_sends_only_first_alerts(
     assert len(titles) == 2 and not any("Update:" in x for x in titles)
 
 
+def test_no_update_before_the_first_alert_went_out(
+    tmp_path: Path, outlets: Outlets, hook: Webhook
+) -> None:
+    from regionwatch.settings import AlertsConfig
+
+    settings = make_settings(
+        f"sqlite:///{tmp_path / 'down.db'}",
+        outlets,
+        hook,
+        alerts=AlertsConfig(retry_base_seconds=0),
+    )
+    start = len(hook.delivered())
+    hook.fail_next = 10**6  # the channel is down while the events develop
+    try:
+        outlets.publish(1)
+        run_cycle(settings)
+        outlets.publish(2)
+        run_cycle(settings)
+    finally:
+        hook.fail_next = 0
+    run_cycle(settings)  # the channel is back: the queued first alerts go out, no update
+    got = posts(hook, start)
+    assert sorted(slug_in(m, outlets) for m in got) == ["am-az-first-en", "kg-tj-first-ru"]
+    assert not any("Update" in m["title"] for m in got)
+    # the first alert shows the event as it is when it goes out: three outlets, the new toll
+    (am_az,) = [m for m in got if slug_in(m, outlets) == "am-az-first-en"]
+    assert "Event carried by 2 outlets in 2 languages (en, ru)" in am_az["message"]
+    assert "highest casualty figure reported: 6" in am_az["message"]
+
+
 # ---------------------------------------------------------------------------- backfill
 def test_backfill_of_the_same_days_forms_the_same_events_and_alerts_nothing(
     tmp_path: Path, outlets: Outlets, hook: Webhook
