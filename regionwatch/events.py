@@ -94,7 +94,9 @@ _MAX_TOKENS = 24  # title/lead tokens per signal
 _MAX_EVENT_TOKENS = 200  # tokens an event keeps per language
 _MAX_CASUALTIES = 5000  # a larger number near "killed" is not a casualty figure of one incident
 _LEAD_CHARS = 600
-_SCAN_CHARS = 2500  # casualty figures stand in the headline and the first paragraphs
+_SCAN_CHARS = 1500  # casualty figures stand in the headline and the first paragraphs
+_MAX_NUMBERS = 12  # the largest numbers tried (a bound on the cost of a table of figures)
+_SENTENCE_REACH = 200  # characters searched either side of a number for its sentence
 _WORD = re.compile(r"\w+", re.UNICODE)
 _NUMBER = re.compile(r"(?<![\w.,])\d{1,4}(?![\w.,]\d)")
 _SENT_END = re.compile(r"[.!?\n;]")
@@ -388,33 +390,38 @@ class SignalBuilder:
         )
 
     def casualties(self, text: str) -> int | None:
-        """The highest number reported next to a casualty word in one sentence, if any.
+        """The highest number reported in one sentence with a casualty word, if any.
 
-        Numbers are few in a text: each one's sentence (up to 80 characters either side) is
-        searched for a casualty word, rather than the whole text for every casualty pattern.
+        Numbers are few: they are tried largest first, and each sentence (at most 200
+        characters either side of the number) is searched for a casualty word once.
         """
         if self._casualty is None:
             return None
-        best: int | None = None
+        cands: list[tuple[int, int, int]] = []
         for num in _NUMBER.finditer(text):
             value = int(num.group())
             if 1900 <= value <= 2100 or value > _MAX_CASUALTIES or value == 0:
                 continue
-            if best is not None and value <= best:
-                continue
             tail = text[num.end() : num.end() + 4].lstrip().lower()
             if tail.startswith(("km", "%", "км", "m ", "h ", "ч")):
                 continue
-            lo, hi = max(0, num.start() - 80), min(len(text), num.end() + 80)
-            cut = [x.end() for x in _SENT_END.finditer(text, lo, num.start())]
-            if cut:
-                lo = cut[-1]
-            stop = _SENT_END.search(text, num.end(), hi)
-            if stop:
-                hi = stop.start()
-            if self._casualty.search(text, lo, hi):
-                best = value
-        return best
+            cands.append((value, num.start(), num.end()))
+        if not cands:
+            return None
+        cands.sort(reverse=True)
+        seen: dict[int, bool] = {}
+        for value, start, end in cands[:_MAX_NUMBERS]:
+            lo = max(0, start - _SENTENCE_REACH)
+            for x in _SENT_END.finditer(text, lo, start):
+                lo = x.end()
+            hit = seen.get(lo)
+            if hit is None:
+                stop = _SENT_END.search(text, end, end + _SENTENCE_REACH)
+                hi = stop.start() if stop else min(len(text), end + _SENTENCE_REACH)
+                hit = seen[lo] = self._casualty.search(text, lo, hi) is not None
+            if hit:
+                return value
+        return None
 
     def phases(self, lead: str) -> frozenset[str]:
         """``violated`` / ``ended`` where the headline or lead reports a truce broken / it over."""
@@ -472,6 +479,10 @@ def signal_from(
 
 
 # ----------------------------------------------------------------------------- index
+def _norm(values: Iterable[float]) -> float:
+    return math.sqrt(sum(v * v for v in values))
+
+
 def _cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
     if len(a) > len(b):
         a, b = b, a
@@ -506,6 +517,7 @@ class EventIndex:
         self._events: dict[int, EventState] = {}
         self._by_party: dict[str, set[int]] = {}
         self._heap: list[tuple[datetime, int]] = []
+        self._norms: dict[int, float] = {}  # length of each event's party vector (cache)
         self._ids = itertools.count(1)
 
     def __len__(self) -> int:
@@ -529,6 +541,7 @@ class EventIndex:
             self._by_party.setdefault(p, set()).add(ev.local_id)
 
     def _remove(self, ev: EventState) -> None:
+        self._norms.pop(ev.local_id, None)
         if self._events.pop(ev.local_id, None) is None:
             return
         for p in itertools.chain(ev.weights, ev.places):
@@ -570,9 +583,13 @@ class EventIndex:
 
     def score(self, sig: EventSignal, ev: EventState) -> float:
         """The match score of ``sig`` against ``ev`` (0 when time or parties rule it out)."""
-        if not self._time_fits(sig, ev):
+        return self._score(sig, _norm(w for _, w in sig.weights), ev, _norm(ev.weights.values()))
+
+    def _score(self, sig: EventSignal, snorm: float, ev: EventState, enorm: float) -> float:
+        if not self._time_fits(sig, ev) or not snorm or not enorm:
             return 0.0
-        cos = _cosine(dict(sig.weights), ev.weights)
+        evw = ev.weights
+        cos = sum(w * evw.get(p, 0.0) for p, w in sig.weights) / (snorm * enorm)
         place = bool(sig.places & ev.places)
         need = self.cfg.party_similarity * (0.5 if place else 1.0)
         if cos < need:
@@ -609,9 +626,14 @@ class EventIndex:
         """
         self.evict(sig.time)
         scored = []
+        snorm = _norm(w for _, w in sig.weights)
+        norms = self._norms
         for lid in self._candidates(sig):
             ev = self._events[lid]
-            s = self.score(sig, ev)
+            enorm = norms.get(lid)
+            if enorm is None:
+                enorm = norms[lid] = _norm(ev.weights.values())
+            s = self._score(sig, snorm, ev, enorm)
             if s > 0:
                 scored.append((s, ev.articles, -lid, ev))
         scored.sort(key=lambda x: (x[0], x[1], x[2]), reverse=True)
@@ -707,6 +729,7 @@ class EventIndex:
         ev.anchors |= sig.anchors
         for p, s in sig.weights:
             ev.weights[p] = ev.weights.get(p, 0.0) + s
+        self._norms.pop(ev.local_id, None)
         if sig.casualties is not None:
             ev.casualties = max(ev.casualties or 0, sig.casualties)
         ev.phases |= sig.phases
@@ -736,6 +759,7 @@ class EventIndex:
         into.anchors |= other.anchors
         for p, s in other.weights.items():
             into.weights[p] = into.weights.get(p, 0.0) + s
+        self._norms.pop(into.local_id, None)
         if other.casualties is not None:
             into.casualties = max(into.casualties or 0, other.casualties)
         into.phases |= other.phases
