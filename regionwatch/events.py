@@ -114,7 +114,8 @@ class EventSignal:
         language: ISO 639-1 code, when known.
         title: the headline.
         categories: the tagger's decided categories.
-        parties: the main watched parties (state slugs, organisation slugs).
+        parties: the main watched parties: the region's states and organisations with at least
+            15 % of the article's party mentions.
         places: watched places named (``sotk``, ``batken`` …).
         weights: ``(party, share)`` pairs, shares of the article's party mentions (sum 1).
         casualties: the highest killed/wounded figure reported, if any.
@@ -122,7 +123,8 @@ class EventSignal:
         tokens: title and lead tokens, for similarity within one language.
         item_id: the stored item's id, when known.
         story_id: the item's story, when known.
-        kind: the main category (the decided one with the highest score), if any.
+        kind: the main category: the first decided one in the order border clash, ceasefire,
+            CSTO (a clash report that mentions the truce and the CSTO is a clash), if any.
         anchors: the specific watched actors named (places, people, capitals, armed forces):
             the same happening names the same ones in every language.
     """
@@ -309,6 +311,14 @@ class SignalBuilder:
         self._party: dict[str, tuple[str, float] | None] = {}
         self._place: set[str] = set()
         self._anchor: set[str] = set()
+        # parties that can become a party of an event (and a material "new_party"): the region's
+        # states and organisations; outside states and bodies that comment (USA, UN …) only
+        # weigh in the similarity
+        self._watched = {
+            a.slug
+            for a in lexicon.actors.values()
+            if a.kind in ("state", "organisation") and a.region in ("core", "conditional")
+        }
         for a in lexicon.actors.values():
             if _is_anchor(a.kind, a.region, a.border_zone):
                 self._anchor.add(a.slug)
@@ -366,7 +376,7 @@ class SignalBuilder:
         if total <= 0:
             return None
         shares = sorted(((p, c / total) for p, c in counts.items()), key=lambda kv: (-kv[1], kv[0]))
-        parties = frozenset(p for p, s in shares if s >= _MAIN_SHARE)
+        parties = frozenset(p for p, s in shares if s >= _MAIN_SHARE and p in self._watched)
         kind = next((c for c in _ORDER if c in tags.labels), None)
         lead = f"{title}\n{text[:_LEAD_CHARS]}"
         toks = [t for t in _tokens(lead) if len(t) >= 5 and not t.isdigit()]
