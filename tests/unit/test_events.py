@@ -308,6 +308,9 @@ def test_eval_events_cli_on_our_own_mini_set(tmp_path: Path) -> None:
     assert dated["name"] == "dated mini" and dated["positives"] == 5
     assert dated["bcubed_f1"] == 1.0 and dated["multi_language_groups"] == 2
     assert dated["alerts"] == 2 and dated["alerts_per_pair"] == 1.0 and dated["recall"] == 1.0
+    # without --events, eval still takes exactly one dataset
+    res = CliRunner().invoke(app, ["eval", "--seeds", "seeds"])
+    assert res.exit_code == 2 and "one dataset" in res.output
     # a missing events file is a clear error, exit 2
     (tmp_path / "mini_events.jsonl").unlink()
     res = CliRunner().invoke(app, ["eval", "--events", "--seeds", "seeds", str(data)])
