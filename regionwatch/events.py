@@ -24,7 +24,8 @@ Interface (stable; the pipeline and the store build on it):
 * :class:`EventDecision` — the outcome: the event, whether it is new, the events merged into
   it, the categories it gained, and the *material* developments (``casualties_rose``,
   ``new_party``, ``violated``, ``ended``) that make an update message. More coverage alone is
-  not material.
+  not material, and neither is what the first ``settle_minutes`` (60) of coverage after the
+  event's first report add: that is the first picture, which the first alert already pages.
 
 How a signal is matched (``[events]`` settings in brackets):
 
@@ -524,6 +525,7 @@ class EventIndex:
         self.window = timedelta(days=cfg.window_days)
         self.gap = timedelta(hours=cfg.join_gap_hours)
         self.span = timedelta(days=cfg.max_span_days)
+        self.settle = timedelta(minutes=cfg.settle_minutes)
         self._events: dict[int, EventState] = {}
         self._by_party: dict[str, set[int]] = {}
         self._heap: list[tuple[datetime, int]] = []
@@ -711,6 +713,8 @@ class EventIndex:
         return ev
 
     def _material(self, ev: EventState, sig: EventSignal) -> list[str]:
+        if sig.time - ev.first_time < self.settle:
+            return []  # the first hour's reports are the first picture, not a development
         out: list[str] = []
         if sig.casualties is not None and (ev.casualties is None or sig.casualties > ev.casualties):
             out.append("casualties_rose")

@@ -169,6 +169,9 @@ def test_material_developments_and_more_coverage(tagger: Tagger, builder: Signal
     idx = EventIndex(EventsConfig())
     first = idx.assign(signal(tagger, builder, AM_AZ[0], T0, "a", "Outlet A"))
     assert first is not None and first.is_new and first.material == ()
+    # within the first hour a higher figure is part of the first picture, not an update
+    early = idx.assign(signal(tagger, builder, AM_AZ[1], T0 + timedelta(minutes=20), "e"))
+    assert early is not None and early.event is first.event and early.material == ()
     more = idx.assign(signal(tagger, builder, AM_AZ_MORE, T0 + timedelta(hours=3), "b"))
     assert more is not None and not more.is_new
     assert more.material == (), "more coverage of the same facts is not material"
