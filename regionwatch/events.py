@@ -33,7 +33,9 @@ How a signal is matched (``[events]`` settings in brackets):
    event would not span more than ``max_span_days`` (the same pair's clash a month later, or next
    week, is a new event);
 2. parties: cosine similarity of the party-share vectors (organisations count half) reaches
-   ``party_similarity`` (half of it when the two share a watched place such as Sotk or Batken):
+   ``party_similarity`` (half of it when the two share a watched place such as Sotk or Batken),
+   and the main actors match (the article's most mentioned party is one of the event's two most
+   mentioned, and the event's most mentioned one of the article's two):
    a Kyrgyz-Tajik and an Armenian-Azerbaijani shootout on one day stay apart, a truce "brokered by
    Russia between Armenia and Azerbaijan" stays with the Armenian-Azerbaijani clash;
 3. kind: an article's kind is its first decided category in the order border clash, ceasefire,
@@ -605,6 +607,12 @@ class EventIndex:
         place = bool(sig.places & ev.places)
         need = self.cfg.party_similarity * (0.5 if place else 1.0)
         if cos < need:
+            return 0.0
+        # the main actors match: the article's first party is among the event's first two,
+        # and the event's first among the article's (a broad event does not swallow articles
+        # about its side actors)
+        etop = heapq.nlargest(2, evw, key=evw.__getitem__)
+        if sig.weights[0][0] not in etop or etop[0] not in [p for p, _ in sig.weights[:2]]:
             return 0.0
         text = 0.0
         if sig.language and sig.tokens:
