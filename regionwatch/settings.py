@@ -230,6 +230,7 @@ class EventsConfig(_Section):
     join_threshold: float = Field(0.55, ge=0, le=2)
     merge_threshold: float = Field(0.8, ge=0, le=2)
     text_weight: float = Field(0.3, ge=0, le=1)
+    settle_minutes: float = Field(60, ge=0)
     max_events: int = Field(5000, ge=10)
 
 
