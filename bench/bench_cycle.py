@@ -306,19 +306,18 @@ def instrument(clock: StageClock) -> None:
 
     ti.poll_sources = poll_sources
     ta.deliver = clock.wrap(ta.deliver)
-    for name in (
-        "due_sources",
-        "poll_plan",
-        "new_items",
-        "alert_rows",
-        "load_settings",
-        "alerts_due",
-    ):
-        if hasattr(fm, name):  # the names flows/monitor.py imports (they change over time)
-            fn = clock.wrap(getattr(fm, name))
-            if name in ("new_items", "alert_rows"):  # the flow's, not run_cycle's: see (b)
-                fn = _EXTRA.wrap(fn)
-            setattr(fm, name, fn)
+    import regionwatch.pipeline as rp
+
+    # the cycle (regionwatch.pipeline.monitor_cycle, shared by run_cycle and the flow) looks
+    # these up when it runs: the module's poll plan and the store's queries
+    for name in ("due_sources", "poll_plan"):
+        setattr(rp, name, clock.wrap(getattr(rp, name)))
+    for name in ("new_items", "alerts_since", "any_due"):
+        fn = clock.wrap(getattr(Store, name))
+        if name in ("new_items", "alerts_since"):  # the flow's, not run_cycle's: see (b)
+            fn = _EXTRA.wrap(fn)
+        setattr(Store, name, fn)
+    fm.load_settings = clock.wrap(fm.load_settings)
     # the batches' event loop and HTTP client: opened and closed around the poll tasks, outside
     # poll_sources (run_cycle opens and closes its client inside poll_sources, where it counts)
     if hasattr(ti, "BatchLoop"):

@@ -48,6 +48,7 @@ ORDER: dict[str, int] = {
     "extract": 60,
     "peer": 160,
     "backfill": 210,
+    "e2e": 420,
     "cycle": 300,
     "orchestration": 300,
 }
@@ -87,6 +88,12 @@ SECTIONS: dict[str, tuple[str, str]] = {
         "Backfill of 5,000 pages",
         "7.6 / issue 6 — pages per minute; peak RSS at "
         "1,000 / 2,500 / 5,000 pages flat and ≤ 500 MB",
+    ),
+    "e2e": (
+        "End to end: `regionwatch run` on loopback pages",
+        "issue 12.11 — marginal cost per article of `regionwatch run` from 300 to 1,200 "
+        "loopback pages (politeness off) ≤ 1.3 × a bare script (one httpx client, "
+        "`trafilatura.extract`, a blank-spaCy pass) on the same pages",
     ),
     "orchestration": (
         "Orchestration overhead",
