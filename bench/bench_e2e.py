@@ -33,7 +33,6 @@ Usage: ``python bench/bench_e2e.py`` (markdown on stdout); the children are
 
 from __future__ import annotations
 
-import html
 import io
 import json
 import os
@@ -44,34 +43,30 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from common import OUT_DIR, ROOT, BenchServer, Res, knob, log, md_table, median, target_line
+from common import (
+    OUT_DIR,
+    ROOT,
+    BenchServer,
+    ChildSite,
+    Res,
+    config_lines,
+    knob,
+    log,
+    md_table,
+    median,
+    rss,
+    serve_until_stdin_closes,
+    target_line,
+)
 
 TARGET = 1.3
 
 
 # ---------------------------------------------------------------------------- the site (child)
-def rss(title: str, pages: list[Any]) -> bytes:
-    """An RSS 2.0 document listing ``pages`` (newest first)."""
-    out = [
-        f'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
-        f"<title>{html.escape(title)}</title><link>http://127.0.0.1/</link>"
-        f"<description>bench feed</description>"
-    ]
-    for p in pages:
-        out.append(
-            f"<item><title>{html.escape(p.title)}</title><link>{html.escape(p.url)}</link>"
-            f"<guid>{html.escape(p.url)}</guid><pubDate>{format_datetime(p.published)}"
-            f"</pubDate><description>{html.escape(p.title)}</description></item>"
-        )
-    out.append("</channel></rss>")
-    return "".join(out).encode("utf-8")
-
-
 def serve(n: int, items: int) -> None:
     """Serve ``n`` pages in feeds of ``items``; print the base URL; stop when stdin closes."""
     from pagegen import generate_pages
@@ -90,44 +85,11 @@ def serve(n: int, items: int) -> None:
         for p in mine:
             srv.routes[urlsplit(p.url).path] = Res(p.content)
         srv.routes[f"/feeds/{f:03d}.xml"] = Res(
-            rss(f"feed {f}", list(reversed(mine))), ctype="application/rss+xml; charset=utf-8"
+            rss(f"feed {f}", reversed(mine)), ctype="application/rss+xml; charset=utf-8"
         )
     srv.routes["/robots.txt"] = Res(b"User-agent: *\nAllow: /\n", ctype="text/plain")
     srv.routes["/urls.txt"] = Res(("\n".join(p.url for p in pages) + "\n").encode())
-    with srv:
-        print(srv.base, flush=True)
-        sys.stdin.read()
-
-
-class Site:
-    """The site child process, seen from the bench."""
-
-    def __init__(self, n: int, items: int) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--serve", str(n), str(items)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        self.base = self.proc.stdout.readline().strip()
-        if not self.base.startswith("http://127.0.0.1:"):
-            self.close()
-            raise RuntimeError("bench site did not start")
-
-    def urls(self) -> list[str]:
-        import urllib.request
-
-        with urllib.request.urlopen(self.base + "/urls.txt", timeout=60) as r:
-            return r.read().decode().split()
-
-    def close(self) -> None:
-        if self.proc.stdin:
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+    serve_until_stdin_closes(srv)
 
 
 # ---------------------------------------------------------------------------- bare (child)
@@ -151,17 +113,7 @@ def bare(urls_file: str) -> None:
 
 # ---------------------------------------------------------------------------- runs
 def write_config(path: Path, base: str, feeds: int, db: Path) -> None:
-    lines = [
-        "[storage]",
-        f'url = "sqlite:///{db}"',
-        "",
-        "[http]",
-        "allow_private_networks = true",
-        "per_host_delay = 0.0",
-        "per_host_concurrency = 16",
-        "max_connections = 16",
-        "",
-    ]
+    lines = config_lines(db, per_host_delay=0.0, per_host_concurrency=16, max_connections=16)
     for f in range(feeds):
         lines += ["[[feeds]]", f'name = "bench-{f:03d}"', f'url = "{base}/feeds/{f:03d}.xml"', ""]
     path.write_text("\n".join(lines), encoding="utf-8")
@@ -236,9 +188,9 @@ def main() -> None:
     cpu: dict[tuple[str, int], list[float]] = {(k, n): [] for k in kinds for n in sizes}
     stored: dict[str, int] = {}
     log(f"e2e: site with {large} pages in feeds of {items}")
-    site = Site(large, items)
+    site = ChildSite(Path(__file__).resolve(), "--serve", str(large), str(items))
     try:
-        urls = site.urls()
+        urls = site.get("/urls.txt").split()
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
             for r in range(rounds):

@@ -16,7 +16,7 @@ from typing import Any
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from regionwatch.models import RunSummary
+from regionwatch.models import Alert, RunSummary
 
 __all__ = [
     "RunArtifacts",
@@ -63,18 +63,18 @@ def item_table(items: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
     ]
 
 
-def alert_table(alerts: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
+def alert_table(alerts: Sequence[Alert]) -> list[dict[str, str]]:
     """Rows for the alerts table: category, status, channel, headline, link, attempts, error."""
     return [
         {
-            "category": _cell(a.get("category")),
-            "status": _cell(a.get("status")),
-            "channel": _cell(a.get("channel")),
-            "headline": _cell(a.get("title")),
-            "link": _cell(a.get("url"), 500),
-            "attempts": _cell(a.get("attempts")),
-            "sent_at": _cell(a.get("sent_at")),
-            "last_error": _cell(a.get("last_error")),
+            "category": _cell(a.category),
+            "status": _cell(a.status),
+            "channel": _cell(a.channel),
+            "headline": _cell(a.title),
+            "link": _cell(a.url, 500),
+            "attempts": _cell(a.attempts),
+            "sent_at": _cell(a.sent_at),
+            "last_error": _cell(a.last_error),
         }
         for a in alerts[:MAX_ROWS]
     ]
@@ -157,9 +157,9 @@ class RunArtifacts:
             description=f"New tagged items: {len(items)}{more}",
         )
 
-    def alerts(self, alerts: Sequence[dict[str, Any]]) -> None:
+    def alerts(self, alerts: Sequence[Alert]) -> None:
         """Send the alerts table (``<prefix>-alerts``)."""
-        sent = sum(1 for a in alerts if a.get("status") == "sent")
+        sent = sum(1 for a in alerts if a.status == "sent")
         self._send(
             create_table_artifact,
             key=f"{self.prefix}-alerts",
@@ -206,7 +206,7 @@ class RunArtifacts:
 def publish_run_artifacts(
     summary: RunSummary,
     items: Sequence[dict[str, Any]],
-    alerts: Sequence[dict[str, Any]],
+    alerts: Sequence[Alert],
     *,
     prefix: str = "monitor",
 ) -> None:

@@ -280,18 +280,17 @@ class OutboxRows(Door):
         with self.connect() as conn:
             return [row_dict(r) for r in conn.execute(q).mappings()]
 
-    def alerts_since(self, since: datetime) -> list[dict[str, Any]]:
-        """Outbox rows created or sent since ``since`` (for run artifacts)."""
-        a, i = t.alerts, t.items
+    def alerts_since(self, since: datetime) -> list[Alert]:
+        """Outbox rows created or sent since ``since``, with their item's headline and link
+        (for run artifacts)."""
         q = (
-            select(a.c.id, a.c.category, a.c.channel, a.c.status, a.c.attempts, a.c.last_error)
-            .add_columns(a.c.created_at, a.c.sent_at, i.c.title, i.c.url)
-            .join(i, i.c.id == a.c.item_id)
-            .where((a.c.created_at >= since) | (a.c.sent_at >= since))
-            .order_by(a.c.id)
+            select(t.alerts, t.items.c.title, t.items.c.url, t.items.c.feed_name)
+            .join(t.items, t.items.c.id == t.alerts.c.item_id)
+            .where((t.alerts.c.created_at >= since) | (t.alerts.c.sent_at >= since))
+            .order_by(t.alerts.c.id)
         )
         with self.connect() as conn:
-            return [dict(r) for r in conn.execute(q).mappings()]
+            return [alert_from_row(r) for r in conn.execute(q).mappings()]
 
     def retry_alerts(self, ids: Sequence[int] | None, now: datetime) -> int:
         """Make dead and pending rows due now (attempts reset for dead ones); rows changed."""
