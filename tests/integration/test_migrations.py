@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,14 +23,6 @@ NOW = datetime(2026, 11, 20, 8, tzinfo=UTC)
 #: objects of the full-text revision (SQLite's FTS5 shadow tables among them) that the table
 #: declarations do not describe
 FTS_PREFIXES = ("items_fts", "ix_items_fts")
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/rw.db"
-    else:
-        yield request.getfixturevalue("fresh_pg")
 
 
 def make_legacy_store(url: str) -> None:
@@ -133,7 +124,8 @@ def snapshot(store: Store) -> dict[str, list[tuple[object, ...]]]:
     return out
 
 
-def test_a_store_made_before_alembic_upgrades_without_loss(url: str) -> None:
+def test_a_store_made_before_alembic_upgrades_without_loss(store_url: str) -> None:
+    url = store_url
     make_legacy_store(url)
     eng = create_engine(url)
     with eng.connect() as conn:
@@ -197,8 +189,8 @@ def test_a_legacy_store_at_version_1_gets_full_text_search(tmp_path: Path) -> No
     store.close()
 
 
-def test_a_fresh_store_has_exactly_the_declared_schema(url: str) -> None:
-    store = Store(url)
+def test_a_fresh_store_has_exactly_the_declared_schema(store_url: str) -> None:
+    store = Store(store_url)
     with store.connect() as conn:
         assert current_revision(conn) == head()
         diffs = compare_metadata(MigrationContext.configure(conn), t.metadata)
