@@ -253,6 +253,7 @@ def run_monitor_cycle(ctx: Context, artifacts: RunArtifacts) -> RunSummary:
         poll=lambda due: _poll_all(ctx, due),
         deliver_due=lambda: deliver_task(by_ref(ctx)),
         on_items=artifacts.items,
+        on_events=artifacts.events,
         on_alerts=publish,
         stopping=STOP.is_set,
     )

@@ -23,6 +23,7 @@ from regionwatch.errors import BlockedURLError, FetchError, StoreError
 from regionwatch.models import (
     Alert,
     Article,
+    Event,
     FeedEntry,
     FeedPoll,
     FeedReport,
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from regionwatch.alerts.deliver import DeliveryReport
     from regionwatch.archives import Candidate
     from regionwatch.http import HttpClient
+    from regionwatch.store import StoreTx
+    from regionwatch.store.events import EventLedger
     from regionwatch.stories import StoryIndex
     from regionwatch.tagging import Tagger, TagResult
 
@@ -81,6 +84,7 @@ class Context:
     sources: list[Source]
     _tagger: Tagger | None = None
     _stories: StoryIndex | None = None
+    _events: EventLedger | None = None
     write_lock: threading.RLock = field(default_factory=threading.RLock)
 
     @classmethod
@@ -114,6 +118,14 @@ class Context:
             idx.load(self.store, utcnow())
             self._stories = idx
         return self._stories
+
+    def event_ledger(self) -> EventLedger:
+        """The event index with its link to the store (loaded at the first save)."""
+        if self._events is None:
+            from regionwatch.store.events import EventLedger
+
+            self._events = EventLedger(self.settings.events)
+        return self._events
 
     def source(self, name: str) -> Source | None:
         """The configured source called ``name``."""
@@ -174,6 +186,7 @@ class StoredItem:
     tags: TagResult
     story_id: int
     first_seen: datetime
+    event_id: int | None = None
 
     @property
     def categories(self) -> list[str]:
@@ -431,16 +444,23 @@ def save_articles(
     settings = ctx.settings
     batch = _new_content(ctx, articles)
     tagged = [(a, ctx.tagger.tag(a.text, title=a.title, lang=a.language)) for a in batch]
+    # categorised articles first, each group in time order: an uncategorised article may join
+    # an event but never opens one (as EventIndex.assign_batch orders a cycle)
+    tagged.sort(key=lambda at: (not at[1].labels, at[0].published or now, at[0].key))
     cutoff = now - timedelta(hours=settings.alerts.first_poll_hours) if first_poll else None
     stored: list[StoredItem] = []
     with ctx.write_lock:
         index = ctx.story_index()
+        ledger = ctx.event_ledger()
         try:
             with ctx.store.transaction() as tx:
                 # workers on other machines save batches one at a time, so a syndicated copy
                 # stored by one is seen by the other before it clusters its own
                 if tx.lock_saves():
                     index.refresh(tx, now)
+                # events another worker opened or grew since our last save join our index
+                dates = [a.published for a, _t in tagged if a.published is not None]
+                ledger.sync(tx, now, earliest=min(dates, default=None))
                 for art, tags in tagged:
                     baseline = bool(
                         cutoff is not None and (art.published is None or art.published < cutoff)
@@ -460,7 +480,10 @@ def save_articles(
                         # a backfilled item sits in the index at its publication date
                         at=art.published if art.origin == "backfill" else None,
                     )
-                    if art.origin != "backfill":
+                    event_id, material = _assign_event(
+                        ctx, tx, art, tags, item_id=item_id, story_id=story_id, now=now
+                    )
+                    if art.origin != "backfill" and event_id is not None:
                         enqueue_alerts(
                             tx,
                             settings=settings,
@@ -468,15 +491,58 @@ def save_articles(
                             article=art,
                             first_seen=now,
                             story_id=story_id,
+                            event_id=event_id,
                             tags=tags,
                             baseline_cutoff=cutoff,
                             now=now,
+                            material=material,
                         )
-                    stored.append(StoredItem(item_id, art.key, art, tags, story_id, now))
+                    stored.append(StoredItem(item_id, art.key, art, tags, story_id, now, event_id))
         except StoreError:
             ctx._stories = None  # the in-memory index may hold rolled-back rows: reload next time
+            ledger.forget()
             raise
     return stored
+
+
+def _assign_event(
+    ctx: Context,
+    tx: StoreTx,
+    art: Article,
+    tags: TagResult,
+    *,
+    item_id: int,
+    story_id: int,
+    now: datetime,
+) -> tuple[int | None, tuple[str, ...]]:
+    """Group one stored item into its event and persist the decision (same transaction).
+
+    Returns the event id (None: the item names no watched party and raises nothing, so it
+    belongs to no event) and the material developments it brings to its event.
+    """
+    from regionwatch.events import EventDecision, signal_from
+    from regionwatch.store.events import solo_event
+
+    ledger = ctx.event_ledger()
+    sig = signal_from(
+        art, tags, ctx.tagger.lexicon, first_seen=now, item_id=item_id, story_id=story_id
+    )
+    decision = ledger.index.assign(sig) if sig is not None else None
+    if decision is None:
+        if not tags.labels:
+            return None, ()
+        # categorised but naming no watched party: an event of its own, outside the index
+        solo = solo_event(
+            key=art.key,
+            title=art.title,
+            time=art.published or now,
+            outlet=art.source,
+            language=art.language,
+            cats=tags.labels,
+        )
+        decision = EventDecision(event=solo, is_new=True, new_categories=frozenset(tags.labels))
+    event_id = ledger.record(tx, decision, item_id=item_id, published=art.published, now=now)
+    return event_id, decision.material
 
 
 def _new_content(ctx: Context, articles: Sequence[Article]) -> list[Article]:
@@ -612,6 +678,7 @@ def monitor_cycle(
     deliver_due: Callable[[], DeliveryReport],
     on_items: Callable[[list[dict[str, Any]]], None] | None = None,
     on_alerts: Callable[[list[Alert], RunSummary], None] | None = None,
+    on_events: Callable[[list[Event], RunSummary], None] | None = None,
     stopping: Callable[[], bool] = lambda: False,
 ) -> RunSummary:
     """One monitor cycle: poll the due sources, deliver the due alerts, count, record the run.
@@ -626,6 +693,9 @@ def monitor_cycle(
         on_items: given the cycle's new items (and then ``stories_new`` is counted).
         on_alerts: given the outbox rows created or sent in the cycle and the summary, before
             the run is recorded (and then ``alerts_queued`` is counted).
+        on_events: given the events that gained articles in the cycle (after delivery, so
+            their ``alerted`` is current) and the summary (then ``events_new`` and
+            ``events_grown`` are counted in its ``extra``).
         stopping: whether the process is stopping (delivery is then left to the next cycle).
 
     Returns:
@@ -659,6 +729,13 @@ def monitor_cycle(
             if polled and all(f.status == "error" for f in polled):
                 summary.status = "failed"
             summary.finished_at = utcnow()
+            if on_events is not None:
+                from regionwatch.store.events import list_events
+
+                events = list_events(ctx.store, since=summary.started_at)
+                new = sum(1 for e in events if e.first_seen >= summary.started_at)
+                summary.extra.update(events_new=new, events_grown=len(events) - new)
+                on_events(events, summary)
             if on_alerts is not None:
                 alerts = ctx.store.alerts_since(summary.started_at)
                 summary.alerts_queued = sum(1 for a in alerts if a.status != "sent")

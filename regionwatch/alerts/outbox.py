@@ -1,7 +1,9 @@
 """The alert outbox: rows written with the items that raise them, claimed and settled by delivery.
 
-A row's key is (story, category, channel): a story that alerted for a category never alerts it
-again on that channel; a new category on the same story is a new row. Rows move
+A row's key is (event, category, channel, seq): an event that alerted for a category never
+alerts it again on that channel (seq 0, the first alert); a new category on the same event is a
+new row; material developments of an alerted event are update rows (seq 1, 2, … per event and
+channel, capped). Rows move
 ``pending → sent`` or, after ``max_attempts`` failures, ``pending → dead``. Delivery claims rows
 with a lease (``claimed_by``/``claimed_until``) committed before sending — on PostgreSQL with
 ``SELECT … FOR UPDATE SKIP LOCKED``, on SQLite inside a ``BEGIN IMMEDIATE`` transaction — so
@@ -52,11 +54,20 @@ def enqueue_alerts(
     article: Article,
     first_seen: datetime,
     story_id: int,
+    event_id: int,
     tags: TagResult,
     baseline_cutoff: datetime | None,
     now: datetime,
+    material: Sequence[str] = (),
 ) -> int:
     """Write the outbox rows a just-inserted item raises, inside the caller's transaction.
+
+    The first alert of (event, category, channel) goes out as soon as one of the event's
+    articles qualifies; later articles of the event add nothing, except an *update* when they
+    bring a ``material`` development (casualties rose, a new party, violated, ended) and the
+    channel already holds the event's first alert from an earlier save: one update row per
+    channel per save, at most ``[alerts] max_updates_per_event`` per event and channel, none
+    when ``[alerts] updates = false``.
 
     Args:
         tx: the transaction that inserted the item.
@@ -65,12 +76,14 @@ def enqueue_alerts(
         article: the item.
         first_seen: when the item was first seen.
         story_id: the item's story.
+        event_id: the item's event.
         tags: the tagger's result for the item.
         baseline_cutoff: on a feed's first poll, items published before it never alert.
         now: the current time (aware UTC).
+        material: the material developments the item brings to its event.
 
     Returns:
-        The number of outbox rows created (0 when the story already alerted these).
+        The number of outbox rows created (first alerts and updates).
     """
     cats = sorted(c for c, r in tags.categories.items() if r.decision)
     if cats:
@@ -86,13 +99,15 @@ def enqueue_alerts(
     )
     decisions = evaluate(settings, tags)
     if why:
-        if decisions:
+        if decisions or material:
             logger.info("alerts: item %s not alerting (%s)", item_id, why)
         return 0
+    alerted_before = tx.alerted_categories(event_id, before=now)
     created = 0
     for d in decisions:
         alert_id = tx.add_alert(
             story_id=story_id,
+            event_id=event_id,
             item_id=item_id,
             category=d.category,
             rule=d.rule.key,
@@ -104,14 +119,78 @@ def enqueue_alerts(
         if alert_id is not None:
             created += 1
             logger.info(
-                "alerts: queued #%d %s for story %d on %s",
+                "alerts: queued #%d %s for event %d on %s",
                 alert_id,
                 d.category,
-                story_id,
+                event_id,
                 d.channel.display,
             )
     if created:
         tx.mark_story_alerted(story_id)
+        tx.mark_event_alerted(event_id)
+    if material and cats and settings.alerts.updates and alerted_before:
+        created += _enqueue_updates(
+            tx,
+            settings=settings,
+            item_id=item_id,
+            story_id=story_id,
+            event_id=event_id,
+            tags=tags,
+            cats=cats,
+            alerted=alerted_before,
+            material=material,
+            now=now,
+        )
+    return created
+
+
+def _enqueue_updates(
+    tx: StoreTx,
+    *,
+    settings: Settings,
+    item_id: int,
+    story_id: int,
+    event_id: int,
+    tags: TagResult,
+    cats: Sequence[str],
+    alerted: dict[str, set[str]],
+    material: Sequence[str],
+    now: datetime,
+) -> int:
+    """One update row per channel that alerted the event in an earlier save (cap per event and
+    channel; at most one per save)."""
+    cap = settings.alerts.max_updates_per_event
+    prior = tx.update_times(event_id)
+    created = 0
+    for channel, alerted_cats in sorted(alerted.items()):
+        done = prior.get(channel, [])
+        if len(done) >= cap or any(x >= now for x in done):
+            continue
+        # filed under a category the channel already alerted: the item's own first
+        category = next((c for c in cats if c in alerted_cats), sorted(alerted_cats)[0])
+        result = tags.categories.get(category)
+        alert_id = tx.add_alert(
+            story_id=story_id,
+            event_id=event_id,
+            item_id=item_id,
+            category=category,
+            rule="update",
+            channel=channel,
+            severity="warning",
+            score=result.score if result is not None else 0.0,
+            now=now,
+            seq=len(done) + 1,
+            material=material,
+        )
+        if alert_id is not None:
+            created += 1
+            logger.info(
+                "alerts: queued update #%d (%s) for event %d on %s",
+                alert_id,
+                ", ".join(material),
+                event_id,
+                channel,
+            )
     return created
 
 

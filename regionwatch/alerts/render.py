@@ -33,6 +33,7 @@ __all__ = [
     "AlertView",
     "Evidence",
     "Outlet",
+    "console_link",
     "escape_markdown",
     "load_view",
     "render_html",
@@ -85,6 +86,15 @@ class AlertView:
     evidence: tuple[Evidence, ...] = ()
     story_id: int | None = None
     story_items: int = 1
+    kind: str = "alert"  # "update": a material development of an event that already alerted
+    material: tuple[str, ...] = ()
+    event_id: int | None = None
+    event_outlets: tuple[str, ...] = ()
+    event_languages: tuple[str, ...] = ()
+    event_articles: int = 1
+    casualties: int | None = None
+    #: the event's page on the analyst console (``[web] base_url`` set), else ""
+    console_url: str = ""
 
 
 # ---------------------------------------------------------------------- building
@@ -158,8 +168,8 @@ def actors_from_tags(tags: TagResult | None) -> tuple[str, ...]:
 
 def load_view(conn: Connection, alert: dict[str, Any]) -> AlertView:
     """Build the view of one outbox row from its item, feed and story rows."""
-    item, feeds, story = alert_view_rows(conn, alert)
-    return view_of(alert, item, feeds, story)
+    item, feeds, story, event = alert_view_rows(conn, alert)
+    return view_of(alert, item, feeds, story, event)
 
 
 def view_of(
@@ -167,8 +177,10 @@ def view_of(
     item: dict[str, Any],
     feeds: dict[str, dict[str, Any]],
     story: dict[str, Any],
+    event: dict[str, Any] | None = None,
 ) -> AlertView:
-    """The view of one outbox row, given its item, the feeds by name and its story."""
+    """The view of one outbox row, given its item, the feeds by name, its story and event."""
+    event = event or {}
 
     def outlet(name: str) -> Outlet:
         f = feeds.get(name)
@@ -199,7 +211,21 @@ def view_of(
         evidence=evidence_from_tags(tags, cat),
         story_id=alert.get("story_id"),
         story_items=int(story.get("item_count") or 1),
+        kind=str(alert.get("kind") or "alert"),
+        material=tuple(alert.get("material") or ()),
+        event_id=alert.get("event_id"),
+        event_outlets=tuple(clean(o) for o in event.get("outlets") or [feed_name] if o),
+        event_languages=tuple(clean(x) for x in event.get("languages") or () if x),
+        event_articles=int(event.get("item_count") or 1),
+        casualties=event.get("max_casualties"),
     )
+
+
+def console_link(base_url: str | None, event_id: int | None) -> str:
+    """``{base_url}/events/{event_id}``: where the console shows the event ("" without either)."""
+    if not base_url or event_id is None:
+        return ""
+    return f"{base_url.rstrip('/')}/events/{int(event_id)}"
 
 
 # ---------------------------------------------------------------------- escaping
@@ -249,13 +275,42 @@ def _carried(v: AlertView) -> str:
     return f"{n} outlet{'s' if n != 1 else ''}"
 
 
+_MATERIAL_TEXT = {
+    "casualties_rose": "casualty figure rose",
+    "new_party": "a further party is involved",
+    "violated": "reported violated",
+    "ended": "reported ended",
+}
+
+
+def _coverage(v: AlertView) -> str:
+    """How widely the event is carried: ``Event carried by 3 outlets in 2 languages (en, ru)``."""
+    n = len(v.event_outlets) or 1
+    langs = v.event_languages
+    text = f"Event carried by {n} outlet{'s' if n != 1 else ''}"
+    if langs:
+        text += f" in {len(langs)} language{'s' if len(langs) != 1 else ''} ({', '.join(langs)})"
+    return text + f", {v.event_articles} article{'s' if v.event_articles != 1 else ''}"
+
+
+def _what_changed(v: AlertView) -> str:
+    """What an update reports (empty for a first alert)."""
+    if v.kind != "update":
+        return ""
+    bits = [_MATERIAL_TEXT.get(m, m.replace("_", " ")) for m in v.material]
+    if "casualties_rose" in v.material and v.casualties:
+        bits[v.material.index("casualties_rose")] = f"casualty figure now {v.casualties}"
+    return "Update: " + ("; ".join(bits) if bits else "new development")
+
+
 # ---------------------------------------------------------------------- formats
 def render_title(v: AlertView, fmt: str = "text") -> str:
     """``[category] Actor, Actor — headline``; feed text escaped for ``fmt`` (text|markdown)."""
     esc = escape_markdown if fmt == "markdown" else (lambda s: s)
     actors = ", ".join(esc(a) for a in v.actors[:MAX_TITLE_ACTORS])
     head = esc(v.headline)
-    return f"[{v.category}] {actors} — {head}" if actors else f"[{v.category}] {head}"
+    tag = f"[{v.category}] Update:" if v.kind == "update" else f"[{v.category}]"
+    return f"{tag} {actors} — {head}" if actors else f"{tag} {head}"
 
 
 def render_text(v: AlertView) -> str:
@@ -263,6 +318,7 @@ def render_text(v: AlertView) -> str:
     lines = [
         f"{v.category} alert — score {v.score:.2f} ({v.severity})",
         "",
+        *([_what_changed(v), ""] if v.kind == "update" else []),
         f"Headline: {v.headline}",
         f"Outlet: {_outlet_text(v.outlet) or '—'}",
         f"Published: {_fmt_time(v.published_at)}; first seen: {_fmt_time(v.first_seen_at)}",
@@ -273,10 +329,13 @@ def render_text(v: AlertView) -> str:
         lines.append("Evidence:")
         for ev in v.evidence:
             lines.append("  - " + _mark(ev, lambda s: s, "*", "*"))
+    lines.append(f"{_coverage(v)}: " + ", ".join(v.event_outlets))
     lines.append(
         f"Story carried by {_carried(v)}: " + ", ".join(_outlet_text(o) for o in v.story_outlets)
     )
     lines += ["", "Link:", safe_url(v.url), ""]
+    if v.console_url:
+        lines += ["Event in the console:", safe_url(v.console_url), ""]
     return "\n".join(lines)
 
 
@@ -289,6 +348,7 @@ def render_markdown(v: AlertView, *, html_target: bool = False) -> str:
     lines = [
         f"**{esc(v.category)}** alert — score **{v.score:.2f}** ({esc(v.severity)})",
         "",
+        *([f"**{esc(_what_changed(v))}**", ""] if v.kind == "update" else []),
         f"**Headline:** {esc(v.headline)}",
         f"**Outlet:** {esc(_outlet_text(v.outlet)) or '—'}",
         f"**Published:** {_fmt_time(v.published_at)} · "
@@ -302,11 +362,14 @@ def render_markdown(v: AlertView, *, html_target: bool = False) -> str:
             lines.append("- " + _mark(ev, esc, "**", "**"))
     lines += [
         "",
+        f"**Event:** {esc(_coverage(v))} — {esc(', '.join(v.event_outlets))}",
         f"**Story:** carried by {_carried(v)} — "
         + esc(", ".join(_outlet_text(o) for o in v.story_outlets)),
         "",
         f"<{safe_url(v.url)}>",
     ]
+    if v.console_url:
+        lines += ["", f"**Event in the console:** <{safe_url(v.console_url)}>"]
     return "\n".join(lines)
 
 
@@ -323,6 +386,7 @@ def render_html(v: AlertView) -> str:
     ]
     if v.actors:
         rows.append(("Actors", e(", ".join(v.actors))))
+    rows.append(("Event", e(_coverage(v)) + ": " + e(", ".join(v.event_outlets))))
     rows.append(
         (
             "Story",
@@ -340,6 +404,14 @@ def render_html(v: AlertView) -> str:
     return (
         f'<div style="font-family:sans-serif">'
         f"<p><b>[{e(v.category)}]</b> alert</p>"
-        f"<p>{lines}</p>{ev_html}"
-        f'<p>Link:<br><a href="{e(url)}">{e(url)}</a></p></div>'
+        + (f"<p><b>{e(_what_changed(v))}</b></p>" if v.kind == "update" else "")
+        + f"<p>{lines}</p>{ev_html}"
+        f'<p>Link:<br><a href="{e(url)}">{e(url)}</a></p>'
+        + (
+            f'<p>Event in the console:<br><a href="{e(safe_url(v.console_url))}">'
+            f"{e(safe_url(v.console_url))}</a></p>"
+            if v.console_url
+            else ""
+        )
+        + "</div>"
     )

@@ -4,11 +4,12 @@ The store is the one door to the database: stages decide on typed records, the s
 them. It is touched at the two ends of the pipeline: *what is new?* (known URL keys and content
 hashes, feed poll state) and *save it* (items, tags, stories and alert outbox rows in one
 :meth:`Store.transaction`). Every write is idempotent: items are keyed by the hash of their
-canonical URL, alerts by (story, category, channel).
+canonical URL, alerts by (event, category, channel, seq).
 
 One module per table group, put together here: :mod:`~regionwatch.store.feeds`,
 :mod:`~regionwatch.store.items`, :mod:`~regionwatch.store.stories`,
-:mod:`~regionwatch.store.outbox`, :mod:`~regionwatch.store.runs`; the schema in
+:mod:`~regionwatch.store.events`, :mod:`~regionwatch.store.outbox`,
+:mod:`~regionwatch.store.runs`; the schema in
 :mod:`~regionwatch.store.schema`, its versions in :mod:`~regionwatch.store.migrations`.
 """
 
@@ -32,6 +33,7 @@ from regionwatch.store._base import (
     sqlite_path,
     utcnow,
 )
+from regionwatch.store.events import EventWrites
 from regionwatch.store.feeds import FeedRows
 from regionwatch.store.items import ItemReads, ItemWrites
 from regionwatch.store.migrations import current_revision, migrate
@@ -47,8 +49,8 @@ logger = logging.getLogger(__name__)
 SAVE_LOCK_KEY = 727275
 
 
-class StoreTx(ItemWrites, StoryWrites, AlertWrites):
-    """One open transaction: the writes of a save (items, tags, stories, outbox rows)."""
+class StoreTx(ItemWrites, StoryWrites, EventWrites, AlertWrites):
+    """One open transaction: the writes of a save (items, tags, stories, events, outbox rows)."""
 
     def lock_saves(self) -> bool:
         """Serialise save transactions across workers (PostgreSQL advisory lock, held to the

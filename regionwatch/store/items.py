@@ -248,7 +248,7 @@ class ItemReads(Door):
         i = t.items.c
         q = (
             select(i.id, i.title, i.url, i.feed_name, i.first_seen_at, i.published_at)
-            .add_columns(i.categories, i.story_id, i.origin)
+            .add_columns(i.categories, i.story_id, i.event_id, i.origin)
             .where(i.first_seen_at >= since)
             .order_by(i.first_seen_at)
         )

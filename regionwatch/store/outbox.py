@@ -48,6 +48,10 @@ def alert_from_row(row: Any) -> Alert:
         title=row.get("title") or "",
         url=row.get("url") or "",
         feed_name=row.get("feed_name") or "",
+        event_id=row.get("event_id"),
+        kind=row.get("kind") or "alert",
+        seq=int(row.get("seq") or 0),
+        material=tuple(row.get("material") or ()),
     )
 
 
@@ -88,9 +92,9 @@ def in_flight(conn: Connection, channel: str, now: datetime, worker: str) -> int
 
 def alert_view_rows(
     conn: Connection, alert: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, Any]]:
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, Any], dict[str, Any]]:
     """What rendering an outbox row needs: its item, the feeds (country, state affiliation) by
-    name, and its story, each as a dict (empty when missing)."""
+    name, its story and its event, each as a dict (empty when missing)."""
     item = conn.execute(select(t.items).where(t.items.c.id == alert["item_id"])).mappings()
     item_row = item.first()
     feeds = {
@@ -101,10 +105,15 @@ def alert_view_rows(
     }
     story = conn.execute(select(t.stories).where(t.stories.c.id == alert["story_id"]))
     story_row = story.mappings().first()
+    event_row = None
+    if alert.get("event_id") is not None:
+        event = conn.execute(select(t.events).where(t.events.c.id == alert["event_id"]))
+        event_row = event.mappings().first()
     return (
         row_dict(item_row) if item_row else {},
         feeds,
         row_dict(story_row) if story_row else {},
+        row_dict(event_row) if event_row else {},
     )
 
 
@@ -115,6 +124,7 @@ class AlertWrites(TxBase):
         self,
         *,
         story_id: int,
+        event_id: int,
         item_id: int,
         category: str,
         rule: str,
@@ -122,14 +132,21 @@ class AlertWrites(TxBase):
         severity: str,
         score: float,
         now: datetime,
+        seq: int = 0,
+        material: Sequence[str] = (),
     ) -> int | None:
-        """Queue one outbox row; None when (story, category, channel) already has one."""
+        """Queue one outbox row: the first alert of (event, category, channel) with ``seq`` 0,
+        else an update; None when that key already has a row."""
         row = self.conn.execute(
             insert_ignore(self.conn, t.alerts)
             .values(
                 story_id=story_id,
+                event_id=event_id,
                 item_id=item_id,
                 category=category,
+                kind="update" if seq else "alert",
+                seq=seq,
+                material=list(material) if material else None,
                 rule=rule[:100],
                 channel=channel[:100],
                 severity=severity,

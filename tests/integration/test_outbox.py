@@ -19,10 +19,12 @@ import pytest
 from sqlalchemy import func, select
 
 from regionwatch.alerts import deliver_pending, enqueue_alerts, list_alerts, retry_alerts
+from regionwatch.events import EventDecision, EventState
 from regionwatch.models import Article
 from regionwatch.settings import AlertsConfig, ChannelConfig, Settings, StorageConfig
 from regionwatch.store import Store, insert_ignore
 from regionwatch.store import schema as t
+from regionwatch.store.events import EventLedger, solo_event
 from regionwatch.store.items import tag_result_from_json
 from regionwatch.stories import StoryIndex
 from tests.loopback import Webhook
@@ -109,6 +111,8 @@ class World:
         self.index = StoryIndex(settings.stories)
         self.index.load(store, datetime.now(UTC))
         self.n = 0
+        self.ledger = EventLedger(settings.events)
+        self.events: dict[int, EventState] = {}  # story -> its event (one per story here)
 
     def add(
         self,
@@ -167,6 +171,19 @@ class World:
             )
             tag_result = tag_result_from_json(tags)
             assert tag_result is not None
+            state = self.events.get(story_id)
+            if state is None:
+                state = solo_event(
+                    key=url, title=title, time=published, outlet=feed, language="en", cats=cats
+                )
+                self.events[story_id] = state
+            else:  # the story's event grows as the pipeline's grouping would grow it
+                state.articles += 1
+                state.outlets.add(feed)
+            decision = EventDecision(event=state, is_new=state.event_id is None)
+            event_id = self.ledger.record(
+                tx, decision, item_id=item_id, published=published, now=now
+            )
             created = enqueue_alerts(
                 tx,
                 settings=self.settings,
@@ -174,6 +191,7 @@ class World:
                 article=article,
                 first_seen=now,
                 story_id=story_id,
+                event_id=event_id,
                 tags=tag_result,
                 baseline_cutoff=baseline_cutoff,
                 now=now,

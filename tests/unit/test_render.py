@@ -52,6 +52,24 @@ def test_title_is_routable() -> None:
     assert render_title(view(actors=())) == f"[border_clash] {HEAD}"
 
 
+def test_update_title_and_body_say_what_changed() -> None:
+    upd = view(
+        kind="update",
+        material=("casualties_rose", "new_party"),
+        casualties=6,
+        event_outlets=("Ararat Wire", "Vostok Vestnik", "Donau Kurier"),
+        event_languages=("de", "en", "ru"),
+        event_articles=5,
+    )
+    assert render_title(upd) == f"[border_clash] Update: Armenia, Azerbaijan, Russia — {HEAD}"
+    assert render_title(upd, "markdown").startswith("[border_clash] Update: ")
+    for body in (render_text(upd), render_markdown(upd), html.unescape(render_html(upd))):
+        assert "casualty figure now 6" in body and "a further party is involved" in body
+        assert "Event carried by 3 outlets in 3 languages (de, en, ru), 5 articles" in body
+    first = render_text(view(event_outlets=("Ararat Wire",), event_languages=("en",)))
+    assert "Update" not in first and "Event carried by 1 outlet in 1 language (en)" in first
+
+
 def test_text_body_explains_the_alert() -> None:
     body = render_text(view())
     for needle in (
@@ -145,3 +163,26 @@ def test_sparkline() -> None:
     assert sparkline([0, 0, 0]) == "▁▁▁"
     line = sparkline([0, 1, 2, 4, 8])
     assert line[0] == "▁" and line[-1] == "▇" and len(line) == 5
+
+
+def test_console_link_in_every_format() -> None:
+    from dataclasses import replace
+
+    from regionwatch.alerts.render import (
+        AlertView,
+        console_link,
+        render_html,
+        render_markdown,
+        render_text,
+    )
+
+    assert console_link(None, 7) == ""
+    assert console_link("https://desk.example.org/rw/", None) == ""
+    link = console_link("https://desk.example.org/rw/", 7)
+    assert link == "https://desk.example.org/rw/events/7"
+    v = AlertView(category="ceasefire", headline="Truce <b>agreed</b>", url="https://x.example/a")
+    assert "/events/" not in render_text(v)
+    v = replace(v, console_url=link)
+    assert link in render_text(v)
+    assert f"<{link}>" in render_markdown(v)
+    assert f'href="{link}"' in render_html(v)

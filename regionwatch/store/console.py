@@ -1,0 +1,70 @@
+"""Reads the analyst console makes beyond the event read API: item texts and evidence, event
+counts per day for the timeline, outbox counts per status. Each is one indexed query."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Date, Text, cast, func, select
+
+from regionwatch.store import Store
+from regionwatch.store import schema as t
+
+__all__ = ["ItemText", "alert_counts", "event_day_counts", "item_texts"]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemText:
+    """What a page shows of an item beyond its row in a list: summary and tagger result."""
+
+    item_id: int
+    summary: str
+    tags: dict[str, Any]
+
+
+def item_texts(store: Store, item_ids: Sequence[int]) -> dict[int, ItemText]:
+    """Summary and stored tagger result (its evidence) of these items, by id."""
+    ids = list(item_ids)
+    out: dict[int, ItemText] = {}
+    with store.connect() as conn:
+        for i in range(0, len(ids), 500):
+            q = select(t.items.c.id, t.items.c.summary, t.items.c.tags).where(
+                t.items.c.id.in_(ids[i : i + 500])
+            )
+            for r in conn.execute(q):
+                out[int(r.id)] = ItemText(int(r.id), r.summary or "", dict(r.tags or {}))
+    return out
+
+
+def event_day_counts(store: Store, since: datetime) -> dict[tuple[str, date], int]:
+    """Live events per (category, UTC day of their earliest article) since ``since``."""
+    e = t.events.c
+    day: Any = func.date(e.time_first) if store.dialect == "sqlite" else cast(e.time_first, Date)
+    cats = cast(e.categories, Text)
+    q = (
+        select(day, cats, func.count())
+        .where(e.merged_into.is_(None), e.time_first >= since)
+        .group_by(day, cats)
+    )
+    out: dict[tuple[str, date], int] = {}
+    with store.connect() as conn:
+        for d, text_, n in conn.execute(q):
+            when = d if isinstance(d, date) else date.fromisoformat(str(d))
+            for c in json.loads(text_ or "[]"):
+                out[(str(c), when)] = out.get((str(c), when), 0) + int(n)
+    return out
+
+
+def alert_counts(store: Store) -> dict[str, int]:
+    """Outbox rows per status."""
+    with store.connect() as conn:
+        return {
+            str(s): int(n)
+            for s, n in conn.execute(
+                select(t.alerts.c.status, func.count()).group_by(t.alerts.c.status)
+            )
+        }
