@@ -183,6 +183,8 @@ class AlertsConfig(_Section):
     retry_max_seconds: float = Field(3600, ge=0)
     default_rate_per_minute: float = Field(120, gt=0)
     telegram_rate_per_minute: float = Field(20, gt=0)
+    #: Seconds one delivery pass may take (rate-limit waits included); the rest goes next pass.
+    delivery_budget_seconds: float = Field(4.0, gt=0)
     mailbox: str | None = None
 
     def effective_rules(self) -> list[AlertRule]:

@@ -25,6 +25,7 @@ from regionwatch.store import schema as t
 
 __all__ = [
     "LEASE_SECONDS",
+    "back_off_channel",
     "backoff_seconds",
     "claim",
     "enqueue_alerts",
@@ -312,6 +313,44 @@ def mark_failed(
             .values(**values)
         )
     return "dead" if dead else "pending"
+
+
+def back_off_channel(
+    store: Store,
+    channel: str,
+    worker: str,
+    until: datetime,
+    *,
+    exclude: Iterable[int] = (),
+    now: datetime | None = None,
+) -> int:
+    """Make every due row of ``channel`` wait until ``until`` without counting an attempt.
+
+    For a channel set aside after a failed connection: its other rows (all but ``exclude``)
+    keep their attempts and stay pending (nothing lost); rows another worker holds under a
+    live lease are left alone.
+
+    Returns:
+        The rows pushed back.
+    """
+    now = now or utcnow()
+    with store.begin() as conn:
+        res = conn.execute(
+            update(t.alerts)
+            .where(
+                t.alerts.c.channel == channel,
+                t.alerts.c.status == "pending",
+                t.alerts.c.next_attempt_at < until,
+                t.alerts.c.id.not_in(list(exclude)),
+                or_(
+                    t.alerts.c.claimed_until.is_(None),
+                    t.alerts.c.claimed_until < now,
+                    t.alerts.c.claimed_by == worker[:100],
+                ),
+            )
+            .values(next_attempt_at=until, claimed_by=None, claimed_until=None)
+        )
+    return int(res.rowcount or 0)
 
 
 def release(store: Store, ids: Sequence[int], worker: str) -> None:
