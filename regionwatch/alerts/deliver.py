@@ -10,7 +10,7 @@ Delivery never holds monitoring up:
 * the per-channel rate limit (messages per minute, counted from the rows sent in the last minute
   by every worker, see :func:`regionwatch.alerts.rules.rate_per_minute`) is the only throttle —
   Apprise's own per-plugin pause between notifications (``request_rate_per_sec``, 5.5 s for
-  email) is switched off, and its socket timeouts are capped by the budget;
+  email) is switched off, and a send's socket timeouts are capped by what is left of the budget;
 * a channel whose send fails is set aside for the rest of the pass after that first failure: its
   other due rows back off as the failed one does, without counting an attempt;
 * one pass has a time budget (``[alerts] delivery_budget_seconds``, rate-limit waits included);
@@ -156,40 +156,27 @@ def _sanitize(error: str, url: str | None) -> str:
 _log_capture: Callable[..., Any] = apprise.LogCapture
 
 
-def _unthrottle(server: Any, max_timeout: float | None) -> None:
-    """Switch off Apprise's per-plugin pause and cap its socket timeouts.
-
-    Apprise sleeps ``request_rate_per_sec`` (5.5 s on most plugins, email included) between two
-    notifications of one plugin object; our per-channel rate limit replaces it. Socket
-    timeouts longer than ``max_timeout`` (email: 15 s to connect) are shortened to it, so one
-    unreachable server costs at most that much of a delivery pass.
-    """
-    server.request_rate_per_sec = 0.0
-    if max_timeout is None:
-        return
-    for attr in ("socket_connect_timeout", "socket_read_timeout"):
-        current = getattr(server, attr, None)
-        if isinstance(current, int | float) and current > max_timeout:
-            setattr(server, attr, float(max_timeout))
+#: Apprise plugin attributes holding socket timeouts (seconds).
+_TIMEOUT_ATTRS = ("socket_connect_timeout", "socket_read_timeout")
+#: The shortest socket timeout a send gets, however little of the pass's budget is left.
+MIN_SEND_TIMEOUT = 1.0
 
 
 class Sender:
     """Sends messages to one channel (one Apprise object, or the terminal)."""
 
-    def __init__(
-        self, channel: Channel, settings: Settings, *, max_timeout: float | None = None
-    ) -> None:
+    def __init__(self, channel: Channel, settings: Settings) -> None:
         """Prepare the channel; a malformed Apprise URL raises PermanentAlertError on send.
 
-        Args:
-            channel: the channel.
-            settings: the settings (terminal mailbox).
-            max_timeout: cap on the service's socket timeouts, seconds (None: Apprise's).
+        Apprise's per-plugin pause between two notifications (``request_rate_per_sec``: 5.5 s
+        on most plugins, email included) is switched off: our per-channel rate limit is the
+        only throttle.
         """
         self.channel = channel
         self.settings = settings
         self._apprise: apprise.Apprise | None = None
         self._error: str | None = None
+        self._timeouts: list[tuple[Any, str, float]] = []
         self.mode = "terminal"
         if channel.config is None:
             return
@@ -199,7 +186,11 @@ class Sender:
             return
         self._apprise = a
         for plugin in a:
-            _unthrottle(plugin, max_timeout)
+            plugin.request_rate_per_sec = 0.0
+            for attr in _TIMEOUT_ATTRS:
+                value = getattr(plugin, attr, None)
+                if isinstance(value, int | float) and value > 0:
+                    self._timeouts.append((plugin, attr, float(value)))
         server = a[0]
         scheme = channel.config.url.split("://", 1)[0].lower()
         if scheme in _EMAIL_SCHEMES or type(server).__name__ == "NotifyEmail":
@@ -211,8 +202,13 @@ class Sender:
         else:  # text services and webhooks: Markdown body, plain title
             self.mode = "markdown_text"
 
-    def send(self, msg: Message) -> None:
+    def send(self, msg: Message, *, timeout: float | None = None) -> None:
         """Send one message.
+
+        Args:
+            msg: the message.
+            timeout: cap on the service's socket timeouts for this send (seconds; None keeps
+                Apprise's, e.g. 15 s to connect to an SMTP server).
 
         Raises:
             PermanentAlertError: the channel URL is unusable.
@@ -223,6 +219,8 @@ class Sender:
             return
         if self._apprise is None:
             raise PermanentAlertError(self._error or "channel not usable")
+        for plugin, attr, default in self._timeouts:
+            setattr(plugin, attr, default if timeout is None else min(default, timeout))
         if self.mode == "email":
             title, body, fmt = msg.title, msg.html, NotifyFormat.HTML
         elif self.mode == "markdown_html":
@@ -325,7 +323,6 @@ def deliver_pending(
     wait_deadline = deadline
     if max_wait_seconds is not None:
         wait_deadline = min(deadline, started + max(0.0, max_wait_seconds))
-    max_timeout = max(1.0, budget)
 
     def allowance(conn: Any, key: str) -> int:
         ch = chans.get(key)
@@ -360,7 +357,8 @@ def deliver_pending(
             if key in set_aside:
                 continue  # backed off with its channel below
             attempted.add(int(row["id"]))
-            err = _deliver_one(store, settings, row, chans, senders, worker, report, max_timeout)
+            timeout = max(MIN_SEND_TIMEOUT, deadline - time.monotonic())
+            err = _deliver_one(store, settings, row, chans, senders, worker, report, timeout)
             if err is not None and key in chans:
                 set_aside.add(key)
                 report.set_aside.append(chans[key].display)
@@ -438,7 +436,7 @@ def _deliver_one(
     senders: dict[str, Sender],
     worker: str,
     report: DeliveryReport,
-    max_timeout: float | None = None,
+    timeout: float | None = None,
 ) -> str | None:
     """Send one claimed row and settle it; returns the error of a transient failure, else None."""
     ch = chans.get(row["channel"])
@@ -454,13 +452,13 @@ def _deliver_one(
             raise PermanentAlertError(f"channel {row['channel']} is no longer configured")
         sender = senders.get(ch.key)
         if sender is None:
-            sender = senders[ch.key] = Sender(ch, settings, max_timeout=max_timeout)
+            sender = senders[ch.key] = Sender(ch, settings)
         with store.connect() as conn:
             view = load_view(conn, row)
         msg = message_for(view)
         info["title"] = msg.title
         info["url"] = view.url
-        sender.send(msg)
+        sender.send(msg, timeout=timeout)
     except AlertError as exc:
         err = str(exc)
         if isinstance(exc, PermanentAlertError):
