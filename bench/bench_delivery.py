@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import socket
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from common import log, md_table, quiet, target_line
 from regionwatch.alerts import deliver_pending
 from regionwatch.store import Store
 from tests.integration.test_outbox import World, add_feed, alert_rows, make_settings
+from tests.loopback import SilentListener
 
 LIMIT_S = 5.0
 
@@ -34,33 +34,6 @@ class _Inbox:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         self.count += 1
         return "250 OK"
-
-
-class _Silent:
-    """A TCP server that accepts connections and never says a word (a hung relay)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = int(self.sock.getsockname()[1])
-        self.conns: list[socket.socket] = []
-        self._stop = False
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while not self._stop:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns.append(conn)
-
-    def close(self) -> None:
-        self._stop = True
-        self.sock.close()
-        for c in self.conns:
-            c.close()
 
 
 def _free_port() -> int:
@@ -132,7 +105,7 @@ def main() -> None:
         ):
             silent = None
             if make is None:
-                silent = _Silent()
+                silent = SilentListener()
                 dead_port = silent.port
             else:
                 dead_port = make()[0]

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpcore
@@ -21,38 +20,12 @@ import pytest
 from regionwatch.errors import BlockedURLError
 from regionwatch.http import FetchResult, HttpClient, check_url
 from regionwatch.settings import HttpConfig
-from tests.loopback import LoopServer, Resource
+from tests.integration.test_http import cfg as http_cfg
+from tests.loopback import LoopServer, Resource, SilentListener
 
 pytestmark = pytest.mark.integration
 
 PUBLIC = "93.184.216.34"
-
-
-class Listener:
-    """A TCP server on 127.0.0.1 that counts the connections it accepts (and answers none)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = int(self.sock.getsockname()[1])
-        self.accepted = 0
-        self._conns: list[socket.socket] = []
-        threading.Thread(target=self._run, daemon=True).start()
-
-    def _run(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            self._conns.append(conn)
-
-    def close(self) -> None:
-        self.sock.close()
-        for c in self._conns:
-            c.close()
 
 
 class Fence(httpcore.AnyIOBackend):
@@ -62,22 +35,13 @@ class Fence(httpcore.AnyIOBackend):
         self.site_port = site_port
         self.dials: list[tuple[str, int]] = []
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
+    async def connect_tcp(self, host: str, port: int, **kw: Any) -> httpcore.AsyncNetworkStream:
         self.dials.append((host, port))
         if host == PUBLIC:
             host, port = "127.0.0.1", self.site_port
         elif host != "127.0.0.1":
             raise httpcore.ConnectError(f"fenced: {host}")
-        return await super().connect_tcp(
-            host, port, timeout=timeout, local_address=local_address, socket_options=socket_options
-        )
+        return await super().connect_tcp(host, port, **kw)
 
 
 class Dns:
@@ -97,15 +61,7 @@ class Dns:
 
 
 def cfg(allow_private: bool = False) -> HttpConfig:
-    return HttpConfig(
-        allow_private_networks=allow_private,
-        connect_timeout=1.0,
-        read_timeout=2.0,
-        total_timeout=3.0,
-        retries=0,
-        per_host_delay=0.0,
-        obey_robots=False,
-    )
+    return http_cfg(allow_private_networks=allow_private, retries=0, obey_robots=False)
 
 
 def fetch(url: str, config: HttpConfig, **client_kw: Any) -> FetchResult:
@@ -138,13 +94,15 @@ def site() -> Iterator[LoopServer]:
 
 
 @pytest.fixture
-def internal() -> Iterator[Listener]:
-    lst = Listener()
+def internal() -> Iterator[SilentListener]:
+    lst = SilentListener()
     yield lst
     lst.close()
 
 
-def test_rebinding_resolver_never_reaches_loopback(site: LoopServer, internal: Listener) -> None:
+def test_rebinding_resolver_never_reaches_loopback(
+    site: LoopServer, internal: SilentListener
+) -> None:
     """Public to the check, 127.0.0.1 to the dial: the dial vets its own answer and refuses."""
     dns = Dns({"rebind.example.org": [[PUBLIC], ["127.0.0.1"]]})
     fence = Fence(site.port)
@@ -161,7 +119,7 @@ def test_rebinding_resolver_never_reaches_loopback(site: LoopServer, internal: L
     assert internal.accepted == 0
 
 
-def test_check_and_dial_use_one_resolution(site: LoopServer, internal: Listener) -> None:
+def test_check_and_dial_use_one_resolution(site: LoopServer, internal: SilentListener) -> None:
     """Within the DNS TTL the dial goes to the very address the check vetted, by name."""
     site.clear_log()
     dns = Dns({"rebind.example.org": [[PUBLIC], ["127.0.0.1"]]})
@@ -194,7 +152,9 @@ def test_check_and_dial_use_one_resolution(site: LoopServer, internal: Listener)
         "017700000001",  # octal, one part
     ],
 )
-def test_loopback_spellings_are_refused(host: str, site: LoopServer, internal: Listener) -> None:
+def test_loopback_spellings_are_refused(
+    host: str, site: LoopServer, internal: SilentListener
+) -> None:
     url = f"http://{host}:{internal.port}/x"
     with pytest.raises(BlockedURLError):
         check_url(url, allow_private=False)
