@@ -8,7 +8,17 @@ from datetime import datetime
 from typing import Any, Literal
 
 __all__ = [
+    "VERDICTS",
     "Article",
+    "EvalRow",
+    "Feedback",
+    "FeedbackInput",
+    "SearchHit",
+    "Verdict",
+    "Event",
+    "EventAlert",
+    "EventArticle",
+    "EventDetail",
     "FeedEntry",
     "FeedPoll",
     "FeedReport",
@@ -176,3 +186,164 @@ class RunSummary:
             ],
             **self.extra,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One real-world happening as stored: the row of ``regionwatch events``.
+
+    ``first_seen``/``last_seen`` are when its first and latest articles were stored;
+    ``published_first`` the earliest publication time among them. ``alerted`` says per
+    category whether its first alert was sent (on at least one channel). ``grew`` is how many
+    articles joined after the event first alerted (0 when it never did).
+    """
+
+    event_id: int
+    categories: tuple[str, ...]
+    title: str
+    actors: tuple[str, ...]
+    first_seen: datetime
+    last_seen: datetime
+    published_first: datetime | None
+    articles: int
+    outlets: tuple[str, ...]
+    languages: tuple[str, ...]
+    alerted: dict[str, bool] = field(default_factory=dict)
+    places: tuple[str, ...] = ()
+    max_casualties: int | None = None
+    phases: tuple[str, ...] = ()
+    grew: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of ``regionwatch events --json``."""
+        return {
+            "event_id": self.event_id,
+            "categories": list(self.categories),
+            "title": self.title,
+            "actors": list(self.actors),
+            "first_seen": self.first_seen.isoformat(),
+            "last_seen": self.last_seen.isoformat(),
+            "published_first": self.published_first.isoformat() if self.published_first else None,
+            "articles": self.articles,
+            "outlets": list(self.outlets),
+            "languages": list(self.languages),
+            "alerted": dict(self.alerted),
+            "places": list(self.places),
+            "max_casualties": self.max_casualties,
+            "phases": list(self.phases),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class EventArticle:
+    """One article of an event."""
+
+    item_id: int
+    title: str
+    url: str
+    outlet: str
+    language: str | None
+    published: datetime | None
+    first_seen: datetime
+    categories: tuple[str, ...] = ()
+    story_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventAlert:
+    """One outbox row of an event: its first alert (``kind`` alert, seq 0) or an update."""
+
+    alert_id: int
+    category: str
+    channel: str
+    kind: str
+    seq: int
+    status: str
+    item_id: int
+    created_at: datetime | None
+    sent_at: datetime | None = None
+    material: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EventDetail:
+    """An event with its articles, evidence sentences per category, alerts and history."""
+
+    event: Event
+    articles: tuple[EventArticle, ...]
+    evidence: dict[str, tuple[str, ...]]
+    alerts: tuple[EventAlert, ...]
+    merged_from: tuple[int, ...] = ()
+    updates: tuple[dict[str, Any], ...] = ()
+
+
+# ---------------------------------------------------------------------------- analyst feedback
+Verdict = Literal["wrong", "missing", "right"]
+VERDICTS: tuple[Verdict, ...] = ("wrong", "missing", "right")
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackInput:
+    """An analyst's verdict on one category of an event or an item, before it is stored.
+
+    Exactly one of ``event_id`` and ``item_id`` is set; ``verdict`` says the category is wrongly
+    given (``wrong``), wrongly absent (``missing``) or correct (``right``).
+    """
+
+    category: str
+    verdict: Verdict
+    event_id: int | None = None
+    item_id: int | None = None
+    note: str = ""
+    origin: str = "api"
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """One stored verdict (see :class:`FeedbackInput`)."""
+
+    feedback_id: int
+    category: str
+    verdict: Verdict
+    created_at: datetime
+    event_id: int | None = None
+    item_id: int | None = None
+    note: str = ""
+    origin: str = "api"
+
+
+@dataclass(frozen=True, slots=True)
+class EvalRow:
+    """One line of an ``eval`` dataset: the item's text and the labels the desk says it has."""
+
+    id: str
+    text: str
+    title: str
+    lang: str | None
+    labels: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSONL object (``id``, ``text``, ``title``, ``lang``, ``labels``)."""
+        return {
+            "id": self.id,
+            "text": self.text,
+            "title": self.title,
+            "lang": self.lang,
+            "labels": list(self.labels),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One stored item found by full-text search, with a plain-text snippet around the match."""
+
+    item_id: int
+    title: str
+    url: str
+    outlet: str
+    language: str | None
+    published: datetime | None
+    categories: tuple[str, ...]
+    snippet: str
+    event_id: int | None = None
+    story_id: int | None = None

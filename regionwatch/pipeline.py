@@ -29,8 +29,9 @@ from regionwatch.store import schema as t
 if TYPE_CHECKING:
     from regionwatch.archives import Candidate
     from regionwatch.http import HttpClient
+    from regionwatch.store.events import EventLedger
     from regionwatch.stories import StoryIndex
-    from regionwatch.tagging import Tagger
+    from regionwatch.tagging import Tagger, TagResult
 
 __all__ = [
     "ChunkReport",
@@ -64,6 +65,7 @@ class Context:
     sources: list[Source]
     _tagger: Tagger | None = None
     _stories: StoryIndex | None = None
+    _events: EventLedger | None = None
     write_lock: threading.RLock = field(default_factory=threading.RLock)
 
     @classmethod
@@ -98,6 +100,14 @@ class Context:
                 idx.load(conn, utcnow())
             self._stories = idx
         return self._stories
+
+    def event_ledger(self) -> EventLedger:
+        """The event index with its link to the store (loaded at the first save)."""
+        if self._events is None:
+            from regionwatch.store.events import EventLedger
+
+            self._events = EventLedger(self.settings.events)
+        return self._events
 
     def source(self, name: str) -> Source | None:
         """The configured source called ``name``."""
@@ -343,11 +353,15 @@ def save_articles(
         if h:
             seen_hashes.add(h)
         batch.append(a)
-    tagged = [(a, ctx.tagger.tag(a.text, title=a.title, lang=a.language).to_dict()) for a in batch]
+    tagged = [(a, ctx.tagger.tag(a.text, title=a.title, lang=a.language)) for a in batch]
+    # categorised articles first, each group in time order: an uncategorised article may join
+    # an event but never opens one (as EventIndex.assign_batch orders a cycle)
+    tagged.sort(key=lambda at: (not at[1].labels, at[0].published or now, at[0].key))
     cutoff = now - timedelta(hours=settings.alerts.first_poll_hours) if first_poll else None
     stored: list[dict[str, Any]] = []
     with ctx.write_lock:
         index = ctx.story_index()
+        ledger = ctx.event_ledger()
         try:
             with ctx.store.begin() as conn:
                 if conn.dialect.name == "postgresql":
@@ -355,7 +369,10 @@ def save_articles(
                     # copy stored by one is seen by the other before it clusters its own
                     conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SAVE_LOCK_KEY})")
                     index.refresh(conn, now)
-                for art, tags in tagged:
+                # events another worker opened or grew since our last save join our index
+                ledger.sync(conn, now)
+                for art, result in tagged:
+                    tags = result.to_dict()
                     baseline = bool(
                         cutoff is not None and (art.published is None or art.published < cutoff)
                     )
@@ -374,6 +391,9 @@ def save_articles(
                         # a backfilled item sits in the index at its publication date
                         at=art.published if art.origin == "backfill" else None,
                     )
+                    event_id, material = _assign_event(
+                        ctx, conn, art, result, item_id=item_id, story_id=story_id, now=now
+                    )
                     item = {
                         "id": item_id,
                         "title": art.title,
@@ -383,24 +403,72 @@ def save_articles(
                         "first_seen_at": now,
                         "origin": art.origin,
                     }
-                    if art.origin != "backfill":
+                    if art.origin != "backfill" and event_id is not None:
                         enqueue_alerts(
                             conn,
                             settings=settings,
                             item=item,
                             story_id=story_id,
+                            event_id=event_id,
                             tags=tags,
                             baseline_cutoff=cutoff,
                             now=now,
+                            material=material,
                         )
-                    cats = [c for c, d in tags["categories"].items() if d.get("decision")]
                     stored.append(
-                        {**item, "key": art.key, "categories": cats, "story_id": story_id}
+                        {
+                            **item,
+                            "key": art.key,
+                            "categories": result.labels,
+                            "story_id": story_id,
+                            "event_id": event_id,
+                        }
                     )
         except StoreError:
             ctx._stories = None  # the in-memory index may hold rolled-back rows: reload next time
+            ledger.forget()
             raise
     return stored
+
+
+def _assign_event(
+    ctx: Context,
+    conn: Any,
+    art: Article,
+    result: TagResult,
+    *,
+    item_id: int,
+    story_id: int,
+    now: datetime,
+) -> tuple[int | None, tuple[str, ...]]:
+    """Group one stored item into its event and persist the decision (same transaction).
+
+    Returns the event id (None: the item names no watched party and raises nothing, so it
+    belongs to no event) and the material developments it brings to its event.
+    """
+    from regionwatch.events import EventDecision, signal_from
+    from regionwatch.store.events import solo_event
+
+    ledger = ctx.event_ledger()
+    sig = signal_from(
+        art, result, ctx.tagger.lexicon, first_seen=now, item_id=item_id, story_id=story_id
+    )
+    decision = ledger.index.assign(sig) if sig is not None else None
+    if decision is None:
+        if not result.labels:
+            return None, ()
+        # categorised but naming no watched party: an event of its own, outside the index
+        solo = solo_event(
+            key=art.key,
+            title=art.title,
+            time=art.published or now,
+            outlet=art.source,
+            language=art.language,
+            cats=result.labels,
+        )
+        decision = EventDecision(event=solo, is_new=True, new_categories=frozenset(result.labels))
+    event_id = ledger.record(conn, decision, item_id=item_id, published=art.published, now=now)
+    return event_id, decision.material
 
 
 # ---------------------------------------------------------------------------- backfill

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -32,12 +32,14 @@ __all__ = [
     "AlertsConfig",
     "BackfillConfig",
     "ChannelConfig",
+    "EventsConfig",
     "FeedConfig",
     "HttpConfig",
     "ServiceConfig",
     "Settings",
     "StorageConfig",
     "StoriesConfig",
+    "WebConfig",
     "load_settings",
     "mask_url",
 ]
@@ -186,6 +188,10 @@ class AlertsConfig(_Section):
     #: Seconds one delivery pass may take (rate-limit waits included); the rest goes next pass.
     delivery_budget_seconds: float = Field(4.0, gt=0)
     mailbox: str | None = None
+    #: updates: one message when an alerted event develops materially (casualties rise, a new
+    #: party, reported violated or ended); more coverage alone goes to the digest
+    updates: bool = True
+    max_updates_per_event: int = Field(2, ge=0)
 
     def effective_rules(self) -> list[AlertRule]:
         """The configured rules, or one default rule per category."""
@@ -216,6 +222,19 @@ class StoriesConfig(_Section):
     title_threshold: float = Field(0.8, gt=0, le=1)
 
 
+class EventsConfig(_Section):
+    """``[events]``: grouping articles into real-world events (see ``regionwatch.events``)."""
+
+    window_days: float = Field(7, gt=0)
+    join_gap_hours: float = Field(72, gt=0)
+    max_span_days: float = Field(5, gt=0)
+    party_similarity: float = Field(0.6, ge=0, le=1)
+    join_threshold: float = Field(0.55, ge=0, le=2)
+    merge_threshold: float = Field(0.8, ge=0, le=2)
+    text_weight: float = Field(0.3, ge=0, le=1)
+    max_events: int = Field(20000, ge=10)
+
+
 class BackfillConfig(_Section):
     """``[backfill]``: archive discovery and politeness."""
 
@@ -231,6 +250,39 @@ class SeedsConfig(_Section):
 
     dir: Path = DEFAULT_SEEDS_DIR
     corpus: Path | None = None
+
+
+class WebConfig(_Section):
+    """``[web]``: the analyst console (``regionwatch web``, or beside ``serve`` when enabled).
+
+    ``token`` guards every write (feedback, alert retry); set it in the environment
+    (``REGIONWATCH_WEB__TOKEN``), not in the file. Without a token the console is read-only.
+    """
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(8765, ge=1, le=65535)
+    base_url: str | None = None
+    token: SecretStr | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        v = v.strip().rstrip("/")
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL, e.g. https://desk.example.org/regionwatch")
+        return v
+
+    @field_validator("token")
+    @classmethod
+    def _long_enough(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value():
+            return None
+        if len(v.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters (e.g. `openssl rand -hex 24`)")
+        return v
 
 
 class _TomlSource(PydanticBaseSettingsSource):
@@ -267,8 +319,10 @@ class Settings(BaseSettings):
     alerts: AlertsConfig = AlertsConfig()
     service: ServiceConfig = ServiceConfig()
     stories: StoriesConfig = StoriesConfig()
+    events: EventsConfig = EventsConfig()
     backfill: BackfillConfig = BackfillConfig()
     seeds: SeedsConfig = SeedsConfig()
+    web: WebConfig = WebConfig()
     config_path: str | None = None
 
     @classmethod

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 
-from regionwatch.settings import Settings, mask_url
-from regionwatch.store import Store
+from regionwatch.settings import CATEGORIES, Settings, mask_url
+from regionwatch.store import Store, utcnow
 from regionwatch.store import schema as t
+from regionwatch.store.feedback import feedback_precision
 
 __all__ = ["collect_status", "human_size"]
 
@@ -45,4 +47,6 @@ def collect_status(store: Store, settings: Settings, *, runs: int = 10) -> dict[
         "counts": store.counts(),
         "store": mask_url(store.url),
         "size": human_size(store.size_bytes()),
+        # what the desk's verdicts of the last 30 days say of each category's precision
+        "feedback": feedback_precision(store, utcnow() - timedelta(days=30), CATEGORIES),
     }

@@ -27,6 +27,7 @@ channel configured, the ``terminal`` channel prints to the console (rich) and ap
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import mailbox
 import os
@@ -48,6 +49,7 @@ from apprise import NotifyFormat
 from regionwatch.alerts import outbox
 from regionwatch.alerts.render import (
     AlertView,
+    console_link,
     load_view,
     render_html,
     render_markdown,
@@ -455,6 +457,9 @@ def _deliver_one(
             sender = senders[ch.key] = Sender(ch, settings)
         with store.connect() as conn:
             view = load_view(conn, row)
+        link = console_link(settings.web.base_url, row.get("event_id"))
+        if link:
+            view = dataclasses.replace(view, console_url=link)
         msg = message_for(view)
         info["title"] = msg.title
         info["url"] = view.url

@@ -1,7 +1,9 @@
 """The alert outbox: rows written with the items that raise them, claimed and settled by delivery.
 
-A row's key is (story, category, channel): a story that alerted for a category never alerts it
-again on that channel; a new category on the same story is a new row. Rows move
+A row's key is (event, category, channel, seq): an event that alerted for a category never
+alerts it again on that channel (seq 0, the first alert); a new category on the same event is a
+new row; material developments of an alerted event are update rows (seq 1, 2, … per event and
+channel, capped). Rows move
 ``pending → sent`` or, after ``max_attempts`` failures, ``pending → dead``. Delivery claims rows
 with a lease (``claimed_by``/``claimed_until``) committed before sending — on PostgreSQL with
 ``SELECT … FOR UPDATE SKIP LOCKED``, on SQLite inside a ``BEGIN IMMEDIATE`` transaction — so
@@ -48,11 +50,20 @@ def enqueue_alerts(
     settings: Settings,
     item: dict[str, Any],
     story_id: int,
+    event_id: int,
     tags: dict[str, Any],
     baseline_cutoff: datetime | None,
     now: datetime,
+    material: Sequence[str] = (),
 ) -> int:
     """Write the outbox rows a just-inserted item raises, inside the caller's transaction.
+
+    The first alert of (event, category, channel) goes out as soon as one of the event's
+    articles qualifies; later articles of the event add nothing, except an *update* when they
+    bring a ``material`` development (casualties rose, a new party, violated, ended) and the
+    channel already holds the event's first alert from an earlier cycle: one update row per
+    channel per save, at most ``[alerts] max_updates_per_event`` per event and channel, none
+    when ``[alerts] updates = false``.
 
     Args:
         conn: the connection of the transaction that inserted the item.
@@ -60,13 +71,17 @@ def enqueue_alerts(
         item: the item (keys ``id``, ``title``, ``url``, ``feed_name``, ``published_at``,
             ``first_seen_at``, ``origin``).
         story_id: the item's story.
+        event_id: the item's event.
         tags: the tagger's result for the item.
         baseline_cutoff: on a feed's first poll, items published before it never alert.
         now: the current time (aware UTC).
+        material: the material developments the item brings to its event.
 
     Returns:
-        The number of outbox rows created (0 when the story already alerted these).
+        The number of outbox rows created (first alerts and updates).
     """
+    from regionwatch.store.events import alerted_categories, mark_alerted, update_rows
+
     cats = sorted(
         c
         for c, d in (tags.get("categories") or {}).items()
@@ -81,17 +96,21 @@ def enqueue_alerts(
     )
     decisions = evaluate(settings, tags)
     if why:
-        if decisions:
+        if decisions or material:
             logger.info("alerts: item %s not alerting (%s)", item.get("id"), why)
         return 0
+    before = alerted_categories(conn, event_id, before=now)
     created = 0
     for d in decisions:
         row = conn.execute(
             insert_ignore(conn, t.alerts)
             .values(
                 story_id=story_id,
+                event_id=event_id,
                 item_id=int(item["id"]),
                 category=d.category,
+                kind="alert",
+                seq=0,
                 rule=d.rule.key[:100],
                 channel=d.channel.key[:100],
                 severity=d.rule.severity,
@@ -106,13 +125,14 @@ def enqueue_alerts(
         if row is not None:
             created += 1
             logger.info(
-                "alerts: queued #%d %s for story %d on %s",
+                "alerts: queued #%d %s for event %d on %s",
                 row[0],
                 d.category,
-                story_id,
+                event_id,
                 d.channel.display,
             )
     if created:
+        mark_alerted(conn, event_id)
         outlets = conn.execute(
             select(t.stories.c.outlets).where(t.stories.c.id == story_id)
         ).scalar()
@@ -121,6 +141,77 @@ def enqueue_alerts(
             .where(t.stories.c.id == story_id)
             .values(alerted_outlet_count=len(outlets or []) or 1)
         )
+    if material and cats and settings.alerts.updates and before:
+        created += _enqueue_updates(
+            conn,
+            settings=settings,
+            item=item,
+            story_id=story_id,
+            event_id=event_id,
+            tags=tags,
+            cats=cats,
+            alerted=before,
+            prior=update_rows(conn, event_id),
+            material=material,
+            now=now,
+        )
+    return created
+
+
+def _enqueue_updates(
+    conn: Connection,
+    *,
+    settings: Settings,
+    item: dict[str, Any],
+    story_id: int,
+    event_id: int,
+    tags: dict[str, Any],
+    cats: Sequence[str],
+    alerted: dict[str, set[str]],
+    prior: dict[str, list[datetime]],
+    material: Sequence[str],
+    now: datetime,
+) -> int:
+    """One update row per channel that already alerted the event (cap, one per save)."""
+    cap = settings.alerts.max_updates_per_event
+    created = 0
+    for channel, alerted_cats in sorted(alerted.items()):
+        done = prior.get(channel, [])
+        if len(done) >= cap or any(x >= now for x in done):
+            continue
+        # the update is filed under a category the channel already alerted, the item's first
+        category = next((c for c in cats if c in alerted_cats), sorted(alerted_cats)[0])
+        d = ((tags.get("categories") or {}).get(category)) or {}
+        row = conn.execute(
+            insert_ignore(conn, t.alerts)
+            .values(
+                story_id=story_id,
+                event_id=event_id,
+                item_id=int(item["id"]),
+                category=category,
+                kind="update",
+                seq=len(done) + 1,
+                material=list(material),
+                rule="update",
+                channel=channel,
+                severity="warning",
+                score=float(d.get("score") or 0.0) if isinstance(d, dict) else 0.0,
+                status="pending",
+                attempts=0,
+                created_at=now,
+                next_attempt_at=now,
+            )
+            .returning(t.alerts.c.id)
+        ).first()
+        if row is not None:
+            created += 1
+            logger.info(
+                "alerts: queued update #%d (%s) for event %d on %s",
+                row[0],
+                ", ".join(material),
+                event_id,
+                channel,
+            )
     return created
 
 

@@ -44,9 +44,22 @@ def _v2_items_fts(conn: Connection) -> None:
         )
 
 
+def _v3_events(conn: Connection) -> None:
+    from regionwatch.store.event_schema import upgrade_0003
+
+    upgrade_0003(conn)
+
+
+def _v4_feedback(conn: Connection) -> None:
+    """The analyst console's ``feedback`` table (Alembic revision ``0004_feedback`` after merge)."""
+    schema.feedback.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema", _v1_initial),
     (2, "full-text search over items", _v2_items_fts),
+    (3, "events; outbox keyed by (event, category, channel, seq)", _v3_events),
+    (4, "analyst feedback", _v4_feedback),
 ]
 
 

@@ -19,9 +19,11 @@ import pytest
 from sqlalchemy import func, select
 
 from regionwatch.alerts import deliver_pending, enqueue_alerts, list_alerts, retry_alerts
+from regionwatch.events import EventDecision
 from regionwatch.settings import AlertsConfig, ChannelConfig, Settings, StorageConfig
 from regionwatch.store import Store, insert_ignore
 from regionwatch.store import schema as t
+from regionwatch.store.events import EventLedger, solo_event
 from regionwatch.stories import StoryIndex
 from tests.loopback import Webhook
 
@@ -108,6 +110,8 @@ class World:
         with store.connect() as conn:
             self.index.load(conn, datetime.now(UTC))
         self.n = 0
+        self.ledger = EventLedger(settings.events)
+        self.events: dict[int, int] = {}  # story -> its event (one event per story here)
 
     def add(
         self,
@@ -162,11 +166,25 @@ class World:
                 "first_seen_at": now,
                 "origin": origin,
             }
+            event_id = self.events.get(story_id)
+            if event_id is None:
+                state = solo_event(
+                    key=url, title=title, time=published, outlet=feed, language="en", cats=cats
+                )
+                event_id = self.ledger.record(
+                    conn,
+                    EventDecision(event=state, is_new=True),
+                    item_id=item_id,
+                    published=published,
+                    now=now,
+                )
+                self.events[story_id] = event_id
             created = enqueue_alerts(
                 conn,
                 settings=self.settings,
                 item=item,
                 story_id=story_id,
+                event_id=event_id,
                 tags=tags,
                 baseline_cutoff=baseline_cutoff,
                 now=now,

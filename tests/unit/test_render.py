@@ -143,3 +143,26 @@ def test_sparkline() -> None:
     assert sparkline([0, 0, 0]) == "▁▁▁"
     line = sparkline([0, 1, 2, 4, 8])
     assert line[0] == "▁" and line[-1] == "▇" and len(line) == 5
+
+
+def test_console_link_in_every_format() -> None:
+    from dataclasses import replace
+
+    from regionwatch.alerts.render import (
+        AlertView,
+        console_link,
+        render_html,
+        render_markdown,
+        render_text,
+    )
+
+    assert console_link(None, 7) == ""
+    assert console_link("https://desk.example.org/rw/", None) == ""
+    link = console_link("https://desk.example.org/rw/", 7)
+    assert link == "https://desk.example.org/rw/events/7"
+    v = AlertView(category="ceasefire", headline="Truce <b>agreed</b>", url="https://x.example/a")
+    assert "/events/" not in render_text(v)
+    v = replace(v, console_url=link)
+    assert link in render_text(v)
+    assert f"<{link}>" in render_markdown(v)
+    assert f'href="{link}"' in render_html(v)

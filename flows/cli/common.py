@@ -3,7 +3,8 @@ and opening the store with the documented exit codes (2: bad configuration, 1: s
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -15,7 +16,18 @@ from regionwatch.settings import Settings, load_settings
 if TYPE_CHECKING:
     from regionwatch.store import Store
 
-__all__ = ["ConfigOpt", "console", "err_console", "fail", "open_store_or_exit", "settings_or_exit"]
+__all__ = [
+    "CategoryOpt",
+    "ConfigOpt",
+    "JsonLinesOpt",
+    "LimitOpt",
+    "console",
+    "err_console",
+    "fail",
+    "fmt_dt",
+    "open_store_or_exit",
+    "settings_or_exit",
+]
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
@@ -28,6 +40,12 @@ ConfigOpt = Annotated[
         help="TOML config file (default: $REGIONWATCH_CONFIG or ./regionwatch.toml).",
     ),
 ]
+#: the filters and output switch listings share (``items``, ``events``)
+CategoryOpt = Annotated[
+    str | None, typer.Option("--category", help="csto, ceasefire or border_clash.")
+]
+LimitOpt = Annotated[int | None, typer.Option("--limit", help="At most this many rows.")]
+JsonLinesOpt = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -53,3 +71,12 @@ def open_store_or_exit(settings: Settings) -> Store:
         return Store(settings.storage.url, echo=settings.storage.echo)
     except StoreError as exc:
         raise fail(f"store unreachable: {exc}") from exc
+
+
+def fmt_dt(v: Any) -> str:
+    """A time for a table cell: ``YYYY-MM-DD HH:MM`` UTC, or a dash."""
+    if isinstance(v, datetime):
+        return v.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    if isinstance(v, str) and v:
+        return v[:16].replace("T", " ")
+    return "—"

@@ -1,0 +1,698 @@
+"""Events: group the stories that report one real-world happening, across outlets and languages.
+
+A *story* (``stories.py``) is one text as it travels; an *event* is one happening — one exchange
+of fire, one ceasefire, one CSTO decision or summit — whatever outlet or language reports it.
+This module is pure: no SQL, no Prefect, no clock. Time is passed in; the store persists what
+:meth:`EventIndex.assign` decides and reloads it with :meth:`EventIndex.load` after a restart.
+
+Interface (stable; the pipeline and the store build on it):
+
+* :class:`EventSignal` — what grouping sees of one article: its time (publication, else first
+  seen), the tagger's categories, its watched *parties* (normalised state / organisation ids:
+  a capital, person, armed force or place counts for its state) with their share of the
+  article's mentions, *places*, the highest casualty figure it reports, *phases* (``violated``,
+  ``ended``) and a few title/lead tokens for similarity within one language.
+  :func:`signal_from` builds one from an :class:`~regionwatch.models.Article` and its
+  :class:`~regionwatch.tagging.TagResult` (``None``: no watched party, nothing to group).
+* :class:`EventState` — one event as the index holds it and the store persists it
+  (:meth:`EventState.to_dict` / :meth:`EventState.from_dict` give a JSON-ready form).
+* :class:`EventIndex` — online, incremental, bounded by a sliding window of ``[events]
+  window_days`` like the story index: :meth:`~EventIndex.assign` joins a signal to its event,
+  opens one, or merges two events the signal shows to be one; :meth:`~EventIndex.assign_batch`
+  assigns a cycle's signals in time order, categorised ones first (an uncategorised article can
+  join an event but never opens one); :meth:`~EventIndex.evict` drops events that left the window.
+* :class:`EventDecision` — the outcome: the event, whether it is new, the events merged into
+  it, the categories it gained, and the *material* developments (``casualties_rose``,
+  ``new_party``, ``violated``, ``ended``) that make an update message. More coverage alone is
+  not material.
+
+How a signal is matched (``[events]`` settings in brackets):
+
+1. time: the article lies within ``join_gap_hours`` of the event's first..last article and the
+   event would not span more than ``max_span_days`` (the same pair's clash a month later, or next
+   week, is a new event);
+2. parties: cosine similarity of the party-share vectors (organisations count half) reaches
+   ``party_similarity`` (half of it when the two share a watched place such as Sotk or Batken):
+   a Kyrgyz-Tajik and an Armenian-Azerbaijani shootout on one day stay apart, a truce "brokered by
+   Russia between Armenia and Azerbaijan" stays with the Armenian-Azerbaijani clash;
+3. kind: the same category counts fully; border clash and ceasefire (one conflict episode: a
+   clash, its truce, the truce broken) 0.9; CSTO beside a clash 0.7; an uncategorised article 0.8;
+4. score = parties x kind + ``text_weight`` x (share of the article's title/lead tokens the event
+   already carries in that language) + 0.1 for a shared place; the best event at or above
+   ``join_threshold`` wins; any other event at or above ``merge_threshold`` whose parties match
+   the winner's is merged into it (recorded in :attr:`EventDecision.merged_from`).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from regionwatch.settings import EventsConfig
+
+if TYPE_CHECKING:
+    from regionwatch.lexicon import Lexicon
+    from regionwatch.models import Article
+    from regionwatch.tagging import TagResult
+
+__all__ = [
+    "MATERIAL",
+    "EventDecision",
+    "EventIndex",
+    "EventSignal",
+    "EventState",
+    "SignalBuilder",
+    "signal_from",
+]
+
+#: The material developments :class:`EventDecision` may report, in this order.
+MATERIAL = ("casualties_rose", "new_party", "violated", "ended")
+
+_ARMED = frozenset({"border_clash", "ceasefire"})
+_ORG_WEIGHT = 0.5  # an organisation's mentions count half against the states'
+_MAIN_SHARE = 0.15  # a party with at least this share of the mentions is a main party
+_PLACE_BONUS = 0.1
+_MAX_TOKENS = 24  # title/lead tokens per signal
+_MAX_EVENT_TOKENS = 400  # tokens an event keeps per language
+_MAX_CASUALTIES = 5000  # a larger number near "killed" is not a casualty figure of one incident
+_LEAD_CHARS = 600
+_SCAN_CHARS = 5000
+_WORD = re.compile(r"\w+", re.UNICODE)
+_NUMBER = re.compile(r"(?<![\w.,])\d{1,4}(?![\w.,]\d)")
+_SENT_END = re.compile(r"[.!?\n;]")
+
+
+# ----------------------------------------------------------------------------- records
+@dataclass(frozen=True, slots=True)
+class EventSignal:
+    """What event grouping sees of one article.
+
+    Attributes:
+        key: the item key (hash of the canonical URL).
+        time: publication time, else first-seen time (aware UTC).
+        outlet: the outlet (feed) name.
+        language: ISO 639-1 code, when known.
+        title: the headline.
+        categories: the tagger's decided categories.
+        parties: the main watched parties (state slugs, organisation slugs).
+        places: watched places named (``sotk``, ``batken`` …).
+        weights: ``(party, share)`` pairs, shares of the article's party mentions (sum 1).
+        casualties: the highest killed/wounded figure reported, if any.
+        phases: ``violated`` / ``ended`` where the headline or lead says so.
+        tokens: title and lead tokens, for similarity within one language.
+        item_id: the stored item's id, when known.
+        story_id: the item's story, when known.
+    """
+
+    key: str
+    time: datetime
+    outlet: str
+    language: str | None
+    title: str
+    categories: frozenset[str]
+    parties: frozenset[str]
+    places: frozenset[str] = frozenset()
+    weights: tuple[tuple[str, float], ...] = ()
+    casualties: int | None = None
+    phases: frozenset[str] = frozenset()
+    tokens: frozenset[str] = frozenset()
+    item_id: int | None = None
+    story_id: int | None = None
+
+
+@dataclass(slots=True)
+class EventState:
+    """One event as the index holds it and the store persists it.
+
+    ``event_id`` is ``None`` until the store has saved the event; the store sets it. ``local_id``
+    identifies the event inside one index (it is not persisted).
+    """
+
+    event_id: int | None
+    first_time: datetime
+    last_time: datetime
+    lead_key: str
+    lead_title: str
+    categories: set[str] = field(default_factory=set)
+    parties: set[str] = field(default_factory=set)
+    places: set[str] = field(default_factory=set)
+    weights: dict[str, float] = field(default_factory=dict)
+    casualties: int | None = None
+    phases: set[str] = field(default_factory=set)
+    languages: set[str] = field(default_factory=set)
+    outlets: set[str] = field(default_factory=set)
+    articles: int = 0
+    tokens: dict[str, set[str]] = field(default_factory=dict)
+    local_id: int = 0
+
+    @property
+    def actors(self) -> list[str]:
+        """The parties, the most mentioned first (for listings and messages)."""
+        return sorted(self.parties, key=lambda p: (-self.weights.get(p, 0.0), p))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form for the store (everything but ``local_id``)."""
+        return {
+            "event_id": self.event_id,
+            "first_time": self.first_time.isoformat(),
+            "last_time": self.last_time.isoformat(),
+            "lead_key": self.lead_key,
+            "lead_title": self.lead_title,
+            "categories": sorted(self.categories),
+            "parties": self.actors,
+            "places": sorted(self.places),
+            "weights": {k: round(v, 4) for k, v in sorted(self.weights.items())},
+            "casualties": self.casualties,
+            "phases": sorted(self.phases),
+            "languages": sorted(self.languages),
+            "outlets": sorted(self.outlets),
+            "articles": self.articles,
+            "tokens": {k: sorted(v) for k, v in sorted(self.tokens.items())},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EventState:
+        """Rebuild a state saved with :meth:`to_dict`.
+
+        Raises:
+            ValueError: a required field is missing or malformed.
+        """
+        try:
+            return cls(
+                event_id=int(data["event_id"]) if data.get("event_id") is not None else None,
+                first_time=_aware(datetime.fromisoformat(str(data["first_time"]))),
+                last_time=_aware(datetime.fromisoformat(str(data["last_time"]))),
+                lead_key=str(data.get("lead_key") or ""),
+                lead_title=str(data.get("lead_title") or ""),
+                categories=set(data.get("categories") or ()),
+                parties=set(data.get("parties") or ()),
+                places=set(data.get("places") or ()),
+                weights={str(k): float(v) for k, v in (data.get("weights") or {}).items()},
+                casualties=int(data["casualties"]) if data.get("casualties") is not None else None,
+                phases=set(data.get("phases") or ()),
+                languages=set(data.get("languages") or ()),
+                outlets=set(data.get("outlets") or ()),
+                articles=int(data.get("articles") or 0),
+                tokens={str(k): set(v) for k, v in (data.get("tokens") or {}).items()},
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a saved event state: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class EventDecision:
+    """Where one signal went.
+
+    Attributes:
+        event: the event the article now belongs to (updated in place).
+        is_new: the article opened the event.
+        merged_from: events found to be the same happening and absorbed into ``event``
+            (the store re-points their items and records the merge; they leave the index).
+        new_categories: categories the event did not have before this article.
+        material: material developments this article brings (see :data:`MATERIAL`); empty for
+            a new event and for more coverage of the same facts.
+        score: the match score (0 for a new event).
+    """
+
+    event: EventState
+    is_new: bool
+    merged_from: tuple[EventState, ...] = ()
+    new_categories: frozenset[str] = frozenset()
+    material: tuple[str, ...] = ()
+    score: float = 0.0
+
+    @property
+    def merged_ids(self) -> tuple[int, ...]:
+        """Stored ids of the absorbed events."""
+        return tuple(e.event_id for e in self.merged_from if e.event_id is not None)
+
+
+# ----------------------------------------------------------------------------- signals
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _cue_regex(patterns: Iterable[str]) -> re.Pattern[str] | None:
+    """One case-insensitive regex for lexicon patterns (``stem*``, ``[аеи]`` choices, phrases)."""
+    alts: list[str] = []
+    for pat in patterns:
+        words = []
+        for word in pat.split():
+            stem = word.endswith("*")
+            body = word.rstrip("*")
+            parts = re.split(r"(\[[^\]]+\])", body)
+            rx = "".join(p if p.startswith("[") else re.escape(p) for p in parts if p)
+            words.append(rx + (r"\w*" if stem else ""))
+        if words:
+            alts.append(r"\s+".join(words))
+    if not alts:
+        return None
+    alts.sort(key=len, reverse=True)
+    return re.compile(r"(?<!\w)(?:" + "|".join(alts) + r")(?!\w)", re.IGNORECASE)
+
+
+def _tokens(text: str) -> list[str]:
+    return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+
+
+class SignalBuilder:
+    """Builds :class:`EventSignal` records with one lexicon's party map and cue lists."""
+
+    def __init__(self, lexicon: Lexicon) -> None:
+        """Prepare the actor -> party map and the casualty / phase cues of ``lexicon``."""
+        self.lexicon_hash = lexicon.hash
+        states = {
+            a.country: a.slug
+            for a in lexicon.actors.values()
+            if a.kind == "state" and a.country is not None
+        }
+        self._party: dict[str, tuple[str, float] | None] = {}
+        self._place: set[str] = set()
+        for a in lexicon.actors.values():
+            if a.kind == "state":
+                self._party[a.slug] = (a.slug, 1.0)
+            elif a.metonym_of:
+                self._party[a.slug] = None  # the tagger already counts it for its state
+            elif a.kind == "organisation":
+                self._party[a.slug] = (a.slug, _ORG_WEIGHT)
+            elif a.country and a.country in states:
+                self._party[a.slug] = (states[a.country], 1.0)
+            else:
+                self._party[a.slug] = None
+            if a.kind == "place":
+                self._place.add(a.slug)
+        cues = lexicon.cues
+        self._casualty = _cue_regex(p for ps in cues.get("casualty", {}).values() for p in ps)
+        self._violation = _cue_regex(p for ps in cues.get("violation", {}).values() for p in ps)
+        self._ended = _cue_regex(p for ps in cues.get("event_ended", {}).values() for p in ps)
+        self._truce = _cue_regex(
+            p
+            for name in ("ceasefire", "ceasefire_phrase")
+            for ps in cues.get(name, {}).values()
+            for p in ps
+        )
+
+    def build(
+        self,
+        *,
+        key: str,
+        time: datetime,
+        outlet: str,
+        language: str | None,
+        title: str,
+        text: str,
+        tags: TagResult,
+        item_id: int | None = None,
+        story_id: int | None = None,
+    ) -> EventSignal | None:
+        """The signal of one tagged article, or ``None`` when it names no watched party."""
+        counts: dict[str, float] = {}
+        places: set[str] = set()
+        for actor in tags.actors:
+            slug = str(actor.get("slug") or "")
+            n = float(actor.get("mentions") or 1)
+            target = self._party.get(slug)
+            if target is not None:
+                counts[target[0]] = counts.get(target[0], 0.0) + n * target[1]
+            if slug in self._place:
+                places.add(slug)
+        total = sum(counts.values())
+        if total <= 0:
+            return None
+        shares = sorted(((p, c / total) for p, c in counts.items()), key=lambda kv: (-kv[1], kv[0]))
+        parties = frozenset(p for p, s in shares if s >= _MAIN_SHARE)
+        lead = f"{title}\n{text[:_LEAD_CHARS]}"
+        toks = [t for t in _tokens(lead) if len(t) >= 5 and not t.isdigit()]
+        return EventSignal(
+            key=key,
+            time=_aware(time),
+            outlet=outlet,
+            language=language,
+            title=title,
+            categories=frozenset(tags.labels),
+            parties=parties,
+            places=frozenset(places),
+            weights=tuple((p, round(s, 4)) for p, s in shares),
+            casualties=self.casualties(f"{title}\n{text[:_SCAN_CHARS]}"),
+            phases=self.phases(lead),
+            tokens=frozenset(list(dict.fromkeys(toks))[:_MAX_TOKENS]),
+            item_id=item_id,
+            story_id=story_id,
+        )
+
+    def casualties(self, text: str) -> int | None:
+        """The highest number reported next to a casualty word in one sentence, if any."""
+        if self._casualty is None:
+            return None
+        best: int | None = None
+        for m in self._casualty.finditer(text):
+            lo = max(0, m.start() - 80)
+            hi = min(len(text), m.end() + 80)
+            before = text[lo : m.start()]
+            cut = [x.end() for x in _SENT_END.finditer(before)]
+            if cut:
+                lo += cut[-1]
+            after = text[m.end() : hi]
+            stop = _SENT_END.search(after)
+            if stop:
+                hi = m.end() + stop.start()
+            for num in _NUMBER.finditer(text, lo, hi):
+                value = int(num.group())
+                if 1900 <= value <= 2100 or value > _MAX_CASUALTIES or value == 0:
+                    continue
+                tail = text[num.end() : num.end() + 4].lstrip().lower()
+                if tail.startswith(("km", "%", "км", "m ", "h ", "ч")):
+                    continue
+                best = value if best is None else max(best, value)
+        return best
+
+    def phases(self, lead: str) -> frozenset[str]:
+        """``violated`` / ``ended`` where the headline or lead reports a truce broken / it over."""
+        out: set[str] = set()
+        if (
+            self._violation is not None
+            and self._truce is not None
+            and self._violation.search(lead)
+            and self._truce.search(lead)
+        ):
+            out.add("violated")
+        if self._ended is not None and self._ended.search(lead):
+            out.add("ended")
+        return frozenset(out)
+
+
+_BUILDERS: dict[int, SignalBuilder] = {}
+
+
+def signal_from(
+    article: Article,
+    tags: TagResult,
+    lexicon: Lexicon,
+    *,
+    first_seen: datetime,
+    item_id: int | None = None,
+    story_id: int | None = None,
+) -> EventSignal | None:
+    """The :class:`EventSignal` of a tagged article (``None``: it names no watched party).
+
+    Args:
+        article: the article.
+        tags: its tagger result.
+        lexicon: the watchlist the tagger used.
+        first_seen: when the article was first seen (its time when the feed gave no date).
+        item_id: the stored item's id, when known.
+        story_id: its story, when known.
+    """
+    builder = _BUILDERS.get(id(lexicon))
+    if builder is None or builder.lexicon_hash != lexicon.hash:
+        if len(_BUILDERS) > 8:
+            _BUILDERS.clear()
+        builder = _BUILDERS[id(lexicon)] = SignalBuilder(lexicon)
+    return builder.build(
+        key=article.key,
+        time=article.published or first_seen,
+        outlet=article.source,
+        language=article.language,
+        title=article.title,
+        text=article.text,
+        tags=tags,
+        item_id=item_id,
+        story_id=story_id,
+    )
+
+
+# ----------------------------------------------------------------------------- index
+def _cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    dot = sum(v * b.get(k, 0.0) for k, v in a.items())
+    if dot <= 0:
+        return 0.0
+    na = math.sqrt(sum(v * v for v in a.values()))
+    nb = math.sqrt(sum(v * v for v in b.values()))
+    return dot / (na * nb) if na and nb else 0.0
+
+
+def _kind(sig_cats: frozenset[str], ev_cats: set[str]) -> float:
+    """How well the article's categories fit the event's (see the module docstring, rule 3)."""
+    if not sig_cats:
+        return 0.8
+    if not ev_cats or sig_cats & ev_cats:
+        return 1.0
+    if sig_cats <= _ARMED and ev_cats <= _ARMED:
+        return 0.9
+    return 0.7
+
+
+class EventIndex:
+    """The live events of the sliding window, matched against each new article."""
+
+    def __init__(self, cfg: EventsConfig) -> None:
+        """Create an empty index configured by ``[events]``."""
+        self.cfg = cfg
+        self.window = timedelta(days=cfg.window_days)
+        self.gap = timedelta(hours=cfg.join_gap_hours)
+        self.span = timedelta(days=cfg.max_span_days)
+        self._events: dict[int, EventState] = {}
+        self._by_party: dict[str, set[int]] = {}
+        self._heap: list[tuple[datetime, int]] = []
+        self._ids = itertools.count(1)
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def events(self) -> list[EventState]:
+        """The events in memory, oldest first."""
+        return sorted(self._events.values(), key=lambda e: (e.first_time, e.local_id))
+
+    # ------------------------------------------------------------------ membership
+    def _add(self, ev: EventState) -> None:
+        if not ev.local_id:
+            ev.local_id = next(self._ids)
+        self._events[ev.local_id] = ev
+        for p in itertools.chain(ev.weights, ev.places):
+            self._by_party.setdefault(p, set()).add(ev.local_id)
+        heapq.heappush(self._heap, (ev.last_time, ev.local_id))
+
+    def _index_keys(self, ev: EventState, keys: Iterable[str]) -> None:
+        for p in keys:
+            self._by_party.setdefault(p, set()).add(ev.local_id)
+
+    def _remove(self, ev: EventState) -> None:
+        if self._events.pop(ev.local_id, None) is None:
+            return
+        for p in itertools.chain(ev.weights, ev.places):
+            ids = self._by_party.get(p)
+            if ids is not None:
+                ids.discard(ev.local_id)
+                if not ids:
+                    del self._by_party[p]
+
+    def load(self, states: Iterable[EventState]) -> None:
+        """Add events saved by the store (after a restart); call :meth:`evict` afterwards."""
+        for ev in states:
+            ev.local_id = 0
+            self._add(ev)
+
+    def evict(self, now: datetime) -> int:
+        """Drop events whose last article is older than the window before ``now``.
+
+        Returns:
+            The number of events dropped.
+        """
+        cutoff = _aware(now) - self.window
+        n = 0
+        while self._heap and (self._heap[0][0] < cutoff or len(self._events) > self.cfg.max_events):
+            last, lid = heapq.heappop(self._heap)
+            ev = self._events.get(lid)
+            if ev is None or ev.last_time != last:
+                continue  # a stale heap entry: the event moved on or is gone
+            self._remove(ev)
+            n += 1
+        return n
+
+    # ------------------------------------------------------------------ matching
+    def _time_fits(self, sig: EventSignal, ev: EventState) -> bool:
+        t = sig.time
+        if t < ev.first_time - self.gap or t > ev.last_time + self.gap:
+            return False
+        return max(t, ev.last_time) - min(t, ev.first_time) <= self.span
+
+    def score(self, sig: EventSignal, ev: EventState) -> float:
+        """The match score of ``sig`` against ``ev`` (0 when time or parties rule it out)."""
+        if not self._time_fits(sig, ev):
+            return 0.0
+        cos = _cosine(dict(sig.weights), ev.weights)
+        place = bool(sig.places & ev.places)
+        need = self.cfg.party_similarity * (0.5 if place else 1.0)
+        if cos < need:
+            return 0.0
+        text = 0.0
+        if sig.language and sig.tokens:
+            have = ev.tokens.get(sig.language)
+            if have:
+                text = len(sig.tokens & have) / len(sig.tokens)
+        return (
+            cos * _kind(sig.categories, ev.categories)
+            + self.cfg.text_weight * text
+            + (_PLACE_BONUS if place else 0.0)
+        )
+
+    def _candidates(self, sig: EventSignal) -> set[int]:
+        out: set[int] = set()
+        for p, _s in sig.weights:
+            out.update(self._by_party.get(p, ()))
+        for p in sig.places:
+            out.update(self._by_party.get(p, ()))
+        return out
+
+    def assign(self, sig: EventSignal) -> EventDecision | None:
+        """Put one article into its event: join the best match, open a new event, or merge.
+
+        Evicts events that left the window before the article's time first (memory stays
+        bounded by the window as a backfill slides through the archive).
+
+        Returns:
+            The decision, or ``None`` for an uncategorised article no event fits (it opens none).
+        """
+        self.evict(sig.time)
+        scored = []
+        for lid in self._candidates(sig):
+            ev = self._events[lid]
+            s = self.score(sig, ev)
+            if s > 0:
+                scored.append((s, ev.articles, -lid, ev))
+        scored.sort(key=lambda x: (x[0], x[1], x[2]), reverse=True)
+        if not scored or scored[0][0] < self.cfg.join_threshold:
+            if not sig.categories:
+                return None
+            ev = self._open(sig)
+            return EventDecision(event=ev, is_new=True, new_categories=frozenset(sig.categories))
+        best_score, _n, _lid, best = scored[0]
+        merged: list[EventState] = []
+        for s, _n2, _l2, other in scored[1:]:
+            if s < self.cfg.merge_threshold:
+                break
+            if _cosine(best.weights, other.weights) < self.cfg.party_similarity:
+                continue
+            lo = min(best.first_time, other.first_time)
+            hi = max(best.last_time, other.last_time, sig.time)
+            if hi - lo > self.span:
+                continue
+            if (other.articles, -other.local_id) > (best.articles, -best.local_id):
+                best, other = other, best
+            merged.append(other)
+        before_cats = set(best.categories)
+        for other in merged:
+            self._absorb(best, other)
+        material = self._material(best, sig)
+        self._join(best, sig)
+        return EventDecision(
+            event=best,
+            is_new=False,
+            merged_from=tuple(merged),
+            new_categories=frozenset(sig.categories - before_cats),
+            material=tuple(material),
+            score=round(best_score, 4),
+        )
+
+    def assign_batch(self, signals: Sequence[EventSignal]) -> list[EventDecision | None]:
+        """Assign a cycle's signals: categorised ones first, each group in time order.
+
+        Returns:
+            One decision (or ``None``) per signal, in the order given.
+        """
+        order = sorted(
+            range(len(signals)),
+            key=lambda i: (not signals[i].categories, signals[i].time, signals[i].key),
+        )
+        out: list[EventDecision | None] = [None] * len(signals)
+        for i in order:
+            out[i] = self.assign(signals[i])
+        return out
+
+    # ------------------------------------------------------------------ updates
+    def _open(self, sig: EventSignal) -> EventState:
+        ev = EventState(
+            event_id=None,
+            first_time=sig.time,
+            last_time=sig.time,
+            lead_key=sig.key,
+            lead_title=sig.title,
+        )
+        self._join(ev, sig)
+        self._add(ev)
+        return ev
+
+    def _material(self, ev: EventState, sig: EventSignal) -> list[str]:
+        out: list[str] = []
+        if sig.casualties is not None and (ev.casualties is None or sig.casualties > ev.casualties):
+            out.append("casualties_rose")
+        if sig.parties - ev.parties and sig.categories:
+            out.append("new_party")
+        for phase in ("violated", "ended"):
+            if phase in sig.phases and phase not in ev.phases:
+                out.append(phase)
+        return out
+
+    def _join(self, ev: EventState, sig: EventSignal) -> None:
+        new_keys = [p for p, _ in sig.weights if p not in ev.weights]
+        new_keys += [p for p in sig.places if p not in ev.places]
+        if sig.time < ev.first_time:
+            ev.first_time = sig.time
+        if sig.time > ev.last_time:
+            ev.last_time = sig.time
+            heapq.heappush(self._heap, (ev.last_time, ev.local_id))
+        if sig.categories and not ev.categories:
+            ev.lead_key, ev.lead_title = sig.key, sig.title  # the first article that qualifies
+        ev.categories |= sig.categories
+        ev.parties |= sig.parties
+        ev.places |= sig.places
+        for p, s in sig.weights:
+            ev.weights[p] = ev.weights.get(p, 0.0) + s
+        if sig.casualties is not None:
+            ev.casualties = max(ev.casualties or 0, sig.casualties)
+        ev.phases |= sig.phases
+        if sig.language:
+            ev.languages.add(sig.language)
+            have = ev.tokens.setdefault(sig.language, set())
+            if len(have) < _MAX_EVENT_TOKENS:
+                have.update(sig.tokens)
+        if sig.outlet:
+            ev.outlets.add(sig.outlet)
+        ev.articles += 1
+        if ev.local_id and new_keys:
+            self._index_keys(ev, new_keys)
+
+    def _absorb(self, into: EventState, other: EventState) -> None:
+        self._remove(other)
+        new_keys = [
+            p for p in itertools.chain(other.weights, other.places) if p not in into.weights
+        ]
+        into.first_time = min(into.first_time, other.first_time)
+        if other.last_time > into.last_time:
+            into.last_time = other.last_time
+            heapq.heappush(self._heap, (into.last_time, into.local_id))
+        into.categories |= other.categories
+        into.parties |= other.parties
+        into.places |= other.places
+        for p, s in other.weights.items():
+            into.weights[p] = into.weights.get(p, 0.0) + s
+        if other.casualties is not None:
+            into.casualties = max(into.casualties or 0, other.casualties)
+        into.phases |= other.phases
+        into.languages |= other.languages
+        into.outlets |= other.outlets
+        into.articles += other.articles
+        for lang, toks in other.tokens.items():
+            have = into.tokens.setdefault(lang, set())
+            if len(have) < _MAX_EVENT_TOKENS:
+                have.update(toks)
+        self._index_keys(into, new_keys)

@@ -1,0 +1,453 @@
+"""Events in the store: persist what :class:`~regionwatch.events.EventIndex` decides, reload it
+after a restart, and read events back for the CLI and the console.
+
+:class:`EventLedger` keeps one process's event index in step with the database. The pipeline
+calls :meth:`EventLedger.sync` inside its save transaction, after taking the save lock (on
+PostgreSQL an advisory lock; on SQLite the write lock of ``BEGIN IMMEDIATE``): when another
+worker changed events since this one last looked (the store-wide revision ``events.rev`` is
+higher than the last one it knows), the index is rebuilt from the stored events of the window.
+So two workers never open two events for one happening. :meth:`EventLedger.record` writes one
+decision (the event row, the item's ``event_id``, merges) in the same transaction as the item.
+
+The read API (:func:`list_events`, :func:`get_event`) returns typed records
+(:class:`~regionwatch.models.Event`, :class:`~regionwatch.models.EventDetail`); the web
+console reads events through it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, case, func, or_, select, update
+
+from regionwatch.events import EventDecision, EventIndex, EventState
+from regionwatch.models import Event, EventAlert, EventArticle, EventDetail
+from regionwatch.settings import EventsConfig
+from regionwatch.store import Store, as_utc
+from regionwatch.store import schema as t
+
+__all__ = [
+    "EventLedger",
+    "get_event",
+    "list_events",
+    "load_states",
+    "solo_event",
+]
+
+logger = logging.getLogger(__name__)
+
+
+def _state_of(row: Any) -> EventState:
+    """The :class:`EventState` of a stored row (its saved state, else its columns)."""
+    saved = row["state"]
+    if isinstance(saved, dict):
+        try:
+            st = EventState.from_dict({**saved, "event_id": row["id"]})
+        except ValueError:
+            logger.warning("events: event %s has an unreadable state; rebuilt", row["id"])
+        else:
+            return st
+    first = as_utc(row["time_first"])
+    last = as_utc(row["time_last"])
+    assert first is not None and last is not None
+    return EventState(
+        event_id=int(row["id"]),
+        first_time=first,
+        last_time=last,
+        lead_key="",
+        lead_title=str(row["title"] or ""),
+        categories=set(row["categories"] or ()),
+        parties=set(row["actors"] or ()),
+        places=set(row["places"] or ()),
+        weights={a: 1.0 for a in row["actors"] or ()},
+        casualties=row["max_casualties"],
+        phases=set(row["phases"] or ()),
+        languages=set(row["languages"] or ()),
+        outlets=set(row["outlets"] or ()),
+        articles=int(row["item_count"] or 0),
+    )
+
+
+def load_states(conn: Connection, since: datetime) -> list[EventState]:
+    """Live (not merged) events whose last article lies at or after ``since``, oldest first."""
+    q = (
+        select(t.events)
+        .where(t.events.c.merged_into.is_(None), t.events.c.time_last >= since)
+        .order_by(t.events.c.time_first, t.events.c.id)
+    )
+    return [_state_of(r) for r in conn.execute(q).mappings()]
+
+
+def current_rev(conn: Connection) -> int:
+    """The store-wide revision of the last change to events (0 for none)."""
+    return int(conn.execute(select(func.coalesce(func.max(t.events.c.rev), 0))).scalar_one())
+
+
+def solo_event(
+    *, key: str, title: str, time: datetime, outlet: str, language: str | None, cats: Iterable[str]
+) -> EventState:
+    """An event of one article that grouping leaves out (it names no watched party) but that
+    raises an alert: every alert belongs to an event. It never joins the index."""
+    return EventState(
+        event_id=None,
+        first_time=time,
+        last_time=time,
+        lead_key=key,
+        lead_title=title,
+        categories=set(cats),
+        languages={language} if language else set(),
+        outlets={outlet} if outlet else set(),
+        articles=1,
+    )
+
+
+class EventLedger:
+    """One process's event index, kept in step with the events in the store."""
+
+    def __init__(self, cfg: EventsConfig) -> None:
+        """An empty ledger; the first :meth:`sync` loads the stored events."""
+        self.cfg = cfg
+        self.index = EventIndex(cfg)
+        self._rev: int | None = None
+        self._batch_rev: int | None = None
+
+    def sync(self, conn: Connection, now: datetime) -> bool:
+        """Inside the save transaction (after the save lock): reload the index when another
+        worker changed events since this one last looked. Returns True when it reloaded."""
+        rev = current_rev(conn)
+        self._batch_rev = None
+        if self._rev is not None and rev == self._rev:
+            return False
+        index = EventIndex(self.cfg)
+        index.load(load_states(conn, now - timedelta(days=self.cfg.window_days)))
+        index.evict(now)
+        if self._rev is not None:
+            logger.info("events: index reloaded (store revision %d, ours %d)", rev, self._rev)
+        self.index, self._rev = index, rev
+        return True
+
+    def forget(self) -> None:
+        """Drop the index (the transaction it was synced in rolled back): reload next time."""
+        self._rev = None
+        self.index = EventIndex(self.cfg)
+
+    def record(
+        self,
+        conn: Connection,
+        decision: EventDecision,
+        *,
+        item_id: int,
+        published: datetime | None,
+        now: datetime,
+    ) -> int:
+        """Persist one decision inside the caller's transaction; returns the event's id.
+
+        Writes the event row (inserted when new, else updated from the index's state), points
+        the item at it, and for every event merged into it re-points their items and alert rows
+        (where the event has no row of that key yet) and records the merge.
+        """
+        if self._batch_rev is None:
+            self._batch_rev = current_rev(conn) + 1
+        rev = self._batch_rev
+        ev = decision.event
+        event_id = self._save_state(conn, ev, published=published, now=now, rev=rev)
+        if decision.material:
+            self._note_update(conn, event_id, decision.material, item_id, now)
+        for other in decision.merged_from:
+            if other.event_id is not None and other.event_id != event_id:
+                self._merge(conn, other.event_id, event_id, now, rev)
+        conn.execute(update(t.items).where(t.items.c.id == item_id).values(event_id=event_id))
+        self._rev = rev
+        return event_id
+
+    def _save_state(
+        self,
+        conn: Connection,
+        ev: EventState,
+        *,
+        published: datetime | None,
+        now: datetime,
+        rev: int,
+    ) -> int:
+        e = t.events.c
+        lead = (
+            select(t.items.c.id).where(t.items.c.url_hash == ev.lead_key).scalar_subquery()
+            if ev.lead_key
+            else None
+        )
+        values: dict[str, Any] = {
+            "time_first": ev.first_time,
+            "time_last": ev.last_time,
+            "categories": sorted(ev.categories),
+            "actors": ev.actors,
+            "places": sorted(ev.places),
+            "title": ev.lead_title,
+            "item_count": ev.articles,
+            "outlets": sorted(ev.outlets),
+            "languages": sorted(ev.languages),
+            "max_casualties": ev.casualties,
+            "phases": sorted(ev.phases),
+            "state": ev.to_dict(),
+            "last_seen_at": now,
+            "changed_at": now,
+            "rev": rev,
+        }
+        if lead is not None:
+            values["lead_item_id"] = lead
+        if ev.event_id is None:
+            values.update(
+                first_seen_at=now,
+                published_first=published,
+                updates=[],
+                alerted_item_count=0,
+            )
+            ev.event_id = int(
+                conn.execute(t.events.insert().values(**values).returning(e.id)).scalar_one()
+            )
+            return ev.event_id
+        if published is not None:
+            values["published_first"] = case(
+                (or_(e.published_first.is_(None), e.published_first > published), published),
+                else_=e.published_first,
+            )
+        conn.execute(update(t.events).where(e.id == ev.event_id).values(**values))
+        return ev.event_id
+
+    @staticmethod
+    def _note_update(
+        conn: Connection, event_id: int, material: Sequence[str], item_id: int, now: datetime
+    ) -> None:
+        have = conn.execute(select(t.events.c.updates).where(t.events.c.id == event_id)).scalar()
+        notes = list(have or [])
+        notes.append({"at": now.isoformat(), "item_id": item_id, "material": list(material)})
+        conn.execute(update(t.events).where(t.events.c.id == event_id).values(updates=notes))
+
+    @staticmethod
+    def _merge(conn: Connection, from_id: int, into_id: int, now: datetime, rev: int) -> None:
+        a = t.alerts.c
+        conn.execute(update(t.items).where(t.items.c.event_id == from_id).values(event_id=into_id))
+        taken = {
+            (r.category, r.channel, r.seq)
+            for r in conn.execute(select(a.category, a.channel, a.seq).where(a.event_id == into_id))
+        }
+        for r in conn.execute(
+            select(a.id, a.category, a.channel, a.seq).where(a.event_id == from_id)
+        ).all():
+            if (r.category, r.channel, r.seq) not in taken:
+                conn.execute(update(t.alerts).where(a.id == r.id).values(event_id=into_id))
+        conn.execute(
+            update(t.events)
+            .where(t.events.c.id == from_id)
+            .values(merged_into=into_id, changed_at=now, rev=rev)
+        )
+        conn.execute(
+            t.event_merges.insert().values(
+                from_event_id=from_id, into_event_id=into_id, merged_at=now
+            )
+        )
+        logger.info("events: event %d merged into %d", from_id, into_id)
+
+
+# ---------------------------------------------------------------------- alert bookkeeping
+def alerted_categories(
+    conn: Connection, event_id: int, *, before: datetime | None = None
+) -> dict[str, set[str]]:
+    """Per channel, the categories (event, ·, channel) has a first alert for (created before
+    ``before`` when given: an earlier save's)."""
+    a = t.alerts.c
+    q = select(a.channel, a.category).where(a.event_id == event_id, a.seq == 0)
+    if before is not None:
+        q = q.where(a.created_at < before)
+    out: dict[str, set[str]] = {}
+    for r in conn.execute(q):
+        out.setdefault(str(r.channel), set()).add(str(r.category))
+    return out
+
+
+def update_rows(conn: Connection, event_id: int) -> dict[str, list[datetime]]:
+    """Per channel, the creation times of the update rows (event, ·, channel) holds."""
+    a = t.alerts.c
+    out: dict[str, list[datetime]] = {}
+    for r in conn.execute(select(a.channel, a.created_at).where(a.event_id == event_id, a.seq > 0)):
+        created = as_utc(r.created_at)
+        if created is not None:
+            out.setdefault(str(r.channel), []).append(created)
+    return out
+
+
+def mark_alerted(conn: Connection, event_id: int) -> None:
+    """Remember the event's size when it first alerted (later growth goes to the digest)."""
+    e = t.events.c
+    conn.execute(
+        update(t.events)
+        .where(e.id == event_id, e.alerted_item_count == 0)
+        .values(alerted_item_count=e.item_count)
+    )
+
+
+# ---------------------------------------------------------------------- reading
+def _alerted(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, bool]]:
+    a = t.alerts.c
+    out: dict[int, dict[str, bool]] = {}
+    for i in range(0, len(ids), 500):
+        for r in conn.execute(
+            select(a.event_id, a.category, a.status).where(
+                a.event_id.in_(ids[i : i + 500]), a.seq == 0
+            )
+        ):
+            cats = out.setdefault(int(r.event_id), {})
+            cats[r.category] = cats.get(r.category, False) or r.status == "sent"
+    return out
+
+
+def _event(row: Any, alerted: dict[str, bool]) -> Event:
+    cats = tuple(row["categories"] or ())
+    first = as_utc(row["first_seen_at"])
+    last = as_utc(row["last_seen_at"])
+    assert first is not None and last is not None
+    return Event(
+        event_id=int(row["id"]),
+        categories=cats,
+        title=str(row["title"] or ""),
+        actors=tuple(row["actors"] or ()),
+        first_seen=first,
+        last_seen=last,
+        published_first=as_utc(row["published_first"]),
+        articles=int(row["item_count"] or 0),
+        outlets=tuple(row["outlets"] or ()),
+        languages=tuple(row["languages"] or ()),
+        alerted={c: alerted.get(c, False) for c in cats},
+        places=tuple(row["places"] or ()),
+        max_casualties=row["max_casualties"],
+        phases=tuple(row["phases"] or ()),
+        grew=int(row["item_count"] or 0) - int(row["alerted_item_count"] or 0)
+        if row["alerted_item_count"]
+        else 0,
+    )
+
+
+def list_events(
+    store: Store,
+    *,
+    category: str | None = None,
+    since: datetime | None = None,
+    limit: int | None = None,
+) -> list[Event]:
+    """Live events, the most recently active first.
+
+    Args:
+        store: the store.
+        category: only events of this category.
+        since: only events whose last article was first seen at or after this time.
+        limit: at most this many.
+    """
+    e = t.events.c
+    q = select(t.events).where(e.merged_into.is_(None)).order_by(e.last_seen_at.desc(), e.id.desc())
+    if since is not None:
+        q = q.where(e.last_seen_at >= since)
+    with store.connect() as conn:
+        rows = [r for r in conn.execute(q).mappings()]
+        if category:
+            rows = [r for r in rows if category in (r["categories"] or [])]
+        if limit is not None:
+            rows = rows[:limit]
+        alerted = _alerted(conn, [int(r["id"]) for r in rows])
+    return [_event(r, alerted.get(int(r["id"]), {})) for r in rows]
+
+
+def get_event(store: Store, event_id: int) -> EventDetail | None:
+    """One event with its articles (oldest first), evidence sentences and alert rows.
+
+    An event merged into another is looked up as that one.
+    """
+    e = t.events.c
+    with store.connect() as conn:
+        row = conn.execute(select(t.events).where(e.id == event_id)).mappings().first()
+        seen: set[int] = set()
+        while row is not None and row["merged_into"] is not None and row["id"] not in seen:
+            seen.add(int(row["id"]))
+            row = (
+                conn.execute(select(t.events).where(e.id == row["merged_into"])).mappings().first()
+            )
+        if row is None:
+            return None
+        eid = int(row["id"])
+        i = t.items.c
+        items = conn.execute(
+            select(
+                i.id,
+                i.title,
+                i.url,
+                i.feed_name,
+                i.language,
+                i.published_at,
+                i.first_seen_at,
+                i.categories,
+                i.story_id,
+                i.tags,
+            )
+            .where(i.event_id == eid)
+            .order_by(func.coalesce(i.published_at, i.first_seen_at), i.id)
+        ).mappings()
+        articles: list[EventArticle] = []
+        evidence: dict[str, list[str]] = {}
+        for r in items:
+            first_seen = as_utc(r["first_seen_at"])
+            assert first_seen is not None
+            articles.append(
+                EventArticle(
+                    item_id=int(r["id"]),
+                    title=str(r["title"] or ""),
+                    url=str(r["url"]),
+                    outlet=str(r["feed_name"]),
+                    language=r["language"],
+                    published=as_utc(r["published_at"]),
+                    first_seen=first_seen,
+                    categories=tuple(r["categories"] or ()),
+                    story_id=r["story_id"],
+                )
+            )
+            for cat, d in ((r["tags"] or {}).get("categories") or {}).items():
+                if not isinstance(d, dict) or not d.get("decision"):
+                    continue
+                for ev in d.get("evidence") or []:
+                    s = " ".join(str(ev.get("sentence") or "").split())
+                    have = evidence.setdefault(cat, [])
+                    if s and s not in have and len(have) < 5:
+                        have.append(s)
+        a = t.alerts.c
+        alerts = [
+            EventAlert(
+                alert_id=int(r.id),
+                category=str(r.category),
+                channel=str(r.channel),
+                kind=str(r.kind),
+                seq=int(r.seq),
+                status=str(r.status),
+                item_id=int(r.item_id),
+                created_at=as_utc(r.created_at),
+                sent_at=as_utc(r.sent_at),
+                material=tuple(r.material or ()),
+            )
+            for r in conn.execute(
+                select(t.alerts).where(a.event_id == eid).order_by(a.created_at, a.id)
+            )
+        ]
+        merged = tuple(
+            int(r[0])
+            for r in conn.execute(
+                select(t.event_merges.c.from_event_id).where(t.event_merges.c.into_event_id == eid)
+            )
+        )
+        alerted = _alerted(conn, [eid]).get(eid, {})
+    return EventDetail(
+        event=_event(row, alerted),
+        articles=tuple(articles),
+        evidence={k: tuple(v) for k, v in evidence.items()},
+        alerts=tuple(alerts),
+        merged_from=merged,
+        updates=tuple(row["updates"] or ()),
+    )
