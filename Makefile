@@ -48,9 +48,9 @@ lint: $(STAMP_DEV)
 # wheel + sdist into dist/, then install the wheel into a fresh venv outside the checkout and
 # run its console script from there (what a user of `pip install regionwatch` gets)
 wheel: $(STAMP_DEV)
-	rm -rf dist
-	$(PY) -m build --outdir dist .
-	$(PY) tests/packaging/smoke_wheel.py dist
+	rm -rf dist build
+	PYTHONDONTWRITEBYTECODE= $(PY) -m build --outdir dist .
+	env -u PYTHONPATH $(PY) tests/packaging/smoke_wheel.py dist
 
 demo: $(STAMP_RUN)
 	$(RW) demo
