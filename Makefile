@@ -36,14 +36,14 @@ run: $(STAMP_RUN)
 test: $(STAMP_DEV)
 	$(PY) -m pytest
 
-LINT_PATHS := regionwatch tasks flows tests bench
+LINT_PATHS := regionwatch tasks flows web tests bench setup.py
 
-# ruff (lint + format check), the library under mypy --strict, flows/tasks under the project's mypy
+# ruff (lint + format check), the library under mypy --strict, the rest under the project's mypy
 lint: $(STAMP_DEV)
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 	$(VENV)/bin/ruff format --check $(LINT_PATHS)
 	$(VENV)/bin/mypy --strict regionwatch
-	$(VENV)/bin/mypy flows tasks
+	$(VENV)/bin/mypy flows tasks web
 
 # wheel + sdist into dist/, then install the wheel into a fresh venv outside the checkout and
 # run its console script from there (what a user of `pip install regionwatch` gets)
