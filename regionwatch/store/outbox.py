@@ -275,6 +275,37 @@ class OutboxRows(Door):
             )
         return "dead" if when is None else "pending"
 
+    def back_off_alerts(
+        self,
+        channel: str,
+        worker: str,
+        until: datetime,
+        *,
+        exclude: Iterable[int],
+        now: datetime,
+    ) -> int:
+        """Push the due rows of ``channel`` (all but ``exclude``) back to ``until`` without
+        counting an attempt; rows another worker holds under a live lease are left alone.
+        Returns the rows pushed back."""
+        a = t.alerts.c
+        with self.begin() as conn:
+            res = conn.execute(
+                update(t.alerts)
+                .where(
+                    a.channel == channel,
+                    a.status == "pending",
+                    a.next_attempt_at < until,
+                    a.id.not_in(list(exclude)),
+                    or_(
+                        a.claimed_until.is_(None),
+                        a.claimed_until < now,
+                        a.claimed_by == worker[:100],
+                    ),
+                )
+                .values(next_attempt_at=until, claimed_by=None, claimed_until=None)
+            )
+        return int(res.rowcount or 0)
+
     def release_alerts(self, ids: Sequence[int], worker: str) -> None:
         """Give back claimed rows untouched."""
         with self.begin() as conn:
