@@ -50,6 +50,7 @@ ORDER: dict[str, int] = {
     "backfill": 210,
     "cycle": 300,
     "orchestration": 300,
+    "web": 420,
 }
 DEFAULT_TIMEOUT = 180
 #: started at t = 0 and collected at the end (name → the most it may run)

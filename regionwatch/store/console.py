@@ -43,8 +43,13 @@ def item_texts(store: Store, item_ids: Sequence[int]) -> dict[int, ItemText]:
 def event_day_counts(store: Store, since: datetime) -> dict[tuple[str, date], int]:
     """Live events per (category, UTC day of their earliest article) since ``since``."""
     e = t.events.c
-    day: Any = func.date(e.time_first) if store.dialect == "sqlite" else cast(e.time_first, Date)
-    cats = cast(e.categories, Text)
+    # SQLite keeps UTC times as ISO text: the day is its first ten characters
+    day: Any = (
+        func.substr(e.time_first, 1, 10)
+        if store.dialect == "sqlite"
+        else cast(func.timezone("UTC", e.time_first), Date)
+    )
+    cats = e.categories if store.dialect == "sqlite" else cast(e.categories, Text)
     q = (
         select(day, cats, func.count())
         .where(e.merged_into.is_(None), e.time_first >= since)
@@ -54,7 +59,7 @@ def event_day_counts(store: Store, since: datetime) -> dict[tuple[str, date], in
     with store.connect() as conn:
         for d, text_, n in conn.execute(q):
             when = d if isinstance(d, date) else date.fromisoformat(str(d))
-            for c in json.loads(text_ or "[]"):
+            for c in text_ if isinstance(text_, list) else json.loads(text_ or "[]"):
                 out[(str(c), when)] = out.get((str(c), when), 0) + int(n)
     return out
 
