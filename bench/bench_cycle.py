@@ -630,11 +630,11 @@ def prefect_rows(
                 "Prefect `monitor` flow",
                 label,
                 f"{dt:.2f}",
-                out.get("items_new"),
-                out.get("not_modified"),
-                out.get("feed_errors"),
+                out.items_new,
+                out.not_modified,
+                out.feed_errors,
                 f"{req} / {ok} / {nm} / {conns}",
-                out.get("alerts_sent"),
+                out.alerts_sent,
             )
         )
         log(f"cycle: prefect {label}: {dt:.2f}s, ours {ours:.2f}s, share {share:.1%}")
@@ -747,11 +747,11 @@ def whatif_prefect(
                     label,
                     f"unchanged #{i + 1}",
                     f"{dt:.2f}",
-                    res.get("items_new"),
-                    res.get("not_modified"),
-                    res.get("feed_errors"),
+                    res.items_new,
+                    res.not_modified,
+                    res.feed_errors,
                     f"{req} / {ok} / {nm} / {conns}",
-                    res.get("alerts_sent"),
+                    res.alerts_sent,
                 )
             )
             log(f"cycle: {label} unchanged #{i + 1}: {dt:.2f}s, share {share:.1%}")

@@ -273,7 +273,7 @@ def report(
     runs = ", ".join(f"{x:.1f}" for x in flows)
     print(
         f"| `monitor` flow ({flow_label}), mean of {len(flows)} ({runs}) | "
-        f"{flow['items_new']:,} | {t_flow:.1f} |"
+        f"{flow.items_new:,} | {t_flow:.1f} |"
     )
     print(f"| `monitor` flow, 1 tiny feed (Prefect's fixed cost per cycle) | 0 | {fixed_s:.2f} |")
     print()

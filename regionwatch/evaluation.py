@@ -58,6 +58,10 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+#: The JSONL reader of the dev sets, for the event evaluation (``evaluation_events``).
+read_jsonl = _read_jsonl
+
+
 def classify_row(row: dict[str, Any], tagger: Tagger) -> dict[str, Any]:
     """Classify one ``{"id", "text", "title"?, "lang"?}`` object into the output object."""
     title = row.get("title")

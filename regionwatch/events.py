@@ -35,11 +35,19 @@ How a signal is matched (``[events]`` settings in brackets):
    ``party_similarity`` (half of it when the two share a watched place such as Sotk or Batken):
    a Kyrgyz-Tajik and an Armenian-Azerbaijani shootout on one day stay apart, a truce "brokered by
    Russia between Armenia and Azerbaijan" stays with the Armenian-Azerbaijani clash;
-3. kind: the same category counts fully; border clash and ceasefire (one conflict episode: a
-   clash, its truce, the truce broken) 0.9; CSTO beside a clash 0.7; an uncategorised article 0.8;
-4. score = parties x kind + ``text_weight`` x (share of the article's title/lead tokens the event
-   already carries in that language) + 0.1 for a shared place; the best event at or above
-   ``join_threshold`` wins; any other event at or above ``merge_threshold`` whose parties match
+3. kind: an article's kind is its first decided category in the order border clash, ceasefire,
+   CSTO (a clash report that mentions the truce and the appeal to the CSTO is a clash); an event's
+   kind is its first categorised article's. The same kind counts fully, an article that carries
+   the event's kind among its categories 0.5, another kind 0.3, an uncategorised article 0.8:
+   a clash and a truce between the same pair, live at once, stay two events;
+4. anchors: the people, capitals, institutions, armed forces and border-zone places named
+   (Sotk, Batken, Lukashenko, the Kremlin …) pin down one happening in every language: shared
+   ones add up to 0.35 (share of the smaller set), none shared when both name some takes 0.175.
+   A territory without the border-zone mark (Karabakh, Crimea …) names a whole conflict, not one
+   happening, and is no anchor;
+5. score = parties x kind + anchors + ``text_weight`` x (share of the article's title/lead tokens
+   the event already carries in that language); the best event at or above ``join_threshold``
+   wins; any other event of the same kind at or above ``merge_threshold`` whose parties match
    the winner's is merged into it (recorded in :attr:`EventDecision.merged_from`).
 """
 
@@ -75,15 +83,18 @@ __all__ = [
 #: The material developments :class:`EventDecision` may report, in this order.
 MATERIAL = ("casualties_rose", "new_party", "violated", "ended")
 
-_ARMED = frozenset({"border_clash", "ceasefire"})
+_ORDER = ("border_clash", "ceasefire", "csto")
+_UNCATEGORISED = 0.8  # kind factor of an article with no category
+_ALSO_KIND = 0.5  # the article's main category differs, but it also carries the event's
+_OTHER_KIND = 0.3  # it does not carry the event's main category at all
 _ORG_WEIGHT = 0.5  # an organisation's mentions count half against the states'
 _MAIN_SHARE = 0.15  # a party with at least this share of the mentions is a main party
-_PLACE_BONUS = 0.1
+_ANCHOR_WEIGHT = 0.35  # shared places/people add up to this; none shared takes half of it
 _MAX_TOKENS = 24  # title/lead tokens per signal
-_MAX_EVENT_TOKENS = 400  # tokens an event keeps per language
+_MAX_EVENT_TOKENS = 200  # tokens an event keeps per language
 _MAX_CASUALTIES = 5000  # a larger number near "killed" is not a casualty figure of one incident
 _LEAD_CHARS = 600
-_SCAN_CHARS = 5000
+_SCAN_CHARS = 2500  # casualty figures stand in the headline and the first paragraphs
 _WORD = re.compile(r"\w+", re.UNICODE)
 _NUMBER = re.compile(r"(?<![\w.,])\d{1,4}(?![\w.,]\d)")
 _SENT_END = re.compile(r"[.!?\n;]")
@@ -109,6 +120,9 @@ class EventSignal:
         tokens: title and lead tokens, for similarity within one language.
         item_id: the stored item's id, when known.
         story_id: the item's story, when known.
+        kind: the main category (the decided one with the highest score), if any.
+        anchors: the specific watched actors named (places, people, capitals, armed forces):
+            the same happening names the same ones in every language.
     """
 
     key: str
@@ -125,6 +139,8 @@ class EventSignal:
     tokens: frozenset[str] = frozenset()
     item_id: int | None = None
     story_id: int | None = None
+    kind: str | None = None
+    anchors: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -150,6 +166,8 @@ class EventState:
     outlets: set[str] = field(default_factory=set)
     articles: int = 0
     tokens: dict[str, set[str]] = field(default_factory=dict)
+    kind: str | None = None
+    anchors: set[str] = field(default_factory=set)
     local_id: int = 0
 
     @property
@@ -175,6 +193,8 @@ class EventState:
             "outlets": sorted(self.outlets),
             "articles": self.articles,
             "tokens": {k: sorted(v) for k, v in sorted(self.tokens.items())},
+            "kind": self.kind,
+            "anchors": sorted(self.anchors),
         }
 
     @classmethod
@@ -201,6 +221,8 @@ class EventState:
                 outlets=set(data.get("outlets") or ()),
                 articles=int(data.get("articles") or 0),
                 tokens={str(k): set(v) for k, v in (data.get("tokens") or {}).items()},
+                kind=str(data["kind"]) if data.get("kind") else None,
+                anchors=set(data.get("anchors") or ()),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"not a saved event state: {exc}") from exc
@@ -258,6 +280,15 @@ def _cue_regex(patterns: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile(r"(?<!\w)(?:" + "|".join(alts) + r")(?!\w)", re.IGNORECASE)
 
 
+def _is_anchor(kind: str, region: str, border_zone: bool) -> bool:
+    """Whether a watched actor pins down one happening: a person, a capital or institution, an
+    armed force, or a border-zone place of the region. A territory without the border-zone mark
+    (Karabakh, Crimea, Donbas …) names a whole conflict and every article about it."""
+    if region not in ("core", "conditional") or kind in ("state", "organisation"):
+        return False
+    return kind != "place" or border_zone
+
+
 def _tokens(text: str) -> list[str]:
     return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
 
@@ -275,7 +306,10 @@ class SignalBuilder:
         }
         self._party: dict[str, tuple[str, float] | None] = {}
         self._place: set[str] = set()
+        self._anchor: set[str] = set()
         for a in lexicon.actors.values():
+            if _is_anchor(a.kind, a.region, a.border_zone):
+                self._anchor.add(a.slug)
             if a.kind == "state":
                 self._party[a.slug] = (a.slug, 1.0)
             elif a.metonym_of:
@@ -315,6 +349,7 @@ class SignalBuilder:
         """The signal of one tagged article, or ``None`` when it names no watched party."""
         counts: dict[str, float] = {}
         places: set[str] = set()
+        anchors: set[str] = set()
         for actor in tags.actors:
             slug = str(actor.get("slug") or "")
             n = float(actor.get("mentions") or 1)
@@ -323,11 +358,14 @@ class SignalBuilder:
                 counts[target[0]] = counts.get(target[0], 0.0) + n * target[1]
             if slug in self._place:
                 places.add(slug)
+            if slug in self._anchor:
+                anchors.add(slug)
         total = sum(counts.values())
         if total <= 0:
             return None
         shares = sorted(((p, c / total) for p, c in counts.items()), key=lambda kv: (-kv[1], kv[0]))
         parties = frozenset(p for p, s in shares if s >= _MAIN_SHARE)
+        kind = next((c for c in _ORDER if c in tags.labels), None)
         lead = f"{title}\n{text[:_LEAD_CHARS]}"
         toks = [t for t in _tokens(lead) if len(t) >= 5 and not t.isdigit()]
         return EventSignal(
@@ -345,32 +383,37 @@ class SignalBuilder:
             tokens=frozenset(list(dict.fromkeys(toks))[:_MAX_TOKENS]),
             item_id=item_id,
             story_id=story_id,
+            kind=kind,
+            anchors=frozenset(anchors),
         )
 
     def casualties(self, text: str) -> int | None:
-        """The highest number reported next to a casualty word in one sentence, if any."""
+        """The highest number reported next to a casualty word in one sentence, if any.
+
+        Numbers are few in a text: each one's sentence (up to 80 characters either side) is
+        searched for a casualty word, rather than the whole text for every casualty pattern.
+        """
         if self._casualty is None:
             return None
         best: int | None = None
-        for m in self._casualty.finditer(text):
-            lo = max(0, m.start() - 80)
-            hi = min(len(text), m.end() + 80)
-            before = text[lo : m.start()]
-            cut = [x.end() for x in _SENT_END.finditer(before)]
+        for num in _NUMBER.finditer(text):
+            value = int(num.group())
+            if 1900 <= value <= 2100 or value > _MAX_CASUALTIES or value == 0:
+                continue
+            if best is not None and value <= best:
+                continue
+            tail = text[num.end() : num.end() + 4].lstrip().lower()
+            if tail.startswith(("km", "%", "км", "m ", "h ", "ч")):
+                continue
+            lo, hi = max(0, num.start() - 80), min(len(text), num.end() + 80)
+            cut = [x.end() for x in _SENT_END.finditer(text, lo, num.start())]
             if cut:
-                lo += cut[-1]
-            after = text[m.end() : hi]
-            stop = _SENT_END.search(after)
+                lo = cut[-1]
+            stop = _SENT_END.search(text, num.end(), hi)
             if stop:
-                hi = m.end() + stop.start()
-            for num in _NUMBER.finditer(text, lo, hi):
-                value = int(num.group())
-                if 1900 <= value <= 2100 or value > _MAX_CASUALTIES or value == 0:
-                    continue
-                tail = text[num.end() : num.end() + 4].lstrip().lower()
-                if tail.startswith(("km", "%", "км", "m ", "h ", "ч")):
-                    continue
-                best = value if best is None else max(best, value)
+                hi = stop.start()
+            if self._casualty.search(text, lo, hi):
+                best = value
         return best
 
     def phases(self, lead: str) -> frozenset[str]:
@@ -440,15 +483,15 @@ def _cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
     return dot / (na * nb) if na and nb else 0.0
 
 
-def _kind(sig_cats: frozenset[str], ev_cats: set[str]) -> float:
-    """How well the article's categories fit the event's (see the module docstring, rule 3)."""
-    if not sig_cats:
-        return 0.8
-    if not ev_cats or sig_cats & ev_cats:
+def _kind(sig: EventSignal, ev: EventState) -> float:
+    """How well the article's kind fits the event's (see the module docstring, rule 3)."""
+    if sig.kind is None:
+        return _UNCATEGORISED
+    if ev.kind is None or sig.kind == ev.kind:
         return 1.0
-    if sig_cats <= _ARMED and ev_cats <= _ARMED:
-        return 0.9
-    return 0.7
+    if ev.kind in sig.categories:
+        return _ALSO_KIND
+    return _OTHER_KIND
 
 
 class EventIndex:
@@ -539,11 +582,13 @@ class EventIndex:
             have = ev.tokens.get(sig.language)
             if have:
                 text = len(sig.tokens & have) / len(sig.tokens)
-        return (
-            cos * _kind(sig.categories, ev.categories)
-            + self.cfg.text_weight * text
-            + (_PLACE_BONUS if place else 0.0)
-        )
+        anchor = 0.0
+        if sig.anchors and ev.anchors:
+            shared = len(sig.anchors & ev.anchors)
+            anchor = _ANCHOR_WEIGHT * (
+                shared / min(len(sig.anchors), len(ev.anchors)) if shared else -0.5
+            )
+        return cos * _kind(sig, ev) + anchor + self.cfg.text_weight * text
 
     def _candidates(self, sig: EventSignal) -> set[int]:
         out: set[int] = set()
@@ -580,6 +625,8 @@ class EventIndex:
         for s, _n2, _l2, other in scored[1:]:
             if s < self.cfg.merge_threshold:
                 break
+            if other.kind != best.kind and None not in (other.kind, best.kind):
+                continue  # a clash and a truce between one pair stay two events
             if _cosine(best.weights, other.weights) < self.cfg.party_similarity:
                 continue
             lo = min(best.first_time, other.first_time)
@@ -652,9 +699,12 @@ class EventIndex:
             heapq.heappush(self._heap, (ev.last_time, ev.local_id))
         if sig.categories and not ev.categories:
             ev.lead_key, ev.lead_title = sig.key, sig.title  # the first article that qualifies
+        if ev.kind is None:
+            ev.kind = sig.kind
         ev.categories |= sig.categories
         ev.parties |= sig.parties
         ev.places |= sig.places
+        ev.anchors |= sig.anchors
         for p, s in sig.weights:
             ev.weights[p] = ev.weights.get(p, 0.0) + s
         if sig.casualties is not None:
@@ -683,6 +733,7 @@ class EventIndex:
         into.categories |= other.categories
         into.parties |= other.parties
         into.places |= other.places
+        into.anchors |= other.anchors
         for p, s in other.weights.items():
             into.weights[p] = into.weights.get(p, 0.0) + s
         if other.casualties is not None:

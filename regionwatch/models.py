@@ -1,4 +1,5 @@
-"""Frozen records that stages exchange: sources, feed entries, articles, run summaries."""
+"""Frozen records that stages exchange: sources, feed entries, articles, stories, events,
+alerts and run summaries."""
 
 from __future__ import annotations
 
@@ -9,22 +10,26 @@ from typing import Any, Literal
 
 __all__ = [
     "VERDICTS",
+    "Alert",
     "Article",
-    "EvalRow",
-    "Feedback",
-    "FeedbackInput",
-    "SearchHit",
-    "Verdict",
     "Event",
     "EventAlert",
     "EventArticle",
     "EventDetail",
+    "EvalRow",
+    "Feedback",
+    "FeedbackInput",
     "FeedEntry",
     "FeedPoll",
     "FeedReport",
     "RunSummary",
+    "SearchHit",
+    "Signature",
     "Source",
+    "Story",
+    "StoryDecision",
     "TextSource",
+    "Verdict",
     "url_key",
 ]
 
@@ -101,6 +106,76 @@ class Article:
     def key(self) -> str:
         """The item key (hash of the canonical URL)."""
         return url_key(self.canonical_url)
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """A stored item's near-duplicate signature (what the story index keeps of an item)."""
+
+    item_id: int
+    story_id: int
+    seen_at: datetime
+    title_norm: str
+    minhash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """A near-duplicate cluster: wire copies of one text, as stored."""
+
+    story_id: int
+    title: str
+    first_seen: datetime
+    last_seen: datetime
+    lead_item_id: int | None = None
+    item_count: int = 1
+    outlets: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    alerted_outlet_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StoryDecision:
+    """What the story stage decided for one stored item; the store persists it.
+
+    ``joined`` is the stored story the item joins (None: the item opens a new story).
+    """
+
+    item_id: int
+    title: str
+    outlet: str
+    now: datetime
+    signature_at: datetime
+    title_norm: str
+    minhash: bytes
+    joined: Story | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One alert outbox row with the headline and link of the item that raised it."""
+
+    alert_id: int
+    story_id: int
+    item_id: int
+    category: str
+    rule: str
+    channel: str
+    status: str
+    attempts: int
+    created_at: datetime
+    severity: str = "warning"
+    score: float = 0.0
+    sent_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    title: str = ""
+    url: str = ""
+    feed_name: str = ""
+    event_id: int | None = None
+    kind: str = "alert"  # "update": a material development of an alerted event (seq 1, 2, …)
+    seq: int = 0
+    material: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)

@@ -226,11 +226,11 @@ class EventsConfig(_Section):
     window_days: float = Field(7, gt=0)
     join_gap_hours: float = Field(72, gt=0)
     max_span_days: float = Field(5, gt=0)
-    party_similarity: float = Field(0.6, ge=0, le=1)
+    party_similarity: float = Field(0.7, ge=0, le=1)
     join_threshold: float = Field(0.55, ge=0, le=2)
     merge_threshold: float = Field(0.8, ge=0, le=2)
     text_weight: float = Field(0.3, ge=0, le=1)
-    max_events: int = Field(20000, ge=10)
+    max_events: int = Field(5000, ge=10)
 
 
 class BackfillConfig(_Section):

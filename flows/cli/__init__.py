@@ -10,6 +10,7 @@ Every command is a module-level function in the module of its group; :data:`app`
 - :mod:`flows.cli.tagging`: ``tag``, ``classify``, ``eval``, ``seeds build``
 - :mod:`flows.cli.alerts`: ``alerts test|list|retry``, ``digest``
 - :mod:`flows.cli.backfill`: ``backfill``
+- :mod:`flows.cli.db`: ``db upgrade``
 - :mod:`flows.cli.web`: ``web`` (the analyst console)
 - :mod:`flows.cli.feedback`: ``feedback export``
 
@@ -24,7 +25,19 @@ from typing import Annotated
 
 import typer
 
-from flows.cli import alerts, backfill, config, demo, events, feedback, run, store, tagging, web
+from flows.cli import (
+    alerts,
+    backfill,
+    config,
+    db,
+    demo,
+    events,
+    feedback,
+    run,
+    store,
+    tagging,
+    web,
+)
 
 __all__ = ["GROUPS", "app", "main"]
 
@@ -51,7 +64,7 @@ def _main(
 
 
 #: the command groups, in the order ``--help`` lists them
-GROUPS = (config, run, store, events, demo, tagging, alerts, backfill, web, feedback)
+GROUPS = (config, run, store, events, db, demo, tagging, alerts, backfill, web, feedback)
 for _group in GROUPS:
     _group.register(app)
 

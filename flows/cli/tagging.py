@@ -140,18 +140,35 @@ def classify(
 
 
 def eval_(
-    dataset: Annotated[
-        Path, typer.Argument(help="Labelled JSONL (id, text, title?, lang?, labels).")
-    ],
+    datasets: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Labelled JSONL (id, text, title?, lang?, labels); with --events one or more "
+            "dev sets, each with its *_events.jsonl beside it (default: the shared dev sets).",
+            show_default=False,
+        ),
+    ] = None,
     show: Annotated[int, typer.Option("--show", help="Confusions to list (0 = none).")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    events: Annotated[
+        bool,
+        typer.Option("--events", help="Score event grouping and per-event alerts instead."),
+    ] = False,
     config: ConfigOpt = None,
     seeds: SeedsOpt = None,
 ) -> None:
     """Precision, recall and F1 per label against a labelled dataset, and the confusions."""
     from regionwatch.evaluation import evaluate
 
-    seeds_dir, _ = _seeds_dir(config, seeds)
+    seeds_dir, settings = _seeds_dir(config, seeds)
+    if events:
+        from flows.cli.events_eval import eval_events
+
+        eval_events(datasets or [], _tagger(seeds_dir), settings, as_json=as_json)
+        return
+    if not datasets or len(datasets) != 1:
+        raise fail("eval takes one dataset (several only with --events)", 2)
+    dataset = datasets[0]
     tagger = _tagger(seeds_dir)
     try:
         report = evaluate(dataset, tagger)

@@ -17,13 +17,17 @@ import html
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from regionwatch.store import as_utc
-from regionwatch.store import schema as t
+from regionwatch.store.items import tag_result_from_json
+from regionwatch.store.outbox import alert_view_rows
+
+if TYPE_CHECKING:
+    from regionwatch.tagging import TagResult
 
 __all__ = [
     "AlertView",
@@ -130,12 +134,12 @@ def _spans(sentence: str, ev: dict[str, Any]) -> tuple[tuple[int, int], ...]:
     return tuple(merged)
 
 
-def evidence_from_tags(tags: dict[str, Any] | None, category: str) -> tuple[Evidence, ...]:
+def evidence_from_tags(tags: TagResult | None, category: str) -> tuple[Evidence, ...]:
     """The evidence sentences of ``category`` in a tagger result, with matched spans."""
-    d = ((tags or {}).get("categories") or {}).get(category) or {}
+    d = tags.categories.get(category) if tags is not None else None
     out: list[Evidence] = []
     seen: set[str] = set()
-    for ev in d.get("evidence") or []:
+    for ev in d.evidence if d is not None else ():
         if not isinstance(ev, dict):
             continue
         raw = str(ev.get("sentence") or "")
@@ -150,9 +154,9 @@ def evidence_from_tags(tags: dict[str, Any] | None, category: str) -> tuple[Evid
     return tuple(out)
 
 
-def actors_from_tags(tags: dict[str, Any] | None) -> tuple[str, ...]:
+def actors_from_tags(tags: TagResult | None) -> tuple[str, ...]:
     """Actor names, most mentioned first."""
-    actors = [a for a in (tags or {}).get("actors") or [] if isinstance(a, dict)]
+    actors = [a for a in (tags.actors if tags is not None else []) if isinstance(a, dict)]
     actors.sort(key=lambda a: -int(a.get("mentions") or 0))
     names: list[str] = []
     for a in actors:
@@ -164,30 +168,19 @@ def actors_from_tags(tags: dict[str, Any] | None) -> tuple[str, ...]:
 
 def load_view(conn: Connection, alert: dict[str, Any]) -> AlertView:
     """Build the view of one outbox row from its item, feed and story rows."""
-    item_row = (
-        conn.execute(select(t.items).where(t.items.c.id == alert["item_id"])).mappings().first()
-    )
-    item: dict[str, Any] = dict(item_row) if item_row else {}
-    feeds = {
-        r["name"]: r
-        for r in conn.execute(
-            select(t.feeds.c.name, t.feeds.c.country, t.feeds.c.state_affiliated)
-        ).mappings()
-    }
-    story_row = (
-        conn.execute(select(t.stories).where(t.stories.c.id == alert["story_id"]))
-        .mappings()
-        .first()
-    )
-    story: dict[str, Any] = dict(story_row) if story_row else {}
-    event: dict[str, Any] = {}
-    if alert.get("event_id") is not None:
-        event_row = (
-            conn.execute(select(t.events).where(t.events.c.id == alert["event_id"]))
-            .mappings()
-            .first()
-        )
-        event = dict(event_row) if event_row else {}
+    item, feeds, story, event = alert_view_rows(conn, alert)
+    return view_of(alert, item, feeds, story, event)
+
+
+def view_of(
+    alert: dict[str, Any],
+    item: dict[str, Any],
+    feeds: dict[str, dict[str, Any]],
+    story: dict[str, Any],
+    event: dict[str, Any] | None = None,
+) -> AlertView:
+    """The view of one outbox row, given its item, the feeds by name, its story and event."""
+    event = event or {}
 
     def outlet(name: str) -> Outlet:
         f = feeds.get(name)
@@ -199,11 +192,11 @@ def load_view(conn: Connection, alert: dict[str, Any]) -> AlertView:
     feed_name = item.get("feed_name") or ""
     if feed_name and feed_name not in outlet_names:
         outlet_names.insert(0, feed_name)
-    tags = item.get("tags") or {}
+    tags = tag_result_from_json(item.get("tags"))
     cat = alert["category"]
     score = alert.get("score")
-    if not score:
-        score = float((((tags.get("categories") or {}).get(cat)) or {}).get("score") or 0.0)
+    if not score and tags is not None and cat in tags.categories:
+        score = tags.categories[cat].score
     return AlertView(
         category=cat,
         headline=clean(item.get("title")) or "(no headline)",

@@ -20,21 +20,26 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Text, case, cast, func, or_, select, update
 
 from regionwatch.events import EventDecision, EventIndex, EventState
 from regionwatch.models import Event, EventAlert, EventArticle, EventDetail
 from regionwatch.settings import EventsConfig
-from regionwatch.store import Store, as_utc
 from regionwatch.store import schema as t
+from regionwatch.store._base import Door, TxBase, as_utc
+
+if TYPE_CHECKING:
+    from regionwatch.store import StoreTx
 
 __all__ = [
     "EventLedger",
+    "EventWrites",
+    "alerted_channels",
+    "events_by_id",
     "get_event",
     "list_events",
-    "load_states",
     "solo_event",
 ]
 
@@ -72,21 +77,6 @@ def _state_of(row: Any) -> EventState:
     )
 
 
-def load_states(conn: Connection, since: datetime) -> list[EventState]:
-    """Live (not merged) events whose last article lies at or after ``since``, oldest first."""
-    q = (
-        select(t.events)
-        .where(t.events.c.merged_into.is_(None), t.events.c.time_last >= since)
-        .order_by(t.events.c.time_first, t.events.c.id)
-    )
-    return [_state_of(r) for r in conn.execute(q).mappings()]
-
-
-def current_rev(conn: Connection) -> int:
-    """The store-wide revision of the last change to events (0 for none)."""
-    return int(conn.execute(select(func.coalesce(func.max(t.events.c.rev), 0))).scalar_one())
-
-
 def solo_event(
     *, key: str, title: str, time: datetime, outlet: str, language: str | None, cats: Iterable[str]
 ) -> EventState:
@@ -105,80 +95,28 @@ def solo_event(
     )
 
 
-class EventLedger:
-    """One process's event index, kept in step with the events in the store."""
+class EventWrites(TxBase):
+    """Event reads and writes inside the save transaction."""
 
-    def __init__(self, cfg: EventsConfig) -> None:
-        """An empty ledger; the first :meth:`sync` loads the stored events."""
-        self.cfg = cfg
-        self.index = EventIndex(cfg)
-        self._rev: int | None = None
-        self._batch_rev: int | None = None
-
-    def sync(self, conn: Connection, now: datetime) -> bool:
-        """Inside the save transaction (after the save lock): reload the index when another
-        worker changed events since this one last looked. Returns True when it reloaded."""
-        rev = current_rev(conn)
-        self._batch_rev = None
-        if self._rev is not None and rev == self._rev:
-            return False
-        index = EventIndex(self.cfg)
-        index.load(load_states(conn, now - timedelta(days=self.cfg.window_days)))
-        index.evict(now)
-        if self._rev is not None:
-            logger.info("events: index reloaded (store revision %d, ours %d)", rev, self._rev)
-        self.index, self._rev = index, rev
-        return True
-
-    def forget(self) -> None:
-        """Drop the index (the transaction it was synced in rolled back): reload next time."""
-        self._rev = None
-        self.index = EventIndex(self.cfg)
-
-    def record(
-        self,
-        conn: Connection,
-        decision: EventDecision,
-        *,
-        item_id: int,
-        published: datetime | None,
-        now: datetime,
-    ) -> int:
-        """Persist one decision inside the caller's transaction; returns the event's id.
-
-        Writes the event row (inserted when new, else updated from the index's state), points
-        the item at it, and for every event merged into it re-points their items and alert rows
-        (where the event has no row of that key yet) and records the merge.
-        """
-        if self._batch_rev is None:
-            self._batch_rev = current_rev(conn) + 1
-        rev = self._batch_rev
-        ev = decision.event
-        event_id = self._save_state(conn, ev, published=published, now=now, rev=rev)
-        if decision.material:
-            self._note_update(conn, event_id, decision.material, item_id, now)
-        for other in decision.merged_from:
-            if other.event_id is not None and other.event_id != event_id:
-                self._merge(conn, other.event_id, event_id, now, rev)
-        conn.execute(update(t.items).where(t.items.c.id == item_id).values(event_id=event_id))
-        self._rev = rev
-        return event_id
-
-    def _save_state(
-        self,
-        conn: Connection,
-        ev: EventState,
-        *,
-        published: datetime | None,
-        now: datetime,
-        rev: int,
-    ) -> int:
-        e = t.events.c
-        lead = (
-            select(t.items.c.id).where(t.items.c.url_hash == ev.lead_key).scalar_subquery()
-            if ev.lead_key
-            else None
+    def event_states(self, since: datetime) -> list[EventState]:
+        """Live (not merged) events whose last article lies at or after ``since``."""
+        q = (
+            select(t.events)
+            .where(t.events.c.merged_into.is_(None), t.events.c.time_last >= since)
+            .order_by(t.events.c.time_first, t.events.c.id)
         )
+        return [_state_of(r) for r in self.conn.execute(q).mappings()]
+
+    def events_rev(self) -> int:
+        """The store-wide revision of the last change to events (0 for none)."""
+        q = select(func.coalesce(func.max(t.events.c.rev), 0))
+        return int(self.conn.execute(q).scalar_one())
+
+    def save_event(
+        self, ev: EventState, *, published: datetime | None, now: datetime, rev: int
+    ) -> int:
+        """Insert (new) or update the row of ``ev`` from its state; sets and returns its id."""
+        e = t.events.c
         values: dict[str, Any] = {
             "time_first": ev.first_time,
             "time_last": ev.last_time,
@@ -196,97 +134,159 @@ class EventLedger:
             "changed_at": now,
             "rev": rev,
         }
-        if lead is not None:
-            values["lead_item_id"] = lead
+        if ev.lead_key:
+            values["lead_item_id"] = (
+                select(t.items.c.id).where(t.items.c.url_hash == ev.lead_key).scalar_subquery()
+            )
         if ev.event_id is None:
             values.update(
-                first_seen_at=now,
-                published_first=published,
-                updates=[],
-                alerted_item_count=0,
+                first_seen_at=now, published_first=published, updates=[], alerted_item_count=0
             )
-            ev.event_id = int(
-                conn.execute(t.events.insert().values(**values).returning(e.id)).scalar_one()
-            )
+            q = t.events.insert().values(**values).returning(e.id)
+            ev.event_id = int(self.conn.execute(q).scalar_one())
             return ev.event_id
         if published is not None:
             values["published_first"] = case(
                 (or_(e.published_first.is_(None), e.published_first > published), published),
                 else_=e.published_first,
             )
-        conn.execute(update(t.events).where(e.id == ev.event_id).values(**values))
+        self.conn.execute(update(t.events).where(e.id == ev.event_id).values(**values))
         return ev.event_id
 
-    @staticmethod
-    def _note_update(
-        conn: Connection, event_id: int, material: Sequence[str], item_id: int, now: datetime
+    def note_event_update(
+        self, event_id: int, material: Sequence[str], item_id: int, now: datetime
     ) -> None:
-        have = conn.execute(select(t.events.c.updates).where(t.events.c.id == event_id)).scalar()
-        notes = list(have or [])
+        """Record a material development of the event (its history, shown by the console)."""
+        q = select(t.events.c.updates).where(t.events.c.id == event_id)
+        notes = list(self.conn.execute(q).scalar() or [])
         notes.append({"at": now.isoformat(), "item_id": item_id, "material": list(material)})
-        conn.execute(update(t.events).where(t.events.c.id == event_id).values(updates=notes))
+        self.conn.execute(update(t.events).where(t.events.c.id == event_id).values(updates=notes))
 
-    @staticmethod
-    def _merge(conn: Connection, from_id: int, into_id: int, now: datetime, rev: int) -> None:
+    def merge_events(self, from_id: int, into_id: int, now: datetime, rev: int) -> None:
+        """Record that ``from_id`` is the same happening as ``into_id``: its items and its alert
+        rows (where ``into_id`` has none of that key) move over; the merge is kept."""
         a = t.alerts.c
-        conn.execute(update(t.items).where(t.items.c.event_id == from_id).values(event_id=into_id))
+        self.conn.execute(
+            update(t.items).where(t.items.c.event_id == from_id).values(event_id=into_id)
+        )
         taken = {
             (r.category, r.channel, r.seq)
-            for r in conn.execute(select(a.category, a.channel, a.seq).where(a.event_id == into_id))
+            for r in self.conn.execute(
+                select(a.category, a.channel, a.seq).where(a.event_id == into_id)
+            )
         }
-        for r in conn.execute(
+        for r in self.conn.execute(
             select(a.id, a.category, a.channel, a.seq).where(a.event_id == from_id)
         ).all():
             if (r.category, r.channel, r.seq) not in taken:
-                conn.execute(update(t.alerts).where(a.id == r.id).values(event_id=into_id))
-        conn.execute(
+                self.conn.execute(update(t.alerts).where(a.id == r.id).values(event_id=into_id))
+        self.conn.execute(
             update(t.events)
             .where(t.events.c.id == from_id)
             .values(merged_into=into_id, changed_at=now, rev=rev)
         )
-        conn.execute(
+        self.conn.execute(
             t.event_merges.insert().values(
                 from_event_id=from_id, into_event_id=into_id, merged_at=now
             )
         )
         logger.info("events: event %d merged into %d", from_id, into_id)
 
+    def set_item_event(self, item_id: int, event_id: int) -> None:
+        """Point an item at its event."""
+        self.conn.execute(update(t.items).where(t.items.c.id == item_id).values(event_id=event_id))
 
-# ---------------------------------------------------------------------- alert bookkeeping
-def alerted_categories(
-    conn: Connection, event_id: int, *, before: datetime | None = None
-) -> dict[str, set[str]]:
-    """Per channel, the categories (event, ·, channel) has a first alert for (created before
-    ``before`` when given: an earlier save's)."""
-    a = t.alerts.c
-    q = select(a.channel, a.category).where(a.event_id == event_id, a.seq == 0)
-    if before is not None:
-        q = q.where(a.created_at < before)
-    out: dict[str, set[str]] = {}
-    for r in conn.execute(q):
-        out.setdefault(str(r.channel), set()).add(str(r.category))
-    return out
+    def alerted_categories(
+        self, event_id: int, *, before: datetime | None = None
+    ) -> dict[str, set[str]]:
+        """Per channel, the categories (event, ·, channel) has a first alert for (created
+        before ``before`` when given: an earlier save's)."""
+        a = t.alerts.c
+        q = select(a.channel, a.category).where(a.event_id == event_id, a.seq == 0)
+        if before is not None:
+            q = q.where(a.created_at < before)
+        out: dict[str, set[str]] = {}
+        for r in self.conn.execute(q):
+            out.setdefault(str(r.channel), set()).add(str(r.category))
+        return out
+
+    def update_times(self, event_id: int) -> dict[str, list[datetime]]:
+        """Per channel, the creation times of the event's update rows."""
+        a = t.alerts.c
+        q = select(a.channel, a.created_at).where(a.event_id == event_id, a.seq > 0)
+        out: dict[str, list[datetime]] = {}
+        for r in self.conn.execute(q):
+            created = as_utc(r.created_at)
+            if created is not None:
+                out.setdefault(str(r.channel), []).append(created)
+        return out
+
+    def mark_event_alerted(self, event_id: int) -> None:
+        """Remember the event's size when it first alerted (later growth goes to the digest)."""
+        e = t.events.c
+        self.conn.execute(
+            update(t.events)
+            .where(e.id == event_id, e.alerted_item_count == 0)
+            .values(alerted_item_count=e.item_count)
+        )
 
 
-def update_rows(conn: Connection, event_id: int) -> dict[str, list[datetime]]:
-    """Per channel, the creation times of the update rows (event, ·, channel) holds."""
-    a = t.alerts.c
-    out: dict[str, list[datetime]] = {}
-    for r in conn.execute(select(a.channel, a.created_at).where(a.event_id == event_id, a.seq > 0)):
-        created = as_utc(r.created_at)
-        if created is not None:
-            out.setdefault(str(r.channel), []).append(created)
-    return out
+class EventLedger:
+    """One process's event index, kept in step with the events in the store."""
 
+    def __init__(self, cfg: EventsConfig) -> None:
+        """An empty ledger; the first :meth:`sync` loads the stored events."""
+        self.cfg = cfg
+        self.index = EventIndex(cfg)
+        self._rev: int | None = None
+        self._batch_rev: int | None = None
 
-def mark_alerted(conn: Connection, event_id: int) -> None:
-    """Remember the event's size when it first alerted (later growth goes to the digest)."""
-    e = t.events.c
-    conn.execute(
-        update(t.events)
-        .where(e.id == event_id, e.alerted_item_count == 0)
-        .values(alerted_item_count=e.item_count)
-    )
+    def sync(self, tx: StoreTx, now: datetime) -> bool:
+        """Inside the save transaction (after the save lock): reload the index when another
+        worker changed events since this one last looked. Returns True when it reloaded."""
+        rev = tx.events_rev()
+        self._batch_rev = None
+        if self._rev is not None and rev == self._rev:
+            return False
+        index = EventIndex(self.cfg)
+        index.load(tx.event_states(now - timedelta(days=self.cfg.window_days)))
+        index.evict(now)
+        if self._rev is not None:
+            logger.info("events: index reloaded (store revision %d, ours %d)", rev, self._rev)
+        self.index, self._rev = index, rev
+        return True
+
+    def forget(self) -> None:
+        """Drop the index (the transaction it was synced in rolled back): reload next time."""
+        self._rev = None
+        self.index = EventIndex(self.cfg)
+
+    def record(
+        self,
+        tx: StoreTx,
+        decision: EventDecision,
+        *,
+        item_id: int,
+        published: datetime | None,
+        now: datetime,
+    ) -> int:
+        """Persist one decision inside the save transaction; returns the event's id.
+
+        Writes the event row (inserted when new, else updated from the index's state), points
+        the item at it, notes a material development, and records the events merged into it.
+        """
+        if self._batch_rev is None:
+            self._batch_rev = tx.events_rev() + 1
+        rev = self._batch_rev
+        event_id = tx.save_event(decision.event, published=published, now=now, rev=rev)
+        if decision.material:
+            tx.note_event_update(event_id, decision.material, item_id, now)
+        for other in decision.merged_from:
+            if other.event_id is not None and other.event_id != event_id:
+                tx.merge_events(other.event_id, event_id, now, rev)
+        tx.set_item_event(item_id, event_id)
+        self._rev = rev
+        return event_id
 
 
 # ---------------------------------------------------------------------- reading
@@ -336,7 +336,7 @@ def _json_has(col: Any, value: str) -> Any:
 
 
 def list_events(
-    store: Store,
+    store: Door,
     *,
     category: str | None = None,
     since: datetime | None = None,
@@ -382,7 +382,44 @@ def list_events(
     return [_event(r, alerted.get(int(r["id"]), {})) for r in rows]
 
 
-def get_event(store: Store, event_id: int) -> EventDetail | None:
+def events_by_id(store: Door, ids: Sequence[int]) -> dict[int, Event]:
+    """The events of these ids (an id merged into another gives that one), by asked id."""
+    e = t.events.c
+    ids = sorted(set(ids))
+    out: dict[int, Event] = {}
+    with store.connect() as conn:
+        rows: dict[int, Any] = {}
+        todo = ids
+        while todo:
+            batch = [r for r in conn.execute(select(t.events).where(e.id.in_(todo))).mappings()]
+            rows.update({int(r["id"]): r for r in batch})
+            todo = sorted(
+                {int(r["merged_into"]) for r in batch if r["merged_into"] is not None} - set(rows)
+            )
+        alerted = _alerted(conn, list(rows))
+    for i in ids:
+        row, seen = rows.get(i), set()
+        while row is not None and row["merged_into"] is not None and row["id"] not in seen:
+            seen.add(row["id"])
+            row = rows.get(int(row["merged_into"]))
+        if row is not None:
+            out[i] = _event(row, alerted.get(int(row["id"]), {}))
+    return out
+
+
+def alerted_channels(store: Door, ids: Sequence[int]) -> dict[int, set[str]]:
+    """Per event, the channels that hold one of its first alerts."""
+    a = t.alerts.c
+    out: dict[int, set[str]] = {}
+    with store.connect() as conn:
+        for i in range(0, len(ids), 500):
+            q = select(a.event_id, a.channel).where(a.event_id.in_(ids[i : i + 500]), a.seq == 0)
+            for r in conn.execute(q):
+                out.setdefault(int(r.event_id), set()).add(str(r.channel))
+    return out
+
+
+def get_event(store: Door, event_id: int) -> EventDetail | None:
     """One event with its articles (oldest first), evidence sentences and alert rows.
 
     An event merged into another is looked up as that one.

@@ -22,9 +22,9 @@ from sqlalchemy import (
 __all__ = [
     "alerts",
     "backfill_chunks",
-    "feedback",
     "event_merges",
     "events",
+    "feedback",
     "feeds",
     "item_tags",
     "items",
@@ -229,11 +229,11 @@ backfill_chunks = Table(
     Column("counts", JSON),
 )
 
+# analyst verdicts from the console (issue 15): never touch alerts already sent
 # the console's reads (issue 15): the events list by latest activity, the timeline by day
 ix_events_last_seen = Index("ix_events_last_seen", events.c.last_seen_at)
 ix_events_time_first = Index("ix_events_time_first", events.c.time_first)
 
-# analyst verdicts from the console (issue 15): never touch alerts already sent
 feedback = Table(
     "feedback",
     metadata,

@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from regionwatch.alerts import build_digest
 from regionwatch.backfill import run_backfill
 from regionwatch.pipeline import Context, run_cycle
 from regionwatch.settings import ChannelConfig, FeedConfig, HttpConfig, Settings, StorageConfig
@@ -206,11 +207,12 @@ def test_three_waves_alert_once_per_event_update_once_and_survive_a_restart(
     am_az = {g[s] for s in EVENT_SLUGS if s.startswith("am-az")}
     kg_tj = {g[s] for s in EVENT_SLUGS if s.startswith("kg-tj")}
     assert len(am_az) == 1 and len(kg_tj) == 1 and am_az != kg_tj
+    am_az_id = next(iter(am_az))
     assert not any(g[s] is not None for s in ("grain-de", "chess-ru"))
 
     # the read API and the outbox agree: one first alert per event, one update
     events = {e.event_id: e for e in list_events(ctx.store)}
-    ev = events[am_az.pop()]
+    ev = events[am_az_id]
     assert ev.categories == ("border_clash",) and ev.alerted == {"border_clash": True}
     assert set(ev.languages) == {"en", "ru", "de"} and len(ev.outlets) == 3
     assert ev.title == "Armenian and Azerbaijani troops exchange fire near Sotk"
@@ -223,6 +225,15 @@ def test_three_waves_alert_once_per_event_update_once_and_survive_a_restart(
     ]
     assert detail.alerts[1].material == ("casualties_rose",)
     assert len(detail.articles) >= 4 and detail.evidence.get("border_clash")
+
+    # the digest lists events, not articles, and the events that grew since their alert
+    digest = build_digest(ctx.store, settings, datetime.now(UTC)).channels[0]
+    section = {e.event_id: e for e in digest.sections["border_clash"]}
+    assert set(section) == {ev.event_id} | kg_tj
+    assert sorted(section[ev.event_id].languages) == ["de", "en", "ru"]
+    assert {e.event_id for e in digest.grew} == {ev.event_id} | kg_tj
+    assert "3 languages (de, en, ru)" in digest.message.text
+    assert digest.message.title.endswith(": 2 events in 24 h")
     ctx.close()
 
     # the CLI contract: `events --json` and `items --json` with event_id

@@ -1,7 +1,7 @@
 """Upgrading a store made before events (schema version 2) keeps every row and re-sends nothing.
 
-The old database is built from our own DDL as release f006506 created it (tests/data/
-store_v2_<dialect>.sql), filled with two stories, three items and two alert rows — one already
+The old database is built from our own DDL as release f006506 created it (tests/fixtures/
+legacy_v2_<dialect>.sql), filled with two stories, three items and two alert rows — one already
 sent — on SQLite and on PostgreSQL; then today's ``Store`` opens it.
 """
 
@@ -11,12 +11,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import MetaData, create_engine, func, select, text
+from sqlalchemy import MetaData, create_engine, func, select
 
 from regionwatch.alerts import deliver_pending
 from regionwatch.settings import ChannelConfig, Settings, StorageConfig
 from regionwatch.store import Store
 from regionwatch.store import schema as t
+from regionwatch.store.migrations import current_revision, head
 from tests.loopback import Webhook
 
 pytestmark = pytest.mark.integration
@@ -37,17 +38,17 @@ def old_cats() -> tuple[str, ...]:
     return ("csto", "ceasefire", "border_clash")
 
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def _make_old_store(url: str) -> None:
     eng = create_engine(url)
-    sql = (DATA / f"store_v2_{eng.dialect.name}.sql").read_text(encoding="utf-8")
-    ddl = "\n".join(line for line in sql.splitlines() if not line.startswith("--"))
+    ddl = (FIXTURES / f"legacy_v2_{eng.dialect.name}.sql").read_text(encoding="utf-8")
     with eng.begin() as conn:
-        for stmt in ddl.split(";\n"):
-            if stmt.strip():
-                conn.exec_driver_sql(stmt)
+        for stmt in ddl.split("\n;\n"):
+            body = "\n".join(x for x in stmt.splitlines() if not x.startswith("--")).strip()
+            if body:
+                conn.exec_driver_sql(body)
         old = MetaData()
         old.reflect(conn)
         conn.execute(
@@ -200,7 +201,7 @@ def _check_upgraded(url: str) -> None:
         store = Store(url)  # opening upgrades in place
         try:
             with store.connect() as conn:
-                assert conn.execute(text("SELECT max(version) FROM schema_version")).scalar() >= 3
+                assert current_revision(conn) == head()
                 items = conn.execute(select(t.items).order_by(t.items.c.id)).mappings().all()
                 events = {r["id"]: r for r in conn.execute(select(t.events)).mappings().all()}
                 alerts = conn.execute(select(t.alerts).order_by(t.alerts.c.id)).mappings().all()

@@ -21,6 +21,7 @@ from regionwatch.alerts.render import (
     render_title,
     safe_url,
 )
+from regionwatch.store.items import tag_result_from_json
 
 URL = "http://127.0.0.1:8123/ararat-wire/news/2026/11/12/clash-near-sotk-123456.html"
 T0 = datetime(2026, 11, 12, 8, 30, tzinfo=UTC)
@@ -126,11 +127,12 @@ def test_evidence_marks_matched_words_from_tagger_output() -> None:
             }
         }
     }
-    ev = evidence_from_tags(tags, "border_clash")
+    ev = evidence_from_tags(tag_result_from_json(tags), "border_clash")
     assert ev[0].sentence == "Azerbaijani forces shelled Armenian positions."
     assert [ev[0].sentence[s:e] for s, e in ev[0].spans] == ["shelled"]
     assert [ev[1].sentence[s:e] for s, e in ev[1].spans] == ["Shelling", "shelling"]
-    assert evidence_from_tags({}, "csto") == ()
+    assert evidence_from_tags(None, "csto") == ()
+    assert evidence_from_tags(tag_result_from_json({"categories": {}}), "csto") == ()
 
 
 def test_safe_url_encodes_only_breaking_characters() -> None:

@@ -1,19 +1,26 @@
-"""Schema step 0003 (events): the ``events`` and ``event_merges`` tables, ``items.event_id``, and
-the alert outbox re-keyed from (story, category, channel) to (event, category, channel, seq).
+"""Events: the ``events`` and ``event_merges`` tables, ``items.event_id``, and the alert outbox
+re-keyed from (story, category, channel) to (event, category, channel, seq) with ``kind``
+(``alert`` for the first message, seq 0; ``update`` for material developments, seq 1, 2, …) and
+``material``.
 
-It migrates existing data: every story with items becomes an event (its items and alert rows
-point at it); alert rows keep their status, so an alert already sent for a story is never sent
-again for its event. Idempotent: on a database created from today's tables
-(``metadata.create_all``) it only fills in what is missing.
+Existing data moves: every story with items becomes an event (its items and alert rows point at
+it); alert rows keep their status, so an alert already sent for a story is never sent again for
+its event.
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-12-05
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
+from alembic import op
 from sqlalchemy import (
     JSON,
     Column,
@@ -21,13 +28,18 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
+    MetaData,
     String,
+    Table,
     Text,
     inspect,
     text,
 )
 
-__all__ = ["downgrade_0003", "upgrade_0003"]
+revision = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | None = None
+depends_on: str | None = None
 
 logger = logging.getLogger(__name__)
 
@@ -39,16 +51,9 @@ def _ts(name: str, nullable: bool = True) -> Column[Any]:
     return Column(name, DateTime(timezone=True), nullable=nullable)
 
 
-def _operations(conn: Connection) -> Any:
-    from alembic.migration import MigrationContext
-    from alembic.operations import Operations
-
-    return Operations(MigrationContext.configure(conn))
-
-
-def upgrade_0003(conn: Connection, op: Any = None) -> None:
+def upgrade() -> None:
     """Create the event tables and re-key the outbox, moving existing data (see module doc)."""
-    op = op or _operations(conn)
+    conn = op.get_bind()
     insp = inspect(conn)
     tables = set(insp.get_table_names())
     if "events" not in tables:
@@ -140,8 +145,6 @@ def _stories_to_events(conn: Connection) -> int:
     ]
     if not story_ids:
         return 0
-    from sqlalchemy import MetaData, Table
-
     md = MetaData()
     events = Table("events", md, autoload_with=conn)
     set_items = text("UPDATE items SET event_id = :e WHERE story_id = :s AND event_id IS NULL")
@@ -217,15 +220,13 @@ def _stories_to_events(conn: Connection) -> int:
 
 def _json(v: Any) -> Any:
     if isinstance(v, str):
-        import json
-
         return json.loads(v)
     return v
 
 
-def downgrade_0003(conn: Connection, op: Any = None) -> None:
-    """Back to the story-keyed outbox (update rows dropped; events kept out of the way)."""
-    op = op or _operations(conn)
+def downgrade() -> None:
+    """Back to the story-keyed outbox (update rows dropped, events and merges dropped)."""
+    conn = op.get_bind()
     conn.execute(text("DELETE FROM alerts WHERE seq > 0"))
     with op.batch_alter_table("alerts") as b:
         b.drop_constraint(_NEW_KEY, type_="unique")
