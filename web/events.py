@@ -329,8 +329,8 @@ def event_page(detail: EventDetail, texts: Mapping[int, Any], book: ActorBook) -
     named: dict[str, int] = {}
     for a in detail.articles:
         tx = texts.get(a.item_id)
-        tags = tx.tags if tx is not None else {}
-        for actor in tags.get("actors") or []:
+        tags = tx.tags if tx is not None else None
+        for actor in tags.actors if tags is not None else []:
             if isinstance(actor, dict) and actor.get("slug"):
                 named[str(actor["slug"])] = named.get(str(actor["slug"]), 0) + 1
         articles.append(

@@ -7,12 +7,16 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Date, Text, cast, func, select
 
 from regionwatch.store import Store
 from regionwatch.store import schema as t
+from regionwatch.store.items import tag_result_from_json
+
+if TYPE_CHECKING:
+    from regionwatch.tagging import TagResult
 
 __all__ = ["ItemText", "alert_counts", "event_day_counts", "item_texts"]
 
@@ -23,7 +27,7 @@ class ItemText:
 
     item_id: int
     summary: str
-    tags: dict[str, Any]
+    tags: TagResult | None
 
 
 def item_texts(store: Store, item_ids: Sequence[int]) -> dict[int, ItemText]:
@@ -36,7 +40,8 @@ def item_texts(store: Store, item_ids: Sequence[int]) -> dict[int, ItemText]:
                 t.items.c.id.in_(ids[i : i + 500])
             )
             for r in conn.execute(q):
-                out[int(r.id)] = ItemText(int(r.id), r.summary or "", dict(r.tags or {}))
+                tags = tag_result_from_json(dict(r.tags)) if r.tags else None
+                out[int(r.id)] = ItemText(int(r.id), r.summary or "", tags)
     return out
 
 
