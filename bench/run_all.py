@@ -53,6 +53,7 @@ ORDER: dict[str, int] = {
     "cycle": 300,
     "orchestration": 300,
     "delivery": 60,
+    "web": 420,
 }
 DEFAULT_TIMEOUT = 180
 #: started at t = 0 and collected at the end (name → the most it may run)
