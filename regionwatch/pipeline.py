@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from regionwatch.errors import BlockedURLError, FetchError, StoreError
 from regionwatch.models import (
+    Alert,
     Article,
     Event,
     FeedEntry,
@@ -664,7 +665,7 @@ def new_items(ctx: Context, since: datetime) -> list[dict[str, Any]]:
     return ctx.store.new_items(since)
 
 
-def alert_rows(ctx: Context, since: datetime) -> list[dict[str, Any]]:
+def alert_rows(ctx: Context, since: datetime) -> list[Alert]:
     """Outbox rows created or sent since ``since``."""
     return ctx.store.alerts_since(since)
 
@@ -676,7 +677,7 @@ def monitor_cycle(
     poll: Callable[[list[Source]], list[FeedReport]],
     deliver_due: Callable[[], DeliveryReport],
     on_items: Callable[[list[dict[str, Any]]], None] | None = None,
-    on_alerts: Callable[[list[dict[str, Any]], RunSummary], None] | None = None,
+    on_alerts: Callable[[list[Alert], RunSummary], None] | None = None,
     on_events: Callable[[list[Event], RunSummary], None] | None = None,
     stopping: Callable[[], bool] = lambda: False,
 ) -> RunSummary:
@@ -737,7 +738,7 @@ def monitor_cycle(
                 on_events(events, summary)
             if on_alerts is not None:
                 alerts = ctx.store.alerts_since(summary.started_at)
-                summary.alerts_queued = sum(1 for a in alerts if a.get("status") != "sent")
+                summary.alerts_queued = sum(1 for a in alerts if a.status != "sent")
                 on_alerts(alerts, summary)
         except BaseException:
             summary.status = "failed"

@@ -73,6 +73,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     guard = Guard(token)
     categories = tuple(dict.fromkeys([*CATEGORIES, *(r.category for r in settings.alerts.rules)]))
     lex = ev.ActorBook.load(settings.seeds.dir)
+    # the 30-day chart changes by the day, not by the request: computed at most every 30 s
+    charts: ev.Fresh[ev.Timeline] = ev.Fresh(30.0)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.autoescape = True
     templates.env.globals.update(
@@ -135,7 +137,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         f = filters_from(request)
         events = ev.list_events(store, f, lex)
         by_cat = {c: [e for e in events if c in e.categories] for c in categories}
-        chart = ev.timeline(store, categories, days=30)
+        chart = charts.get(lambda: ev.timeline(store, categories, days=30))
         return page(
             request,
             "events.html",

@@ -7,11 +7,12 @@ JSON routes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from regionwatch.errors import ConfigError
 from regionwatch.models import Event, EventDetail, SearchHit
@@ -24,6 +25,7 @@ from web.reads import Highlighted, days_back, highlight
 __all__ = [
     "ActorBook",
     "ArticleView",
+    "Fresh",
     "EventPage",
     "EventFilters",
     "SearchGroup",
@@ -37,6 +39,7 @@ __all__ = [
 ]
 
 MAX_LIMIT = 500
+T = TypeVar("T")
 DEFAULT_LIMIT = 100
 
 
@@ -326,8 +329,8 @@ def event_page(detail: EventDetail, texts: Mapping[int, Any], book: ActorBook) -
     named: dict[str, int] = {}
     for a in detail.articles:
         tx = texts.get(a.item_id)
-        tags = tx.tags if tx is not None else {}
-        for actor in tags.get("actors") or []:
+        tags = tx.tags if tx is not None else None
+        for actor in tags.actors if tags is not None else []:
             if isinstance(actor, dict) and actor.get("slug"):
                 named[str(actor["slug"])] = named.get(str(actor["slug"]), 0) + 1
         articles.append(
@@ -398,6 +401,22 @@ def search_grouped(store: Store, q: str, f: EventFilters, book: ActorBook) -> li
 
 
 # ---------------------------------------------------------------------------- timeline
+class Fresh(Generic[T]):
+    """A value recomputed when older than ``seconds`` (one per process, thread-safe enough:
+    two requests racing both compute it, one result wins)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._value: T | None = None
+        self._at = -1e18
+
+    def get(self, compute: Callable[[], T]) -> T:
+        now = time.monotonic()
+        if self._value is None or now - self._at > self.seconds:
+            self._value, self._at = compute(), now
+        return self._value
+
+
 @dataclass(frozen=True)
 class Bar:
     """One rectangle of the chart."""

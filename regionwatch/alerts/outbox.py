@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LEASE_SECONDS",
     "any_due",
+    "back_off_channel",
     "backoff_seconds",
     "claim",
     "enqueue_alerts",
@@ -274,6 +275,27 @@ def mark_failed(
         return now + timedelta(seconds=backoff_seconds(settings, attempts))
 
     return store.settle_failed(alert_id, worker, error, retry_at)
+
+
+def back_off_channel(
+    store: Store,
+    channel: str,
+    worker: str,
+    until: datetime,
+    *,
+    exclude: Iterable[int] = (),
+    now: datetime | None = None,
+) -> int:
+    """Make every due row of ``channel`` wait until ``until`` without counting an attempt.
+
+    For a channel set aside after a failed connection: its other rows (all but ``exclude``)
+    keep their attempts and stay pending (nothing lost); rows another worker holds under a
+    live lease are left alone.
+
+    Returns:
+        The rows pushed back.
+    """
+    return store.back_off_alerts(channel, worker, until, exclude=exclude, now=now or utcnow())
 
 
 def release(store: Store, ids: Sequence[int], worker: str) -> None:

@@ -7,12 +7,16 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Date, Text, cast, func, select
 
 from regionwatch.store import Store
 from regionwatch.store import schema as t
+from regionwatch.store.items import tag_result_from_json
+
+if TYPE_CHECKING:
+    from regionwatch.tagging import TagResult
 
 __all__ = ["ItemText", "alert_counts", "event_day_counts", "item_texts"]
 
@@ -23,7 +27,7 @@ class ItemText:
 
     item_id: int
     summary: str
-    tags: dict[str, Any]
+    tags: TagResult | None
 
 
 def item_texts(store: Store, item_ids: Sequence[int]) -> dict[int, ItemText]:
@@ -36,15 +40,21 @@ def item_texts(store: Store, item_ids: Sequence[int]) -> dict[int, ItemText]:
                 t.items.c.id.in_(ids[i : i + 500])
             )
             for r in conn.execute(q):
-                out[int(r.id)] = ItemText(int(r.id), r.summary or "", dict(r.tags or {}))
+                tags = tag_result_from_json(dict(r.tags)) if r.tags else None
+                out[int(r.id)] = ItemText(int(r.id), r.summary or "", tags)
     return out
 
 
 def event_day_counts(store: Store, since: datetime) -> dict[tuple[str, date], int]:
     """Live events per (category, UTC day of their earliest article) since ``since``."""
     e = t.events.c
-    day: Any = func.date(e.time_first) if store.dialect == "sqlite" else cast(e.time_first, Date)
-    cats = cast(e.categories, Text)
+    # SQLite keeps UTC times as ISO text: the day is its first ten characters
+    day: Any = (
+        func.substr(e.time_first, 1, 10)
+        if store.dialect == "sqlite"
+        else cast(func.timezone("UTC", e.time_first), Date)
+    )
+    cats = e.categories if store.dialect == "sqlite" else cast(e.categories, Text)
     q = (
         select(day, cats, func.count())
         .where(e.merged_into.is_(None), e.time_first >= since)
@@ -54,7 +64,7 @@ def event_day_counts(store: Store, since: datetime) -> dict[tuple[str, date], in
     with store.connect() as conn:
         for d, text_, n in conn.execute(q):
             when = d if isinstance(d, date) else date.fromisoformat(str(d))
-            for c in json.loads(text_ or "[]"):
+            for c in text_ if isinstance(text_, list) else json.loads(text_ or "[]"):
                 out[(str(c), when)] = out.get((str(c), when), 0) + int(n)
     return out
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -35,14 +34,6 @@ LEGACY_TABLES = (
     "runs",
     "backfill_chunks",
 )
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/rw.db"
-    else:
-        yield request.getfixturevalue("fresh_pg")
 
 
 def make_legacy_store(url: str) -> None:
@@ -168,7 +159,8 @@ def snapshot(store: Store, columns: dict[str, list[str]]) -> dict[str, list[tupl
     return out
 
 
-def test_a_store_made_before_alembic_upgrades_without_loss(url: str) -> None:
+def test_a_store_made_before_alembic_upgrades_without_loss(store_url: str) -> None:
+    url = store_url
     make_legacy_store(url)
     eng = create_engine(url)
     with eng.connect() as conn:
@@ -233,8 +225,8 @@ def test_a_legacy_store_at_version_1_gets_full_text_search(tmp_path: Path) -> No
     store.close()
 
 
-def test_a_fresh_store_has_exactly_the_declared_schema(url: str) -> None:
-    store = Store(url)
+def test_a_fresh_store_has_exactly_the_declared_schema(store_url: str) -> None:
+    store = Store(store_url)
     with store.connect() as conn:
         assert current_revision(conn) == head()
         diffs = compare_metadata(MigrationContext.configure(conn), t.metadata)

@@ -329,3 +329,25 @@ def test_alert_messages_link_to_the_event_page(
     assert bodies
     linked = {int(m) for b in bodies for m in re.findall(re.escape(BASE_URL) + r"/events/(\d+)", b)}
     assert linked == ids
+
+
+@pytest.mark.postgres
+def test_console_on_postgresql(fresh_pg: str, tmp_path: Path) -> None:
+    with (
+        filled_site(tmp_path, fresh_pg) as (_site, _hook, cfg),
+        run_console(cfg, TOKEN) as pg,
+        pg.client() as c,
+    ):
+        clash = _clash(c)
+        assert clash["articles"] == 3
+        hits = c.get("/api/search", params={"q": "Сотк"}).json()
+        assert {h["event_id"] for h in hits} == {clash["event_id"]}
+        page = c.get(f"/events/{clash['event_id']}")
+        assert page.status_code == 200 and "<mark>" in page.text
+        body = {"event_id": clash["event_id"], "category": "csto", "verdict": "missing"}
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        assert c.post("/api/feedback", json=body, headers=auth).status_code == 201
+        assert c.post("/api/feedback", json=body).status_code == 401
+        assert _feedback_count(c, clash["event_id"]) == 1
+        assert len(_events(c, category="ceasefire", language="ru")) == 1
+        assert "<rect" in c.get("/").text
