@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import MetaData, create_engine, func, select, text
+from sqlalchemy import Connection, MetaData, create_engine, func, select, text
 
 from regionwatch.store import Store
 from regionwatch.store import schema as t
@@ -36,21 +36,26 @@ LEGACY_TABLES = (
 )
 
 
+def create_legacy_schema(conn: Connection) -> MetaData:
+    """The tables, full-text objects and ``schema_version`` of the release before Alembic (our
+    frozen DDL), as they were: reflected, since today's declarations have more columns."""
+    ddl = (FIXTURES / f"legacy_v2_{conn.dialect.name}.sql").read_text(encoding="utf-8")
+    for stmt in ddl.split("\n;\n"):
+        body = "\n".join(x for x in stmt.splitlines() if not x.startswith("--")).strip()
+        if body:
+            conn.exec_driver_sql(body)
+    old = MetaData()
+    old.reflect(conn)
+    return old
+
+
 def make_legacy_store(url: str) -> None:
     """A store as the release before Alembic left it (schema_version 2), with one of
     everything in it: a feed, an item with tags, its story and signature, a sent alert and a
     pending one, a run and a backfill checkpoint (ids from the database, as the release had)."""
-    dialect = "postgresql" if url.startswith("postgresql") else "sqlite"
-    ddl = (FIXTURES / f"legacy_v2_{dialect}.sql").read_text(encoding="utf-8")
     eng = create_engine(url)
     with eng.begin() as conn:
-        for stmt in ddl.split("\n;\n"):
-            body = "\n".join(x for x in stmt.splitlines() if not x.startswith("--")).strip()
-            if body:
-                conn.exec_driver_sql(body)
-        # the tables as they were (today's declarations have columns the old ones lack)
-        old = MetaData()
-        old.reflect(conn)
+        old = create_legacy_schema(conn)
         conn.execute(
             old.tables["feeds"]
             .insert()
