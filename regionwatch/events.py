@@ -431,7 +431,8 @@ class SignalBuilder:
         parties = frozenset(p for p, s in shares if s >= _MAIN_SHARE and p in self._watched)
         kind = next((c for c in _ORDER if c in tags.labels), None)
         lead = f"{title}\n{text[:_LEAD_CHARS]}"
-        toks = [t for t in _tokens(lead) if len(t) >= 5 and not t.isdigit()]
+        words = _tokens(lead)
+        toks = [t for t in words if len(t) >= 5 and not t.isdigit()]
         return EventSignal(
             key=key,
             time=_aware(time),
@@ -443,7 +444,7 @@ class SignalBuilder:
             places=frozenset(places),
             weights=tuple((p, round(s, 4)) for p, s in shares),
             casualties=self.casualties(f"{title}\n{text[:_SCAN_CHARS]}"),
-            phases=self.phases(lead),
+            phases=self._phases(words),
             tokens=frozenset(list(dict.fromkeys(toks))[:_MAX_TOKENS]),
             item_id=item_id,
             story_id=story_id,
@@ -487,8 +488,10 @@ class SignalBuilder:
 
     def phases(self, lead: str) -> frozenset[str]:
         """``violated`` / ``ended`` where the headline or lead reports a truce broken / it over."""
+        return self._phases(_tokens(lead))
+
+    def _phases(self, tokens: Sequence[str]) -> frozenset[str]:
         out: set[str] = set()
-        tokens = _tokens(lead)
         if self._violation.search(tokens) and self._truce.search(tokens):
             out.add("violated")
         if self._ended.search(tokens):
