@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 from regionwatch.alerts.render import Evidence, evidence_from_tags
 from regionwatch.store import Store, utcnow
-from regionwatch.store.items import tag_result_from_json
 
 if TYPE_CHECKING:
     from regionwatch.tagging import TagResult
@@ -70,10 +69,9 @@ def _cut(category: str, ev: Evidence) -> Highlighted:
 
 def highlight(tags: TagResult | None, categories: Sequence[str]) -> list[Highlighted]:
     """The evidence sentences of every given category of one item, matched words marked."""
-    result = tag_result_from_json(tags)  # the stored JSON, read back as the tagger's record
     out: list[Highlighted] = []
     for c in categories:
-        out.extend(_cut(c, ev) for ev in evidence_from_tags(result, c))
+        out.extend(_cut(c, ev) for ev in evidence_from_tags(tags, c))
     return out
 
 
