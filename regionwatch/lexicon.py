@@ -87,6 +87,19 @@ LANGS = frozenset(
 )
 _SLUG = r"^[a-z][a-z0-9_]*$"
 
+# named actor groups the category rules read (``groups:`` of an actor in actors.yaml)
+ACTOR_GROUPS = frozenset(
+    {
+        "armenian_side",  # speaks or fights for Armenia in the Armenian-Azerbaijani conflict
+        "azerbaijani_side",  # ... for Azerbaijan
+        "karabakh_conflict",  # names the Armenian-Azerbaijani conflict
+        "ukraine_war",  # names the Russia-Ukraine war's theatre (Ukraine, Donbas, Kursk ...)
+        "ukraine_war_party",  # the other party of that war (Russia)
+        "other_fronts",  # the region's conflicts other than the Russia-Ukraine war
+        "csto_body",  # the CSTO itself and its officials
+    }
+)
+
 Region = Literal["core", "conditional", "out", "neutral"]
 Kind = Literal["state", "capital", "institution", "person", "organisation", "armed_force", "place"]
 
@@ -131,6 +144,26 @@ class Actor(_Model):
     border_zone: bool = False
     aliases: dict[str, list[str]]
     memberships: list[Membership] = Field(default_factory=list)
+    groups: list[str] = Field(default_factory=list)
+    clash_neighbours: list[str] = Field(default_factory=list)
+
+    @field_validator("groups")
+    @classmethod
+    def _groups(cls, v: list[str]) -> list[str]:
+        unknown = sorted(set(v) - ACTOR_GROUPS)
+        if unknown:
+            raise ValueError(
+                f"unknown group {unknown[0]!r} (known: {', '.join(sorted(ACTOR_GROUPS))})"
+            )
+        return v
+
+    @field_validator("clash_neighbours")
+    @classmethod
+    def _neighbours(cls, v: list[str]) -> list[str]:
+        for code in v:
+            if not re.fullmatch(r"[A-Z]{2}", code):
+                raise ValueError(f"not an ISO country code: {code!r}")
+        return v
 
     @field_validator("aliases")
     @classmethod
@@ -243,6 +276,26 @@ class Lexicon:
             for lang, items in langs.items():
                 for text in items:
                     yield Pattern(f"cue:{name}", text, lang)
+
+    def group(self, name: str) -> frozenset[str]:
+        """Slugs of the actors in the named group (``groups:`` in actors.yaml).
+
+        Raises:
+            KeyError: ``name`` is not one of ``ACTOR_GROUPS``.
+        """
+        if name not in ACTOR_GROUPS:
+            raise KeyError(name)
+        return frozenset(slug for slug, a in self.actors.items() if name in a.groups)
+
+    def border_dyads(self) -> frozenset[frozenset[str]]:
+        """Pairs of country codes whose armed incidents are border incidents: a state and each
+        of its ``clash_neighbours`` (no other front line between them)."""
+        return frozenset(
+            frozenset({a.country, n})
+            for a in self.actors.values()
+            if a.country
+            for n in a.clash_neighbours
+        )
 
     def actor_alias_index(self) -> dict[str, str]:
         """Lower-cased exact aliases -> actor slug (for the seed builder's diff)."""

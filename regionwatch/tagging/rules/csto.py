@@ -1,0 +1,61 @@
+"""The CSTO rule.
+
+CSTO needs the organisation named with an action (deployment, summit, appeal, freeze ...) more
+than in passing; a sentence naming it among other organisations is a list; "the bloc" after the
+CSTO was named counts half.
+"""
+
+from __future__ import annotations
+
+from regionwatch.tagging.context import ItemContext
+from regionwatch.tagging.results import CategoryResult
+from regionwatch.tagging.rules.common import Evidence, evidence, finish
+from regionwatch.tagging.weights import WEIGHTS
+
+__all__ = ["csto"]
+
+
+def csto(ctx: ItemContext) -> CategoryResult:
+    """The CSTO decision of one item."""
+    total = 0.0
+    ev: Evidence = []
+    last_org: str | None = None  # the organisation named last: what "the bloc" refers back to
+    for info in ctx.infos:
+        s = info.sent
+        m_label = (
+            "actor:csto"
+            if s.has("actor:csto")
+            else "actor:csto_secretary_general"
+            if s.has("actor:csto_secretary_general")
+            else None
+        )
+        action = s.has("cue:csto_action") or s.has("actor:csto_secretary_general")
+        others = info.orgs
+        if others:
+            others = others - ctx.sets.csto_body
+        if m_label is None:
+            # "the bloc" / "организация" in a later sentence, when the CSTO was named last
+            anaphor = s.first("cue:csto_anaphor") if s.has("cue:csto_anaphor") else None
+            if anaphor is not None and action and not others and last_org == "csto":
+                w = info.weight * WEIGHTS.csto_anaphor
+                if info.historical:
+                    w *= WEIGHTS.csto_historical
+                total += w
+                ev.append((w, evidence(info, anaphor, "csto.anaphor", w)))
+            if others:
+                last_org = sorted(others)[0]
+            continue
+        last_org = "csto"
+        w = info.weight * (1.0 if action else WEIGHTS.csto_mention)
+        rule = "csto.action" if action else "csto.mention"
+        if info.historical:
+            w, rule = w * WEIGHTS.csto_historical, rule + "[historical]"
+        # a list of organisations ("a member of the EAEU, the SCO, the CSTO"), not member states:
+        # a CSTO story names its member states as a matter of course
+        if len(others) >= 2 or (others and (s.has("cue:listing") or not action)):
+            w, rule = w * WEIGHTS.listing, rule + "[list]"
+        m = s.first(m_label)
+        assert m is not None
+        total += w
+        ev.append((w, evidence(info, m, rule, w)))
+    return finish(total, True, ev)
