@@ -281,7 +281,7 @@ def test_sitemaps_range_exact_and_rerun_is_a_no_op(db_url: str, site: Site, hook
 
 # the backfill command alone (the full CLI module pulls in every other command)
 CLI = (
-    "import typer; from flows import cli_backfill; app = typer.Typer(); "
+    "import typer; from flows.cli import backfill as cli_backfill; app = typer.Typer(); "
     "app.callback()(lambda: None); cli_backfill.register(app); app()"
 )
 
@@ -583,7 +583,7 @@ def test_cli_table_unknown_source_and_digest(tmp_path: Path, site: Site, hook: W
     import typer
     from typer.testing import CliRunner
 
-    from flows import cli_backfill
+    from flows.cli import backfill as cli_backfill
 
     app = typer.Typer()
     app.callback()(lambda: None)

@@ -18,7 +18,7 @@ import pytest
 from rich.console import Console
 from sqlalchemy import select
 
-from regionwatch.demo import (
+from flows.cli.demo import (
     DemoServer,
     count_mailbox,
     load_sample,

@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from flows.cli_tagging import register
+from flows.cli.tagging import register
 from regionwatch.evaluation import classify_jsonl, evaluate
 from regionwatch.tagging import CATEGORY_ORDER, Tagger, get_tagger
 from regionwatch.tagging.matcher import add_elision_prefixes

@@ -1,14 +1,16 @@
 """``regionwatch demo``: the whole product on a bundled sample, with no network.
 
-The sample (``regionwatch/demo/articles.yaml``) is our own writing: a border clash reported by
+The sample (``flows/cli/demo_data/articles.yaml``) is our own writing: a border clash reported by
 two outlets (the second a syndicated rewrite), a ceasefire, a CSTO item in Russian, unrelated
 regional news and a Gaza truce. :func:`run_demo` serves it as RSS/Atom feeds and HTML pages on
 a threaded HTTP server bound to 127.0.0.1, writes a throw-away configuration (SQLite store,
 alerts to the terminal and to a local mbox file), runs one full monitor cycle and shows what
 came out: the per-feed table, the alerts, the mailbox and why each article did or did not alert.
 
-The library never imports Prefect: the CLI passes a ``runner`` that runs the Prefect flow; with
-no runner the cycle runs in-process through :func:`regionwatch.pipeline.run_cycle`.
+It lives beside the CLI, not in the library: a server, terminal tables and changes to the
+environment are the CLI's business. :func:`demo` (the command) passes a ``runner`` that runs the
+Prefect flow; with no runner the cycle runs in-process through
+:func:`regionwatch.pipeline.run_cycle`.
 """
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape as xml_escape
 
+import typer
 import yaml
 from rich.console import Console
 from rich.markup import escape
@@ -48,14 +51,16 @@ __all__ = [
     "DemoOutlet",
     "DemoSample",
     "DemoServer",
+    "demo",
     "load_sample",
+    "register",
     "run_demo",
     "write_demo_config",
 ]
 
 logger = logging.getLogger(__name__)
 
-DATA_DIR = Path(__file__).resolve().parent / "demo"
+DATA_DIR = Path(__file__).resolve().parent / "demo_data"
 ARTICLES_FILE = DATA_DIR / "articles.yaml"
 
 Runner = Callable[[str], Mapping[str, Any]]
@@ -136,7 +141,7 @@ def load_sample(path: Path = ARTICLES_FILE, *, now: datetime | None = None) -> D
     """Read the bundled sample and date each article ``minutes_ago`` before ``now``.
 
     Args:
-        path: the sample file (``regionwatch/demo/articles.yaml``).
+        path: the sample file (``flows/cli/demo_data/articles.yaml``).
         now: the reference time (aware UTC); defaults to the current time.
 
     Returns:
@@ -777,3 +782,24 @@ def run_demo(
         else:
             shutil.rmtree(folder, ignore_errors=True)
     return 0 if ok else 1
+
+
+# ---------------------------------------------------------------------------- the command
+def demo(
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep the throw-away folder afterwards.")
+    ] = False,
+    no_prefect: Annotated[bool, typer.Option("--no-prefect", help="Run without Prefect.")] = False,
+) -> None:
+    """Serve a bundled sample on loopback and run a full cycle on a throw-away store."""
+    from flows.cli.common import console
+    from flows.cli.run import run_monitor_flow
+
+    runner = None if no_prefect else run_monitor_flow
+    code = run_demo(console=console, keep=keep, use_prefect=not no_prefect, runner=runner)
+    raise typer.Exit(code)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``demo`` to the CLI."""
+    app.command("demo")(demo)

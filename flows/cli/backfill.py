@@ -24,7 +24,9 @@ if TYPE_CHECKING:
     from regionwatch.backfill import BackfillProgress, BackfillReport
     from regionwatch.settings import Settings
 
-from flows.cli_common import console, err_console, settings_or_exit  # noqa: E402
+from flows.cli.common import console, err_console, settings_or_exit  # noqa: E402
+
+__all__ = ["backfill", "print_report", "register", "send_digest"]
 
 FROM_CHOICES = ("sitemaps", "wayback", "urls", "warc")
 
@@ -170,100 +172,98 @@ def _run(settings: Settings, *, progress_bar: bool, **kwargs: Any) -> tuple[Back
     return report, ctx
 
 
-def register(app: typer.Typer) -> None:
-    """Add the ``backfill`` command to the CLI."""
+def backfill(
+    since: Annotated[str, typer.Option("--since", help="First day (YYYY-MM-DD, UTC).")],
+    until: Annotated[str, typer.Option("--until", help="Last day (YYYY-MM-DD, inclusive).")],
+    source: Annotated[
+        list[str] | None,
+        typer.Option("--source", "-s", help="Source name (repeatable; default: all)."),
+    ] = None,
+    from_: Annotated[
+        str | None,
+        typer.Option("--from", help="Where to find old items: sitemaps, wayback, urls, warc."),
+    ] = None,
+    urls: Annotated[
+        Path | None, typer.Option("--urls", help="URL list: one URL a line, optional TAB date.")
+    ] = None,
+    warc: Annotated[
+        list[Path] | None, typer.Option("--warc", help="WARC file (repeatable).")
+    ] = None,
+    digest: Annotated[
+        bool, typer.Option("--digest", help="Send one summary per category when done.")
+    ] = False,
+    wayback_fallback: Annotated[
+        bool,
+        typer.Option(
+            "--wayback-fallback",
+            help="Use the Wayback Machine for sources whose sitemaps give nothing.",
+        ),
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    config: Annotated[str | None, typer.Option("--config", "-c", help="TOML config file.")] = None,
+) -> None:
+    """Backfill archived items for a date range (quiet: backfilled items never alert)."""
+    from regionwatch.backfill import digest_summaries
+    from regionwatch.errors import ConfigError, RegionWatchError, StoreError
 
-    @app.command()
-    def backfill(
-        since: Annotated[str, typer.Option("--since", help="First day (YYYY-MM-DD, UTC).")],
-        until: Annotated[str, typer.Option("--until", help="Last day (YYYY-MM-DD, inclusive).")],
-        source: Annotated[
-            list[str] | None,
-            typer.Option("--source", "-s", help="Source name (repeatable; default: all)."),
-        ] = None,
-        from_: Annotated[
-            str | None,
-            typer.Option("--from", help="Where to find old items: sitemaps, wayback, urls, warc."),
-        ] = None,
-        urls: Annotated[
-            Path | None, typer.Option("--urls", help="URL list: one URL a line, optional TAB date.")
-        ] = None,
-        warc: Annotated[
-            list[Path] | None, typer.Option("--warc", help="WARC file (repeatable).")
-        ] = None,
-        digest: Annotated[
-            bool, typer.Option("--digest", help="Send one summary per category when done.")
-        ] = False,
-        wayback_fallback: Annotated[
-            bool,
-            typer.Option(
-                "--wayback-fallback",
-                help="Use the Wayback Machine for sources whose sitemaps give nothing.",
-            ),
-        ] = False,
-        json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
-        config: Annotated[
-            str | None, typer.Option("--config", "-c", help="TOML config file.")
-        ] = None,
-    ) -> None:
-        """Backfill archived items for a date range (quiet: backfilled items never alert)."""
-        from regionwatch.backfill import digest_summaries
-        from regionwatch.errors import ConfigError, RegionWatchError, StoreError
-
-        day0, day1 = _parse_day(since, "--since"), _parse_day(until, "--until")
-        if day1 < day0:
-            err_console.print(f"[bold red]error:[/] --until {day1} is before --since {day0}")
-            raise typer.Exit(2)
-        if from_ is not None and from_ not in FROM_CHOICES:
-            err_console.print(
-                f"[bold red]error:[/] --from must be one of "
-                f"{', '.join(FROM_CHOICES)}, got {from_!r}",
-                highlight=False,
-            )
-            raise typer.Exit(2)
-        settings = settings_or_exit(config)
-        ctx = None
-        try:
-            report, ctx = _run(
-                settings,
-                progress_bar=not json_out and sys.stderr.isatty(),
-                source_names=list(source or []),
-                since=day0,
-                until=day1,
-                mode=from_,
-                urls_file=urls,
-                warc_files=list(warc or []),
-                allow_wayback=wayback_fallback,
-            )
-            summaries = digest_summaries(ctx, report) if digest else []
-        except ConfigError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
-            raise typer.Exit(2) from exc
-        except StoreError as exc:
-            err_console.print(f"[bold red]error:[/] store unreachable: {exc}", highlight=False)
-            raise typer.Exit(1) from exc
-        except RegionWatchError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
-            raise typer.Exit(1) from exc
-        finally:
-            if ctx is not None:
-                ctx.close()
-        if json_out:
-            sys.stdout.write(json.dumps(report.to_dict(), default=str) + "\n")
+    day0, day1 = _parse_day(since, "--since"), _parse_day(until, "--until")
+    if day1 < day0:
+        err_console.print(f"[bold red]error:[/] --until {day1} is before --since {day0}")
+        raise typer.Exit(2)
+    if from_ is not None and from_ not in FROM_CHOICES:
+        err_console.print(
+            f"[bold red]error:[/] --from must be one of {', '.join(FROM_CHOICES)}, got {from_!r}",
+            highlight=False,
+        )
+        raise typer.Exit(2)
+    settings = settings_or_exit(config)
+    ctx = None
+    try:
+        report, ctx = _run(
+            settings,
+            progress_bar=not json_out and sys.stderr.isatty(),
+            source_names=list(source or []),
+            since=day0,
+            until=day1,
+            mode=from_,
+            urls_file=urls,
+            warc_files=list(warc or []),
+            allow_wayback=wayback_fallback,
+        )
+        summaries = digest_summaries(ctx, report) if digest else []
+    except ConfigError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from exc
+    except StoreError as exc:
+        err_console.print(f"[bold red]error:[/] store unreachable: {exc}", highlight=False)
+        raise typer.Exit(1) from exc
+    except RegionWatchError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(1) from exc
+    finally:
+        if ctx is not None:
+            ctx.close()
+    if json_out:
+        sys.stdout.write(json.dumps(report.to_dict(), default=str) + "\n")
+    else:
+        print_report(report)
+    if digest:
+        if not summaries:
+            console.print("digest: nothing stored in any alert category")
+        elif not settings.channels:
+            console.print("digest: no channels configured; the summaries:")
+            for title, body in summaries:
+                console.print(title, style="bold", highlight=False, markup=False)
+                console.print(body + "\n", highlight=False, markup=False)
         else:
-            print_report(report)
-        if digest:
-            if not summaries:
-                console.print("digest: nothing stored in any alert category")
-            elif not settings.channels:
-                console.print("digest: no channels configured; the summaries:")
-                for title, body in summaries:
-                    console.print(title, style="bold", highlight=False, markup=False)
-                    console.print(body + "\n", highlight=False, markup=False)
-            else:
-                ok, errors = send_digest(settings, summaries)
-                console.print(f"digest: {len(summaries)} summary(ies), {ok} delivery(ies) ok")
-                for e in errors:
-                    err_console.print(f"[yellow]digest not delivered:[/] {e}", highlight=False)
-        if report.status == "failed":
-            raise typer.Exit(1)
+            ok, errors = send_digest(settings, summaries)
+            console.print(f"digest: {len(summaries)} summary(ies), {ok} delivery(ies) ok")
+            for e in errors:
+                err_console.print(f"[yellow]digest not delivered:[/] {e}", highlight=False)
+    if report.status == "failed":
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``backfill`` to the CLI."""
+    app.command("backfill")(backfill)

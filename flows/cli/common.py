@@ -3,7 +3,8 @@ and opening the store with the documented exit codes (2: bad configuration, 1: s
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -15,7 +16,15 @@ from regionwatch.settings import Settings, load_settings
 if TYPE_CHECKING:
     from regionwatch.store import Store
 
-__all__ = ["ConfigOpt", "console", "err_console", "fail", "open_store_or_exit", "settings_or_exit"]
+__all__ = [
+    "ConfigOpt",
+    "console",
+    "err_console",
+    "fail",
+    "fmt_dt",
+    "open_store_or_exit",
+    "settings_or_exit",
+]
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
@@ -53,3 +62,12 @@ def open_store_or_exit(settings: Settings) -> Store:
         return Store(settings.storage.url, echo=settings.storage.echo)
     except StoreError as exc:
         raise fail(f"store unreachable: {exc}") from exc
+
+
+def fmt_dt(v: Any) -> str:
+    """A time for a table cell: ``YYYY-MM-DD HH:MM`` UTC, or a dash."""
+    if isinstance(v, datetime):
+        return v.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    if isinstance(v, str) and v:
+        return v[:16].replace("T", " ")
+    return "—"
