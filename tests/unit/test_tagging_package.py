@@ -3,6 +3,7 @@ their validation, the clock passed in, and the weights in one table."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -100,3 +101,57 @@ def test_weights_are_one_frozen_table() -> None:
     assert replace(WEIGHTS, threshold=3.0).threshold == 3.0
     with pytest.raises(AttributeError):
         WEIGHTS.threshold = 1.0  # type: ignore[misc]
+
+
+def test_eval_reports_language_groups_and_confusion_classes(tmp_path: Path) -> None:
+    from regionwatch.evaluation import evaluate
+
+    rows = [
+        {  # in scope, found
+            "id": "a",
+            "lang": "en",
+            "title": _TITLE,
+            "text": _NEIGHBOURS_FIRE,
+            "labels": ["border_clash"],
+        },
+        {  # in scope, the second label missed
+            "id": "b",
+            "lang": "en",
+            "title": _TITLE,
+            "text": _NEIGHBOURS_FIRE,
+            "labels": ["border_clash", "ceasefire"],
+        },
+        {  # beyond the listed languages: nothing we know of
+            "id": "c",
+            "lang": "sw",
+            "title": "",
+            "text": "Hakuna habari leo.",
+            "labels": ["ceasefire"],
+        },
+        {  # the same clash marked as out of region: a false positive of that class
+            "id": "d",
+            "lang": "en",
+            "title": _TITLE,
+            "text": _NEIGHBOURS_FIRE,
+            "labels": [],
+            "region_relevant": False,
+        },
+    ]
+    path = tmp_path / "ds.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    rep = evaluate(path, get_tagger())
+    assert rep.group_items == {"all": 4, "in scope": 3, "beyond": 1}
+    scope, beyond = rep.groups["in scope"], rep.groups["beyond"]
+    assert (scope["border_clash"].tp, scope["border_clash"].fp) == (2, 1)
+    assert (scope["ceasefire"].fn, beyond["ceasefire"].fn) == (1, 1)
+    assert rep.stats is rep.groups["all"] and rep.stats["ceasefire"].fn == 2
+    classes = {c["id"]: c["classes"] for c in rep.confusions}
+    assert classes == {
+        "b": {"ceasefire": "missed secondary label"},
+        "c": {"ceasefire": "nothing recognised"},
+        "d": {"border_clash": "out-of-region false positive"},
+    }
+    assert rep.confusion_classes["missed secondary label"] == 1
+    out = rep.as_dict()
+    assert out["groups"]["beyond"]["items"] == 1
+    assert out["groups"]["in scope"]["micro"]["tp"] == 2
