@@ -55,6 +55,7 @@ from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
 
 from regionwatch.lexicon import Lexicon, load_lexicon
+from regionwatch.unspaced import UNSPACED_INFIX
 
 __all__ = [
     "CATEGORY_ORDER",
@@ -778,7 +779,12 @@ class Tagger:
 
         prefixes = [_ELISION, *(nlp.Defaults.prefixes or [])]
         # a hyphen between letters of any script splits (Georgian, Armenian, Kazakh compounds)
-        infixes = [*(nlp.Defaults.infixes or []), r"(?<=[^\W\d_])[-‐](?=[^\W\d_])"]
+        # and scripts without spaces (Chinese, Japanese, Thai ...) split into characters
+        infixes = [
+            *(nlp.Defaults.infixes or []),
+            r"(?<=[^\W\d_])[-‐](?=[^\W\d_])",
+            UNSPACED_INFIX,
+        ]
         tokenizer: Any = nlp.tokenizer
         tokenizer.prefix_search = compile_prefix_regex(prefixes).search
         tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
