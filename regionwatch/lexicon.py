@@ -514,12 +514,23 @@ def merge_language_packs(
                     )
         for slug, items in pack.actors.items():
             actor = actors[slug]
-            aliases = {**actor.aliases, pack.lang: [*actor.aliases.get(pack.lang, []), *items]}
+            aliases = {**actor.aliases, pack.lang: _union(actor.aliases.get(pack.lang), items)}
             actors[slug] = actor.model_copy(update={"aliases": aliases})
         for slug, items in pack.themes.items():
             theme = themes[slug]
-            pats = {**theme.patterns, pack.lang: [*theme.patterns.get(pack.lang, []), *items]}
+            pats = {**theme.patterns, pack.lang: _union(theme.patterns.get(pack.lang), items)}
             themes[slug] = theme.model_copy(update={"patterns": pats})
         for name, items in pack.cues.items():
-            cues[name][pack.lang] = [*cues[name].get(pack.lang, []), *items]
+            cues[name][pack.lang] = _union(cues[name].get(pack.lang), items)
     return actors, themes, cues
+
+
+def _union(old: list[str] | None, new: list[str]) -> list[str]:
+    """``old`` then the items of ``new`` it lacks, in order."""
+    out = list(old or [])
+    seen = set(out)
+    for item in new:
+        if item not in seen:
+            seen.add(item)
+            out.append(item)
+    return out
