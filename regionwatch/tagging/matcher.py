@@ -22,6 +22,7 @@ from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
 
 from regionwatch.lexicon import Lexicon
+from regionwatch.unspaced import UNSPACED_INFIX
 
 __all__ = ["PatternMatcher", "add_elision_prefixes", "fold", "keep_tokenizer_cache_on"]
 
@@ -404,7 +405,12 @@ def add_elision_prefixes(nlp: Any) -> None:
 
     prefixes = [_ELISION, *(nlp.Defaults.prefixes or [])]
     # a hyphen between letters of any script splits (Georgian, Armenian, Kazakh compounds)
-    infixes = [*(nlp.Defaults.infixes or []), r"(?<=[^\W\d_])[-‐](?=[^\W\d_])"]
+    # and scripts without spaces (Chinese, Japanese, Thai ...) split into characters
+    infixes = [
+        *(nlp.Defaults.infixes or []),
+        r"(?<=[^\W\d_])[-‐](?=[^\W\d_])",
+        UNSPACED_INFIX,
+    ]
     tokenizer: Any = nlp.tokenizer
     tokenizer.prefix_search = compile_prefix_regex(prefixes).search
     tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
