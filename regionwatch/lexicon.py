@@ -96,6 +96,7 @@ ACTOR_GROUPS = frozenset(
         "armenian_side",  # speaks or fights for Armenia in the Armenian-Azerbaijani conflict
         "azerbaijani_side",  # ... for Azerbaijan
         "karabakh_conflict",  # names the Armenian-Azerbaijani conflict
+        "inside_karabakh",  # a town inside Karabakh: fire on it is the war there, not the line
         "ukraine_war",  # names the Russia-Ukraine war's theatre (Ukraine, Donbas, Kursk ...)
         "ukraine_war_party",  # the other party of that war (Russia)
         "other_fronts",  # the region's conflicts other than the Russia-Ukraine war

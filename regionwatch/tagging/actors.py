@@ -56,6 +56,7 @@ class ActorSets:
     armenian_side: frozenset[str]
     azerbaijani_side: frozenset[str]
     karabakh_conflict: frozenset[str]
+    inside_karabakh: frozenset[str]
     ukraine_war: frozenset[str]
     ukraine_war_party: frozenset[str]
     other_fronts: frozenset[str]
@@ -69,6 +70,7 @@ class ActorSets:
             armenian_side=lexicon.group("armenian_side"),
             azerbaijani_side=lexicon.group("azerbaijani_side"),
             karabakh_conflict=lexicon.group("karabakh_conflict"),
+            inside_karabakh=lexicon.group("inside_karabakh"),
             ukraine_war=lexicon.group("ukraine_war"),
             ukraine_war_party=lexicon.group("ukraine_war_party"),
             other_fronts=lexicon.group("other_fronts"),

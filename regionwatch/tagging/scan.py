@@ -37,7 +37,11 @@ _PAST_BEFORE = re.compile(
     rf"(?i)(?:\b(?:in|during|of|en|im jahr)|(?<!\w)в)\s+"
     rf"(?:(?:early|late|mid-?)\s+)?(?:(?:{_MONTHS_EN}|{_MONTHS_RU})\s+)?$"
 )
-_PAST_AFTER = re.compile(r"'?(?:de|da|te|ta)\b| yılında")
+# ... and the Turkic "in the year" after it: "2021 yılında", "2021-жылы", "2021 жылы",
+# "2021-ci ildə", "2021-жылдын май айында"
+_PAST_AFTER = re.compile(
+    r"'?(?:de|da|te|ta)\b| yılında|-?\s?жыл(?:ы|дын|дың|ғы)\b|-(?:ci|cı|cu|cü) il"
+)
 # a year used as a modifier of an event noun ("the 2020 ceasefire", "the 2008 war", "the 2022
 # clashes") names a past event; fresh news dates by day or says "Saturday's truce"
 _DATED_EVENT = re.compile(

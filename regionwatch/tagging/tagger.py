@@ -19,7 +19,7 @@ from regionwatch.tagging.actors import ActorSets, actor_infos
 from regionwatch.tagging.context import ItemContext
 from regionwatch.tagging.matcher import PatternMatcher
 from regionwatch.tagging.results import CategoryResult, TagResult
-from regionwatch.tagging.rules import RULES
+from regionwatch.tagging.rules import decide
 from regionwatch.tagging.scan import RULE_LABELS, Field, Scanner
 
 __all__ = ["Tagger", "get_tagger"]
@@ -138,7 +138,7 @@ class Tagger:
         fields = [f for f, _ in scans]
         actors = self._actors(fields)
         themes = self._themes(fields)
-        cats: dict[str, CategoryResult] = {name: rule(ctx) for name, rule in RULES.items()}
+        cats: dict[str, CategoryResult] = decide(ctx)
         other = self.other_entities(text) if self._ner is not None else []
         return TagResult(actors, themes, cats, other, self.lexicon_hash)
 

@@ -23,6 +23,7 @@ class Weights:
     body: float = 1.0  # ... further down
     lead_sentences: int = 3
     threshold: float = 2.0  # evidence sum at which a category is decided (score 0.5)
+    second_topic: float = 1.0  # evidence that decides a category beside a decided one
     shut_gate: float = 0.2  # score factor of a category whose gate (region, two states) is shut
     max_evidence: int = 5  # evidence entries kept per category
     max_sentence_chars: int = 400  # an evidence sentence is cut there
@@ -42,6 +43,7 @@ class Weights:
     war_context_body: float = 0.5  # ... war further down
     war_sentence: float = 0.5  # a war word in the sentence itself
     clash_peace_deal: float = 0.5  # an incident beside a peace deal
+    violation_on_border: float = 0.5  # "violated the ceasefire on the border", no firing word
     # csto
     csto_mention: float = 0.5  # the CSTO named without an action
     csto_historical: float = 0.5  # ... in a background sentence

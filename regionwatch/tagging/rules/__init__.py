@@ -1,11 +1,50 @@
-"""One module per category rule; each maps an :class:`ItemContext` to a ``CategoryResult``."""
+"""One module per category rule; :func:`decide` turns their evidence into the decisions.
+
+A rule maps an :class:`~regionwatch.tagging.context.ItemContext` to an
+:class:`~regionwatch.tagging.rules.common.Outcome` (evidence sum, gate, evidence entries). A
+category is decided when its sum reaches ``WEIGHTS.threshold``. Reports are often about two
+things: a ceasefire story reports the fighting it ends, a clash story the truce agreed or called
+for, or a member's appeal to the CSTO. So a category whose evidence reaches only
+``WEIGHTS.second_topic`` is decided too when another category of the item is decided (*second
+topic*); and a clash and a truce each reported with that much evidence decide each other
+(*corroboration*: fighting and a truce between the same parties in one report).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from regionwatch.tagging.context import ItemContext
+from regionwatch.tagging.results import CATEGORY_ORDER, CategoryResult
 from regionwatch.tagging.rules.border_clash import border_clash
 from regionwatch.tagging.rules.ceasefire import ceasefire
+from regionwatch.tagging.rules.common import Outcome, finish
 from regionwatch.tagging.rules.csto import csto
+from regionwatch.tagging.weights import WEIGHTS
 
-__all__ = ["RULES", "border_clash", "ceasefire", "csto"]
+__all__ = ["RULES", "border_clash", "ceasefire", "csto", "decide"]
 
-RULES = {"border_clash": border_clash, "ceasefire": ceasefire, "csto": csto}
+RULES: dict[str, Callable[[ItemContext], Outcome]] = {
+    "border_clash": border_clash,
+    "ceasefire": ceasefire,
+    "csto": csto,
+}
+
+
+def decide(ctx: ItemContext) -> dict[str, CategoryResult]:
+    """Every category's result for one item, second topics and corroboration included."""
+    found = {name: rule(ctx) for name, rule in RULES.items()}
+    results = {name: finish(o) for name, o in found.items()}
+    second = WEIGHTS.second_topic
+    primary = {name for name, r in results.items() if r.decision}
+    for name in CATEGORY_ORDER:
+        o = found[name]
+        if name in primary or not o.gate or o.second < second:
+            continue
+        if primary - {name}:
+            results[name] = finish(o, second)
+    clash, truce = found["border_clash"], found["ceasefire"]
+    if not primary and clash.gate and truce.gate and min(clash.second, truce.second) >= second:
+        results["border_clash"] = finish(clash, second)
+        results["ceasefire"] = finish(truce, second)
+    return results

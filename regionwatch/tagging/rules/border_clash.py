@@ -10,30 +10,41 @@ fact in paragraph 3).
 
 from __future__ import annotations
 
+from typing import Any
+
 from regionwatch.tagging.actors import ActorSets
-from regionwatch.tagging.context import ItemContext
-from regionwatch.tagging.results import CategoryResult, Match
-from regionwatch.tagging.rules.common import Evidence, evidence, finish
+from regionwatch.tagging.context import ItemContext, SentInfo
+from regionwatch.tagging.results import Match
+from regionwatch.tagging.rules.common import Evidence, Outcome, evidence, outcome
 from regionwatch.tagging.scan import Sentence
 from regionwatch.tagging.weights import WEIGHTS
 
 __all__ = ["border_clash"]
 
 
-def border_clash(ctx: ItemContext) -> CategoryResult:
-    """The border-clash decision of one item."""
+def border_clash(ctx: ItemContext) -> Outcome:
+    """The border-clash evidence of one item."""
     total = 0.0
     ev: Evidence = []
     for info in ctx.infos:
         s = info.sent
+        truce = s.has("cue:ceasefire") or s.has("cue:ceasefire_phrase")
         if not s.has("cue:incident"):
+            # "violated the ceasefire on the state border": the violation is the incident
+            found = _violation_on_border(ctx, info) if truce and s.has("cue:violation") else None
+            if found is not None:
+                total += found[0]
+                ev.append(found)
             continue
         inc: Match | None = None  # the incident word: the first one, unless an accident
-        if s.has("cue:accident"):
-            # "killed when their vehicle overturned": casualties of a mishap, not of firing
-            inc = _armed_word_beyond_casualties(s)
+        armed = s.has("cue:armed_fire")
+        if s.has("cue:accident") or truce:
+            # "killed when their vehicle overturned": casualties of a mishap, not of firing;
+            # "وقف إطلاق النار", "припинення вогню": the firing word of a truce term is no firing
+            inc = _armed_word(s, "cue:incident", truce)
             if inc is None:
                 continue
+            armed = armed and (not truce or _armed_word(s, "cue:armed_fire", truce) is not None)
         # the label whose first match in the sentence places the incident on a border
         border: str | None = "cue:border" if s.has("cue:border") else None
         rule = "border_clash.incident+border"
@@ -56,17 +67,13 @@ def border_clash(ctx: ItemContext) -> CategoryResult:
             if (
                 border is None
                 and s.has("actor:nagorno_karabakh")
-                and s.has("cue:armed_fire")
+                and armed
                 and _both_sides(s, ctx.sets)
+                and not _inside_karabakh(s, ctx.sets)
             ):
                 border, rule = "actor:nagorno_karabakh", "border_clash.karabakh-forces"
         dyad = False
-        if (
-            border is None
-            and s.has("cue:armed_fire")
-            and not s.has("cue:war")
-            and _dyad(s, ctx.sets)
-        ):
+        if border is None and armed and not s.has("cue:war") and _dyad(s, ctx.sets):
             # firing with casualties between two states whose only front is their border
             dyad, border, rule = True, "cue:armed_fire", "border_clash.fire-between-neighbours"
         if border is None:
@@ -76,7 +83,7 @@ def border_clash(ctx: ItemContext) -> CategoryResult:
         if (
             info.where == "body"
             and rule == "border_clash.incident+border"
-            and s.has("cue:armed_fire")
+            and armed
             and not info.historical
             and not s.has("cue:war")
             and _dyad(s, ctx.sets)
@@ -112,14 +119,39 @@ def border_clash(ctx: ItemContext) -> CategoryResult:
         total += w
         ev.append((w, evidence(info, inc, rule, w)))
     gate = ctx.region_ok and (len(ctx.states) >= 2 or ctx.has_border_zone)
-    return finish(total, gate, ev)
+    return outcome(total, gate, ev)
 
 
-def _armed_word_beyond_casualties(s: Sentence) -> Match | None:
-    """The first incident word of ``s`` that is not a bare casualty word ("killed", "injured")."""
-    casualties = s.by_label.get("cue:casualty", [])
-    for m in s.by_label.get("cue:incident", []):
-        if not any(c.start < m.end and m.start < c.end for c in casualties):
+def _violation_on_border(ctx: ItemContext, info: SentInfo) -> tuple[float, dict[str, Any]] | None:
+    """A ceasefire violation placed on a border ("units of the armed forces grossly violated the
+    ceasefire on the state border"): an armed incident reported in the words of the side that
+    reports it. Not in background sentences, war reporting, nor in a sentence that is no news
+    of the region."""
+    s = info.sent
+    if info.historical or info.out_cancel or info.listlike or s.has("cue:war"):
+        return None
+    if ctx.ukraine_war or s.has("cue:peace_deal"):
+        return None
+    if not (s.has("cue:border") or s.border_place() is not None):
+        return None
+    m = s.first("cue:violation")
+    assert m is not None
+    # a claim in the words of one side, with no firing word: half weight, enough for the
+    # second topic of a ceasefire story or beside one reported incident
+    w = info.weight * WEIGHTS.violation_on_border
+    return w, evidence(info, m, "border_clash.ceasefire-violated-on-border", w)
+
+
+def _armed_word(s: Sentence, label: str, truce: bool) -> Match | None:
+    """The first match of ``label`` in ``s`` that reports firing: not a bare casualty word
+    ("killed", "injured") in a sentence about an accident, nor inside a truce term."""
+    skip: list[Match] = []
+    if s.has("cue:accident"):
+        skip += s.by_label.get("cue:casualty", [])
+    if truce:
+        skip += s.by_label.get("cue:ceasefire", []) + s.by_label.get("cue:ceasefire_phrase", [])
+    for m in s.by_label.get(label, []):
+        if not any(c.start < m.end and m.start < c.end for c in skip):
             return m
     return None
 
@@ -128,6 +160,12 @@ def _both_sides(s: Sentence, sets: ActorSets) -> bool:
     """Both sides of the Armenian-Azerbaijani conflict named (``groups:`` in actors.yaml)."""
     slugs = {a.slug for a in s.mentions()}
     return bool(slugs & sets.armenian_side) and bool(slugs & sets.azerbaijani_side)
+
+
+def _inside_karabakh(s: Sentence, sets: ActorSets) -> bool:
+    """A town inside Karabakh named (Stepanakert, Shusha): fire on it is the war or an offensive
+    inside Karabakh, not an incident on the line of contact."""
+    return any(a.slug in sets.inside_karabakh for a in s.mentions())
 
 
 def _dyad(s: Sentence, sets: ActorSets) -> bool:

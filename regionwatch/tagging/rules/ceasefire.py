@@ -12,17 +12,17 @@ import re
 
 from regionwatch.lexicon import Lexicon
 from regionwatch.tagging.context import ItemContext
-from regionwatch.tagging.results import CategoryResult, Match
-from regionwatch.tagging.rules.common import Evidence, evidence, finish
+from regionwatch.tagging.results import Match
+from regionwatch.tagging.rules.common import Evidence, Outcome, evidence, outcome
 from regionwatch.tagging.scan import Sentence
 from regionwatch.tagging.weights import WEIGHTS
 
 __all__ = ["ceasefire"]
 
 
-def ceasefire(ctx: ItemContext) -> CategoryResult:
-    """The ceasefire decision of one item."""
-    total = 0.0
+def ceasefire(ctx: ItemContext) -> Outcome:
+    """The ceasefire evidence of one item."""
+    total = second = 0.0
     ev: Evidence = []
     for info in ctx.infos:
         s = info.sent
@@ -49,8 +49,10 @@ def ceasefire(ctx: ItemContext) -> CategoryResult:
             if ctx.peace_title and "cue:ceasefire" not in ctx.title_cues:
                 w, rule = w * WEIGHTS.peace_headline, rule + "[peace-headline]"
         total += w
+        if "+status" in rule:  # a truce agreed, violated, called for: news beside a clash
+            second += w
         ev.append((w, evidence(info, m, rule, w)))
-    return finish(total, ctx.region_ok, ev)
+    return outcome(total, ctx.region_ok, ev, second)
 
 
 # "the Israel-Iran ceasefire", "a truce between Israel and Hamas": the parties named right next to

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from regionwatch.tagging.context import SentInfo
 from regionwatch.tagging.results import CategoryResult, Match
 from regionwatch.tagging.weights import WEIGHTS
 
-__all__ = ["Evidence", "evidence", "finish"]
+__all__ = ["Evidence", "Outcome", "evidence", "finish", "outcome"]
 
 Evidence = list[tuple[float, dict[str, Any]]]  # (weight, entry) per rule sentence
 
@@ -30,10 +31,30 @@ def evidence(info: SentInfo, m: Match, rule: str, weight: float) -> dict[str, An
     }
 
 
-def finish(total: float, gate: bool, ev: Evidence) -> CategoryResult:
+@dataclass(slots=True)
+class Outcome:
+    """What one rule found in an item, before the decision: the evidence sum, whether the
+    category's gate is open (region, two states ...), the evidence entries, and the part of the
+    sum that may carry the category as the *second topic* of a report (see
+    :func:`regionwatch.tagging.rules.decide`)."""
+
+    total: float
+    gate: bool
+    ev: Evidence = field(default_factory=list)
+    second: float = 0.0
+
+
+def outcome(total: float, gate: bool, ev: Evidence, second: float | None = None) -> Outcome:
+    """An :class:`Outcome`; ``second`` defaults to the whole evidence sum."""
+    return Outcome(total, gate, ev, total if second is None else second)
+
+
+def finish(found: Outcome, threshold: float | None = None) -> CategoryResult:
     """Score (``total / (total + threshold)``), decision (``total >= threshold`` with the gate
-    open) and the strongest evidence entries."""
-    threshold = WEIGHTS.threshold
+    open) and the strongest evidence entries; ``threshold`` defaults to ``WEIGHTS.threshold``."""
+    total, gate, ev = found.total, found.gate, found.ev
+    if threshold is None:
+        threshold = WEIGHTS.threshold
     score = total / (total + threshold) if total > 0 else 0.0
     if not gate:
         score *= WEIGHTS.shut_gate

@@ -8,16 +8,15 @@ CSTO was named counts half.
 from __future__ import annotations
 
 from regionwatch.tagging.context import ItemContext
-from regionwatch.tagging.results import CategoryResult
-from regionwatch.tagging.rules.common import Evidence, evidence, finish
+from regionwatch.tagging.rules.common import Evidence, Outcome, evidence, outcome
 from regionwatch.tagging.weights import WEIGHTS
 
 __all__ = ["csto"]
 
 
-def csto(ctx: ItemContext) -> CategoryResult:
-    """The CSTO decision of one item."""
-    total = 0.0
+def csto(ctx: ItemContext) -> Outcome:
+    """The CSTO evidence of one item."""
+    total = second = 0.0
     ev: Evidence = []
     last_org: str | None = None  # the organisation named last: what "the bloc" refers back to
     for info in ctx.infos:
@@ -57,5 +56,7 @@ def csto(ctx: ItemContext) -> CategoryResult:
         m = s.first(m_label)
         assert m is not None
         total += w
+        if action:  # only the CSTO acting carries it as a report's second topic
+            second += w
         ev.append((w, evidence(info, m, rule, w)))
-    return finish(total, True, ev)
+    return outcome(total, True, ev, second)
