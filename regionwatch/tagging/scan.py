@@ -48,6 +48,13 @@ _DATED_EVENT = re.compile(
     r"(?i)\s+(?:[a-z-]+\s+)?(?:ceasefire|cease-fire|truce|armistice|war|wars|clashes|fighting|"
     r"conflict|offensive|escalation|statement|hostilities)\b"
 )
+# a birth year: "(1980 года рождения", "1980 г.р.", "1980-ci il təvəllüdlü", "1980 doğumlu",
+# "born in 1980", "né en 1980", "geboren 1980"
+_BIRTH_AFTER = re.compile(
+    r"(?i)(?:\s*(?:года рождения|г\.\s?р\.|р\.\s?н\.|року народження|doğumlu)"
+    r"|-?(?:ci|cı|cu|cü) il təvəllüdlü)"
+)
+_BORN_BEFORE = re.compile(r"(?i)(?:born|b\.|né|née|geboren|нар\.)\s+(?:in\s+|en\s+|im\s+)?$")
 # sentence breaks: sentence-final punctuation (Latin, Cyrillic, Armenian, Arabic-script,
 # Devanagari, CJK) then space, a line break, or a run of spaces (flattened paragraph breaks).
 # One C-level pass; spaCy's sentencizer component cost ~40% of the per-article budget. (The
@@ -381,6 +388,8 @@ def _years(fld: Field, sents: list[Sentence]) -> None:
             b < n and text[b].isdigit()
         ):
             continue
+        if _BIRTH_AFTER.match(text, b, b + 20) or _BORN_BEFORE.search(text, max(0, a - 12), a):
+            continue  # a birth year ("1980 года рождения", "born in 1980") dates no event
         year = int(text[a:b])
         if year <= 2049:
             fld.all_years.append(year)

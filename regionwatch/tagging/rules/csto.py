@@ -28,7 +28,15 @@ def csto(ctx: ItemContext) -> Outcome:
             if s.has("actor:csto_secretary_general")
             else None
         )
-        action = s.has("cue:csto_action") or s.has("actor:csto_secretary_general")
+        # an action: deploying, meeting, appealed to ...; its secretary general speaking; or the
+        # organisation named with a truce ("the CSTO will hold talks to stop the fighting",
+        # "ОДКБ призвала к прекращению огня"): it brokers or calls for one
+        action = (
+            s.has("cue:csto_action")
+            or s.has("actor:csto_secretary_general")
+            or s.has("cue:ceasefire")
+            or s.has("cue:ceasefire_phrase")
+        )
         others = info.orgs
         if others:
             others = others - ctx.sets.csto_body
