@@ -31,9 +31,27 @@ RULES: dict[str, Callable[[ItemContext], Outcome]] = {
 }
 
 
+def _headline_over_history(o: Outcome) -> Outcome:
+    """A headline term over a text whose every evidence sentence is background ("Thirty years
+    since the 1994 truce" over a history piece) is background too: its weight is scaled down
+    like theirs."""
+    title = [w for w, e in o.ev if e["field"] == "title" and w > 0]
+    text = [e for w, e in o.ev if e["field"] == "text" and e["where"] != "title-repeat"]
+    if not title or not text or not all("[historical]" in e["rule"] for e in text):
+        return o
+    cut = sum(title) * (1.0 - WEIGHTS.historical)
+    for i, (w, e) in enumerate(o.ev):
+        if e["field"] == "title" and w > 0:
+            w *= WEIGHTS.historical
+            o.ev[i] = (w, {**e, "rule": e["rule"] + "[history-piece]", "weight": round(w, 3)})
+    o.total -= cut
+    o.second = min(o.second, o.total)
+    return o
+
+
 def decide(ctx: ItemContext) -> dict[str, CategoryResult]:
     """Every category's result for one item, second topics and corroboration included."""
-    found = {name: rule(ctx) for name, rule in RULES.items()}
+    found = {name: _headline_over_history(rule(ctx)) for name, rule in RULES.items()}
     results = {name: finish(o) for name, o in found.items()}
     second = WEIGHTS.second_topic
     primary = {name for name, r in results.items() if r.decision}
