@@ -267,33 +267,37 @@ def _seeds_with_pack(tmp_path: Path, name: str, body: str) -> Path:
     return seeds
 
 
-def test_unknown_actor_slug_is_a_clear_error(tmp_path: Path) -> None:
-    seeds = _seeds_with_pack(
-        tmp_path, "xq.yaml", "lang: xq\nsource: test\nactors:\n  rusia: [Rusija]\n"
-    )
-    with pytest.raises(ConfigError, match=r"xq\.yaml: actors: unknown actor 'rusia'"):
-        load_lexicon(seeds)
+BAD_PACKS = [
+    (
+        "lang: xq\nsource: t\nactors:\n  rusia: [Rusija]\n",
+        r"xq\.yaml: actors: unknown actor 'rusia'",
+    ),
+    (
+        "lang: xq\nsource: t\ncues:\n  truce: [primirje]\n",
+        r"xq\.yaml: cues: unknown cue list 'truce'",
+    ),
+    (
+        "lang: xq\nsource: t\nthemes:\n  truce: [primirje]\n",
+        r"xq\.yaml: themes: unknown theme 'truce'",
+    ),
+    ("lang: xr\nsource: t\n", r"xq\.yaml: field 'lang': 'xr' differs from the file name"),
+    (
+        "lang: xq\nsource: t\nactors:\n  russia: ['Ru*sija']\n",
+        r"xq\.yaml: .*'\*' may only end a word",
+    ),
+    (
+        "lang: xq\nactors:\n  russia: [Rusija]\n",
+        r"xq\.yaml: source: field '\(entry\)': Field required",
+    ),
+]
 
 
-def test_unknown_cue_list_is_a_clear_error(tmp_path: Path) -> None:
-    seeds = _seeds_with_pack(
-        tmp_path, "xq.yaml", "lang: xq\nsource: test\ncues:\n  truce: [primirje]\n"
-    )
-    with pytest.raises(ConfigError, match=r"xq\.yaml: cues: unknown cue list 'truce'"):
-        load_lexicon(seeds)
-
-
-def test_pack_language_must_match_its_file_name(tmp_path: Path) -> None:
-    seeds = _seeds_with_pack(tmp_path, "xq.yaml", "lang: xr\nsource: test\n")
-    with pytest.raises(ConfigError, match=r"xq\.yaml: field 'lang'"):
-        load_lexicon(seeds)
-
-
-def test_bad_pattern_in_a_pack_is_a_clear_error(tmp_path: Path) -> None:
-    seeds = _seeds_with_pack(
-        tmp_path, "xq.yaml", "lang: xq\nsource: test\nactors:\n  russia: ['Ru*sija']\n"
-    )
-    with pytest.raises(ConfigError, match=r"xq\.yaml: .*'\*' may only end a word"):
+@pytest.mark.parametrize(("body", "error"), BAD_PACKS, ids=[e[1][10:40] for e in BAD_PACKS])
+def test_a_bad_pack_is_a_clear_error_naming_file_and_key(
+    tmp_path: Path, body: str, error: str
+) -> None:
+    seeds = _seeds_with_pack(tmp_path, "xq.yaml", body)
+    with pytest.raises(ConfigError, match=error):
         load_lexicon(seeds)
 
 
