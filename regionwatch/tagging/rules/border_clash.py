@@ -26,6 +26,7 @@ def border_clash(ctx: ItemContext) -> Outcome:
     """The border-clash evidence of one item."""
     total = 0.0
     ev: Evidence = []
+    border_headline = "cue:border" in ctx.title_cues and not ctx.peace_title
     for info in ctx.infos:
         s = info.sent
         truce = s.has("cue:ceasefire") or s.has("cue:ceasefire_phrase")
@@ -79,7 +80,9 @@ def border_clash(ctx: ItemContext) -> Outcome:
         if border is None:
             continue
         # firing between neighbours "at positions / a post" is a line incident: full weight
-        w = info.weight * (WEIGHTS.neighbours_fire if dyad and not s.has("cue:position") else 1.0)
+        located = s.has("cue:position") or border_headline
+        # (or under a headline that names the border: "Tension on the Armenian-Azerbaijani border")
+        w = info.weight * (WEIGHTS.neighbours_fire if dyad and not located else 1.0)
         if (
             info.where == "body"
             and rule == "border_clash.incident+border"
