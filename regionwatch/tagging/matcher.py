@@ -10,6 +10,7 @@ the pass it comes from (the string hash of ``"<label>\x00<L|O|N>"``).
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -64,6 +65,7 @@ class _StemIndex:
 
     def __init__(self, stems: Iterable[str]) -> None:
         self.stems = {s for s in stems if s}
+        self._sorted = sorted(self.stems)
         self.max_len = max((len(s) for s in self.stems), default=0)
         self.min_len = min((len(s) for s in self.stems), default=1)
         self._longer: dict[str, list[str]] = {}
@@ -78,7 +80,10 @@ class _StemIndex:
     def variants(self, stem: str) -> list[str]:
         got = self._longer.get(stem)
         if got is None:
-            got = sorted(s + "*" for s in self.stems if s.startswith(stem))
+            # the stems that start with ``stem`` are one run of the sorted stems
+            lo = bisect.bisect_left(self._sorted, stem)
+            hi = bisect.bisect_left(self._sorted, stem + "\U0010ffff", lo)
+            got = sorted(s + "*" for s in self._sorted[lo:hi])
             self._longer[stem] = got
         return got
 

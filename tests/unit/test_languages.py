@@ -234,6 +234,12 @@ def test_unspaced_scripts_are_split_into_characters(tagger: Tagger) -> None:
     assert "ceasefire" in themes
 
 
+def test_cjk_full_stops_end_sentences_without_a_space(tagger: Tagger) -> None:
+    text = "吉尔吉斯斯坦总统访问了首都。双方随后同意停火。会谈将于下周继续。"
+    ev = tagger.tag(text, lang="zh").categories["ceasefire"].evidence
+    assert ev and ev[0]["sentence"] == "双方随后同意停火。"
+
+
 # ----------------------------------------------------------------------------- the packs
 def test_every_pack_names_its_source_and_covers_the_watched_states() -> None:
     packs = load_language_packs(DEFAULT_SEEDS_DIR / "languages")
