@@ -5,7 +5,7 @@
 * :func:`evaluate` — precision / recall / F1 per label against a dataset's ``labels`` field, for
   the whole set and per language group (``in scope``: the sixteen languages the tagging issue
   lists, :data:`LISTED_LANGUAGES`; ``beyond``: every other one), and each wrong item's confusion
-  classes (missed secondary label, CSTO not named / named too weakly, nothing recognised,
+  classes (missed secondary label, late-named CSTO, CSTO not named, nothing recognised,
   background or out-of-region false positive ...).
 * :func:`build_seed_proposals` — ``regionwatch seeds build``: proposes actors from a seed corpus
   (alias hits, capitalised spans, optional statistical NER) with counts and example sentences, and
@@ -55,7 +55,7 @@ CONFUSION_CLASSES = {
     "missed secondary label": "missed: another of the item's labels was found",
     "CSTO not named": "missed csto: the organisation's name (OVKS, KGAÖ, a local full name ...) "
     "was not recognised",
-    "CSTO named, too weak": "missed csto: named late, in passing or without an action",
+    "late-named CSTO": "missed csto: named, but late, in passing or without an action",
     "missed only label": "missed: none of the item's labels was found",
     "out-of-region false positive": "given to an item outside the region",
     "background false positive": "given on background (history, another topic) in the region",
@@ -228,7 +228,7 @@ def _confusion_class(
     if not out["actors"]:
         return "nothing recognised"
     if label == "csto":
-        return "CSTO named, too weak" if "csto" in out["actors"] else "CSTO not named"
+        return "late-named CSTO" if "csto" in out["actors"] else "CSTO not named"
     if gold & pred:
         return "missed secondary label"
     return "missed only label"
