@@ -7,7 +7,8 @@ things: a ceasefire story reports the fighting it ends, a clash story the truce 
 for, or a member's appeal to the CSTO. So a category whose evidence reaches only
 ``WEIGHTS.second_topic`` is decided too when another category of the item is decided (*second
 topic*); and a clash and a truce each reported with that much evidence decide each other
-(*corroboration*: fighting and a truce between the same parties in one report).
+(*corroboration*: fighting and a truce between the same parties in one report). Neither
+applies under a peace-deal or delimitation headline, whose fighting and truces are background.
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ def decide(ctx: ItemContext) -> dict[str, CategoryResult]:
     results = {name: finish(o) for name, o in found.items()}
     second = WEIGHTS.second_topic
     primary = {name for name, r in results.items() if r.decision}
+    if ctx.peace_title:
+        # under a peace-deal or delimitation headline, fighting and truces are its background
+        return results
     for name in CATEGORY_ORDER:
         o = found[name]
         if name in primary or not o.gate or o.second < second:
