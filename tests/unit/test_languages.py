@@ -184,6 +184,18 @@ NEGATIVES: list[tuple[str, str]] = [
     ("ar", "أعلنت إسرائيل وحماس وقف إطلاق النار في غزة بوساطة مصرية."),
     ("hi", "भारत और पाकिस्तान ने कश्मीर में संघर्ष विराम पर सहमति जताई।"),
     ("th", "ทหารไทยและกัมพูชาปะทะกันที่ชายแดน มีผู้เสียชีวิตสองราย"),
+    # a regional state commenting on an out-of-region truce
+    (
+        "pl",
+        "Rosja z zadowoleniem przyjęła zawieszenie broni między Izraelem a Hamasem. "
+        "Kreml wezwał do przestrzegania rozejmu.",
+    ),
+    (
+        "el",
+        "Η Ρωσία χαιρέτισε την εκεχειρία μεταξύ Ισραήλ και Χαμάς. "
+        "Το Κρεμλίνο κάλεσε να τηρηθεί η εκεχειρία.",
+    ),
+    ("ar", "رحبت روسيا بوقف إطلاق النار بين إسرائيل وحماس. وقال الكرملين إن الهدنة يجب أن تستمر."),
 ]
 
 
