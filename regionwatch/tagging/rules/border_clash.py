@@ -39,6 +39,8 @@ def border_clash(ctx: ItemContext) -> Outcome:
             continue
         inc: Match | None = None  # the incident word: the first one, unless an accident
         armed = s.has("cue:armed_fire")
+        if not armed and s.has("cue:exercise"):
+            continue  # "live-fire drills with artillery near the border": an exercise
         if s.has("cue:accident") or truce:
             # "killed when their vehicle overturned": casualties of a mishap, not of firing;
             # "وقف إطلاق النار", "припинення вогню": the firing word of a truce term is no firing
@@ -149,8 +151,8 @@ def _armed_word(s: Sentence, label: str, truce: bool) -> Match | None:
     """The first match of ``label`` in ``s`` that reports firing: not a bare casualty word
     ("killed", "injured") in a sentence about an accident, nor inside a truce term."""
     skip: list[Match] = []
-    if s.has("cue:accident"):
-        skip += s.by_label.get("cue:casualty", [])
+    if s.has("cue:accident"):  # (and the words of the accident itself: "mine explosion")
+        skip += s.by_label.get("cue:casualty", []) + s.by_label.get("cue:accident", [])
     if truce:
         skip += s.by_label.get("cue:ceasefire", []) + s.by_label.get("cue:ceasefire_phrase", [])
     for m in s.by_label.get(label, []):
