@@ -19,6 +19,9 @@ def csto(ctx: ItemContext) -> Outcome:
     total = second = 0.0
     ev: Evidence = []
     last_org: str | None = None  # the organisation named last: what "the bloc" refers back to
+    # "the bloc will send peacekeepers" before any organisation is named: the CSTO's, when it is
+    # named later acting (a story that names its subject late)
+    ahead: Evidence = []
     for info in ctx.infos:
         s = info.sent
         m_label = (
@@ -43,14 +46,18 @@ def csto(ctx: ItemContext) -> Outcome:
         if m_label is None:
             # "the bloc" / "организация" in a later sentence, when the CSTO was named last
             anaphor = s.first("cue:csto_anaphor") if s.has("cue:csto_anaphor") else None
-            if anaphor is not None and action and not others and last_org == "csto":
+            if anaphor is not None and action and not others and last_org in ("csto", None):
                 w = info.weight * WEIGHTS.csto_anaphor
                 if info.historical:
                     w *= WEIGHTS.csto_historical
-                total += w
-                ev.append((w, evidence(info, anaphor, "csto.anaphor", w)))
+                if last_org is None:
+                    ahead.append((w, evidence(info, anaphor, "csto.named-late", w)))
+                else:
+                    total += w
+                    ev.append((w, evidence(info, anaphor, "csto.anaphor", w)))
             if others:
                 last_org = sorted(others)[0]
+                ahead.clear()
             continue
         last_org = "csto"
         w = info.weight * (1.0 if action else WEIGHTS.csto_mention)
@@ -66,5 +73,9 @@ def csto(ctx: ItemContext) -> Outcome:
         total += w
         if action:  # only the CSTO acting carries it as a report's second topic
             second += w
+            if ahead and rule == "csto.action":  # what "the bloc" before meant
+                total += sum(a for a, _ in ahead)
+                ev.extend(ahead)
+        ahead.clear()
         ev.append((w, evidence(info, m, rule, w)))
     return outcome(total, True, ev, second)
