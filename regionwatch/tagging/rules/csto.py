@@ -8,7 +8,9 @@ CSTO was named counts half.
 from __future__ import annotations
 
 from regionwatch.tagging.context import ItemContext
+from regionwatch.tagging.results import Match
 from regionwatch.tagging.rules.common import Evidence, Outcome, evidence, outcome
+from regionwatch.tagging.scan import Sentence
 from regionwatch.tagging.weights import WEIGHTS
 
 __all__ = ["csto"]
@@ -60,6 +62,10 @@ def csto(ctx: ItemContext) -> Outcome:
                 ahead.clear()
             continue
         last_org = "csto"
+        m = s.first(m_label)
+        assert m is not None
+        if action and _membership_aside(s, m):
+            action = False  # "Armenia, a member of the CSTO, said its forces returned fire"
         w = info.weight * (1.0 if action else WEIGHTS.csto_mention)
         rule = "csto.action" if action else "csto.mention"
         if info.historical:
@@ -68,8 +74,6 @@ def csto(ctx: ItemContext) -> Outcome:
         # a CSTO story names its member states as a matter of course
         if len(others) >= 2 or (others and (s.has("cue:listing") or not action)):
             w, rule = w * WEIGHTS.listing, rule + "[list]"
-        m = s.first(m_label)
-        assert m is not None
         total += w
         if action:  # only the CSTO acting carries it as a report's second topic
             second += w
@@ -79,3 +83,22 @@ def csto(ctx: ItemContext) -> Outcome:
         ahead.clear()
         ev.append((w, evidence(info, m, rule, w)))
     return outcome(total, True, ev, second)
+
+
+_ASIDE_REACH = 30  # characters between a membership word and the CSTO's name
+
+
+def _membership_aside(s: Sentence, m: Match) -> bool:
+    """Whether the CSTO (match ``m``) is named only as a membership aside ("a member of the
+    CSTO", "CSTO member states", "член ОДКБ") in a sentence that neither is about the membership
+    itself (freezing, leaving, joining) nor turns to the bloc ("asked the bloc", "appealed to
+    its allies for help")."""
+    if not s.has("cue:csto_membership"):
+        return False
+    if any(s.has(c) for c in ("cue:csto_membership_change", "cue:csto_anaphor", "cue:csto_appeal")):
+        return False
+    return any(
+        -_ASIDE_REACH <= m.start - a.end <= _ASIDE_REACH
+        or -_ASIDE_REACH <= a.start - m.end <= _ASIDE_REACH
+        for a in s.by_label.get("cue:csto_membership", [])
+    )
