@@ -38,10 +38,11 @@ _PAST_BEFORE = re.compile(
     rf"(?i)(?:\b(?:in|during|of|en|im jahr|im)|(?<!\w)в)\s+"
     rf"(?:(?:early|late|mid-?)\s+)?(?:(?:{_MONTHS_EN}|{_MONTHS_RU}|{_MONTHS_DE})\s+)?$"
 )
-# ... and the Turkic "in the year" after it: "2021 yılında", "2021-жылы", "2021 жылы",
-# "2021-ci ildə", "2021-жылдын май айында"
+# ... and the Turkic and Armenian "in the year" after it: "2021 yılında", "2021-жылы",
+# "2021 жылы", "2021-ci ildə", "2021-жылдын май айында", "2021 թվականին", "2021 թ."
 _PAST_AFTER = re.compile(
     r"'?(?:de|da|te|ta)\b| yılında|-?\s?жыл(?:ы|дын|дың|ғы)\b|-(?:ci|cı|cu|cü) il"
+    r"| թվական(?:ին|ի)\b| թ\."
 )
 # a year used as a modifier of an event noun ("the 2020 ceasefire", "the 2008 war", "the 2022
 # clashes") names a past event; fresh news dates by day or says "Saturday's truce"
@@ -55,7 +56,7 @@ _BIRTH_AFTER = re.compile(
     r"(?i)(?:\s*(?:года рождения|г\.\s?р\.|р\.\s?н\.|року народження|doğumlu)"
     r"|-?(?:ci|cı|cu|cü) il təvəllüdlü)"
 )
-_BORN_BEFORE = re.compile(r"(?i)(?:born|b\.|né|née|geboren|нар\.)\s+(?:in\s+|en\s+|im\s+)?$")
+_BORN_BEFORE = re.compile(r"(?i)(?<!\w)(?:born|b\.|né|née|geboren|нар\.)\s+(?:in\s+|en\s+|im\s+)?$")
 # sentence breaks: sentence-final punctuation (Latin, Cyrillic, Armenian, Arabic-script,
 # Devanagari, CJK) then space, a line break, or a run of spaces (flattened paragraph breaks);
 # the CJK full stops 。！？ end a sentence without a space (Chinese and Japanese use none).
