@@ -34,9 +34,11 @@ _DECADE_AFTER = re.compile(r"s\b|'s\b|-е|-х|-ies")
 _MONTHS_EN = "january|february|march|april|may|june|july|august|september|october|november|december"
 _MONTHS_RU = "январе|феврале|марте|апреле|мае|июне|июле|августе|сентябре|октябре|ноябре|декабре"
 _MONTHS_DE = "januar|februar|märz|april|mai|juni|juli|august|september|oktober|november|dezember"
+_SEASONS = "autumn|fall|spring|summer|winter|herbst|frühjahr|frühling|sommer"
 _PAST_BEFORE = re.compile(
-    rf"(?i)(?:\b(?:in|during|of|en|im jahr|im)|(?<!\w)в)\s+"
-    rf"(?:(?:early|late|mid-?)\s+)?(?:(?:{_MONTHS_EN}|{_MONTHS_RU}|{_MONTHS_DE})\s+)?$"
+    rf"(?i)(?:(?:\b(?:in|during|of|en|im jahr|im)|(?<!\w)в)\s+"
+    rf"(?:(?:early|late|mid-?)\s+)?(?:(?:{_MONTHS_EN}|{_MONTHS_RU}|{_MONTHS_DE}|{_SEASONS})\s+)?"
+    r"|(?<!\w)(?:осенью|летом|весной|зимой)\s+)$"
 )
 # ... and the Turkic and Armenian "in the year" after it: "2021 yılında", "2021-жылы",
 # "2021 жылы", "2021-ci ildə", "2021-жылдын май айында", "2021 թվականին", "2021 թ."
