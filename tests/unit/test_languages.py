@@ -103,6 +103,12 @@ CASES: list[tuple[str, str, str, list[str]]] = [
         [BC],
     ),
     (
+        "ko",
+        "바트켄 교전",
+        "바트켄 주에서 키르기스스탄군과 타지키스탄군이 교전을 벌여 군인 3명이 숨졌다.",
+        [BC],
+    ),
+    (
         "th",
         "ปะทะกันที่ชายแดนคีร์กีซสถาน",
         "ทหารคีร์กีซสถานและทาจิกิสถานปะทะกันที่ชายแดน มีผู้เสียชีวิตสองราย",
@@ -331,16 +337,8 @@ def test_pack_is_part_of_the_lexicon_hash(tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- language id
-LANGID_TEXTS = {
-    "pl": CASES[0][2],
-    "el": CASES[5][2],
-    "he": CASES[6][2],
-    "ar": CASES[7][2],
-    "zh": CASES[9][2],
-    "ja": CASES[10][2],
-    "ko": CASES[11][2],
-    "th": CASES[12][2],
-}
+LANGID_LANGS = ["pl", "el", "he", "ar", "zh", "ja", "ko", "th"]
+LANGID_TEXTS = {lang: next(c[2] for c in CASES if c[0] == lang) for lang in LANGID_LANGS}
 
 
 @pytest.mark.parametrize("lang", sorted(LANGID_TEXTS))
