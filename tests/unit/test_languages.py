@@ -59,6 +59,13 @@ CASES: list[tuple[str, str, str, list[str]]] = [
         [BC],
     ),
     (
+        "bg",
+        "Путин обяви великденско примирие",
+        "Руският президент Владимир Путин обяви великденско примирие в Украйна, което ще "
+        "продължи до полунощ в неделя.",
+        [CF],
+    ),
+    (
         "el",
         "Εκεχειρία στα σύνορα Αρμενίας και Αζερμπαϊτζάν",
         "Η Αρμενία και το Αζερμπαϊτζάν συμφώνησαν σε εκεχειρία μετά από δύο ημέρες συγκρούσεων "
@@ -202,6 +209,17 @@ NEGATIVES: list[tuple[str, str]] = [
         "Το Κρεμλίνο κάλεσε να τηρηθεί η εκεχειρία.",
     ),
     ("ar", "رحبت روسيا بوقف إطلاق النار بين إسرائيل وحماس. وقال الكرملين إن الهدنة يجب أن تستمر."),
+    # war reporting is no border clash; a peace deal without fighting is no ceasefire
+    (
+        "pl",
+        "Rosyjskie wojska ostrzelały w nocy Charków rakietami; zginęło pięć osób, a kilkanaście "
+        "zostało rannych, poinformowały ukraińskie władze.",
+    ),
+    (
+        "cs",
+        "Arménie a Ázerbájdžán podepsaly v Bílém domě mírovou dohodu, která ukončuje desetiletí "
+        "konfliktu o Náhorní Karabach.",
+    ),
 ]
 
 
