@@ -59,6 +59,13 @@ CASES: list[tuple[str, str, str, list[str]]] = [
         [BC],
     ),
     (
+        "bg",
+        "Путин обяви великденско примирие",
+        "Руският президент Владимир Путин обяви великденско примирие в Украйна, което ще "
+        "продължи до полунощ в неделя.",
+        [CF],
+    ),
+    (
         "el",
         "Εκεχειρία στα σύνορα Αρμενίας και Αζερμπαϊτζάν",
         "Η Αρμενία και το Αζερμπαϊτζάν συμφώνησαν σε εκεχειρία μετά από δύο ημέρες συγκρούσεων "
@@ -100,6 +107,12 @@ CASES: list[tuple[str, str, str, list[str]]] = [
         "ko",
         "아르메니아-아제르바이잔 국경 교전",
         "아르메니아와 아제르바이잔 국경에서 교전이 발생해 군인 2명이 숨졌다.",
+        [BC],
+    ),
+    (
+        "ko",
+        "바트켄 교전",
+        "바트켄 주에서 키르기스스탄군과 타지키스탄군이 교전을 벌여 군인 3명이 숨졌다.",
         [BC],
     ),
     (
@@ -196,6 +209,17 @@ NEGATIVES: list[tuple[str, str]] = [
         "Το Κρεμλίνο κάλεσε να τηρηθεί η εκεχειρία.",
     ),
     ("ar", "رحبت روسيا بوقف إطلاق النار بين إسرائيل وحماس. وقال الكرملين إن الهدنة يجب أن تستمر."),
+    # war reporting is no border clash; a peace deal without fighting is no ceasefire
+    (
+        "pl",
+        "Rosyjskie wojska ostrzelały w nocy Charków rakietami; zginęło pięć osób, a kilkanaście "
+        "zostało rannych, poinformowały ukraińskie władze.",
+    ),
+    (
+        "cs",
+        "Arménie a Ázerbájdžán podepsaly v Bílém domě mírovou dohodu, která ukončuje desetiletí "
+        "konfliktu o Náhorní Karabach.",
+    ),
 ]
 
 
@@ -331,16 +355,8 @@ def test_pack_is_part_of_the_lexicon_hash(tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- language id
-LANGID_TEXTS = {
-    "pl": CASES[0][2],
-    "el": CASES[5][2],
-    "he": CASES[6][2],
-    "ar": CASES[7][2],
-    "zh": CASES[9][2],
-    "ja": CASES[10][2],
-    "ko": CASES[11][2],
-    "th": CASES[12][2],
-}
+LANGID_LANGS = ["pl", "el", "he", "ar", "zh", "ja", "ko", "th"]
+LANGID_TEXTS = {lang: next(c[2] for c in CASES if c[0] == lang) for lang in LANGID_LANGS}
 
 
 @pytest.mark.parametrize("lang", sorted(LANGID_TEXTS))
