@@ -1,6 +1,6 @@
 """The tagger's full output (``TagResult``) on the dev sets, pinned by digest.
 
-The digests in ``data/tagging_digest.json`` were written by our own tagger (run
+The digests in ``tagging_digest.json`` (beside this file) were written by our own tagger (run
 ``python -m tests.unit.test_tagging_snapshot --update`` from the project root with
 ``REGIONWATCH_SHARED`` set). A refactor of ``regionwatch.tagging`` must leave every digest as it
 is; a deliberate change of rules or watchlist rewrites the file in the same commit, so the diff
@@ -24,7 +24,7 @@ import yaml
 
 from regionwatch.tagging import Tagger, get_tagger
 
-DIGEST_FILE = Path(__file__).with_name("data") / "tagging_digest.json"
+DIGEST_FILE = Path(__file__).with_name("tagging_digest.json")
 CASES_FILE = Path(__file__).with_name("heldout_cases.yaml")
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 DEV_SETS = ("dev", "dev2")
@@ -85,6 +85,5 @@ if __name__ == "__main__":  # pragma: no cover - the regeneration path
     where = shared_dir()
     if where is None:
         sys.exit("set REGIONWATCH_SHARED: the digests cover the dev sets")
-    DIGEST_FILE.parent.mkdir(exist_ok=True)
     DIGEST_FILE.write_text(json.dumps(digests(where), indent=1, sort_keys=True) + "\n")
     print(f"wrote {DIGEST_FILE}")
