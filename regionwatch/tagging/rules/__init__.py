@@ -14,6 +14,7 @@ applies under a peace-deal or delimitation headline, whose fighting and truces a
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from regionwatch.tagging.context import ItemContext
 from regionwatch.tagging.results import CATEGORY_ORDER, CategoryResult
@@ -32,17 +33,29 @@ RULES: dict[str, Callable[[ItemContext], Outcome]] = {
 }
 
 
+def _bare_headline(e: dict[str, Any]) -> bool:
+    """A headline entry with weight that reports no news of its own: no truce status ("agreed",
+    "violated"), no CSTO action ("deployment", "summit")."""
+    return (
+        e["field"] == "title"
+        and e["weight"] > 0
+        and "+status" not in e["rule"]
+        and not e["rule"].startswith("csto.action")
+    )
+
+
 def _headline_over_history(o: Outcome) -> Outcome:
-    """A headline term over a text whose every evidence sentence is background ("Thirty years
-    since the 1994 truce" over a history piece) is background too: its weight is scaled down
-    like theirs."""
-    title = [w for w, e in o.ev if e["field"] == "title" and w > 0]
+    """A bare headline term over a text whose every evidence sentence is background ("Thirty
+    years since the 1994 truce" over a history piece) is background too: its weight is scaled
+    down like theirs. A headline that reports news itself (a truce agreed, a CSTO deployment)
+    keeps its weight."""
+    title = [w for w, e in o.ev if _bare_headline(e)]
     text = [e for w, e in o.ev if e["field"] == "text" and e["where"] != "title-repeat"]
     if not title or not text or not all("[historical]" in e["rule"] for e in text):
         return o
     cut = sum(title) * (1.0 - WEIGHTS.historical)
     for i, (w, e) in enumerate(o.ev):
-        if e["field"] == "title" and w > 0:
+        if _bare_headline(e):
             w *= WEIGHTS.historical
             o.ev[i] = (w, {**e, "rule": e["rule"] + "[history-piece]", "weight": round(w, 3)})
     o.total -= cut

@@ -86,16 +86,20 @@ def csto(ctx: ItemContext) -> Outcome:
 
 
 _ASIDE_REACH = 30  # characters between a membership word and the CSTO's name
+# what makes a sentence with a membership aside about the CSTO after all
+_NOT_ASIDE = ("cue:csto_membership_change", "cue:csto_anaphor", "cue:csto_engagement")
 
 
 def _membership_aside(s: Sentence, m: Match) -> bool:
     """Whether the CSTO (match ``m``) is named only as a membership aside ("a member of the
     CSTO", "CSTO member states", "член ОДКБ") in a sentence that neither is about the membership
-    itself (freezing, leaving, joining) nor turns to the bloc ("asked the bloc", "appealed to
-    its allies for help")."""
+    itself (freezing, leaving, joining) nor engages the bloc ("asked the bloc", "appealed to its
+    allies for help", "the peacekeeping mission of the member states")."""
     if not s.has("cue:csto_membership"):
         return False
-    if any(s.has(c) for c in ("cue:csto_membership_change", "cue:csto_anaphor", "cue:csto_appeal")):
+    if any(
+        s.has(c) for c in ("cue:csto_membership_change", "cue:csto_anaphor", "cue:csto_engagement")
+    ):
         return False
     return any(
         -_ASIDE_REACH <= m.start - a.end <= _ASIDE_REACH
