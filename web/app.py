@@ -29,7 +29,7 @@ from regionwatch.settings import CATEGORIES, Settings
 from regionwatch.store import Store
 from regionwatch.store.console import alert_counts
 from regionwatch.store.feedback import FeedbackError, add_feedback, list_feedback
-from regionwatch.store.search import SearchFilters, search_items
+from regionwatch.store.search import search_items
 from web import events as ev
 from web.reads import feed_health
 from web.security import SESSION_COOKIE, Guard, safe_next
@@ -84,6 +84,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         actor_name=lambda slug: lex.info(slug).name,
     )
 
+    for name in templates.env.list_templates(extensions=["html"]):
+        templates.env.get_template(name)  # compiled now, not on the first request
     app = FastAPI(
         title="RegionWatch console",
         docs_url=None,
@@ -324,7 +326,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     @app.get("/api/search")
     def api_search(request: Request, q: str = "") -> JSONResponse:
         f = filters_from(request)
-        hits = search_items(store, q, _search_filters(f, lex), limit=f.limit)
+        hits = [] if f.parties(lex) == [] else search_items(store, q, f.search(lex), limit=f.limit)
         return JSONResponse([ev.hit_json(h) for h in hits])
 
     @app.exception_handler(HTTPException)
@@ -338,16 +340,6 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         return page(request, "error.html", {"message": str(exc)}, 400)
 
     return app
-
-
-def _search_filters(f: ev.EventFilters, lex: ev.ActorBook) -> SearchFilters:
-    return SearchFilters(
-        category=f.category,
-        actor=f.actor,
-        language=f.language,
-        since=f.since,
-        until=f.until,
-    )
 
 
 def _feedback_from_json(data: Any, *, origin: str) -> FeedbackInput:

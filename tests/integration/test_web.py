@@ -351,3 +351,39 @@ def test_console_on_postgresql(fresh_pg: str, tmp_path: Path) -> None:
         assert _feedback_count(c, clash["event_id"]) == 1
         assert len(_events(c, category="ceasefire", language="ru")) == 1
         assert "<rect" in c.get("/").text
+
+
+def test_feedback_on_one_article_through_the_page(console: Console) -> None:
+    with console.client() as c:
+        clash = _clash(c)
+        eid = clash["event_id"]
+        assert _login(c, TOKEN).status_code == 303
+        page = c.get(f"/events/{eid}").text
+        item_ids = re.findall(r'name="item_id" value="(\d+)"', page)
+        assert len(item_ids) == 3, "one form per article when signed in"
+        before = _feedback_count(c, eid)
+        form = {
+            "csrf": _csrf(c, f"/events/{eid}"),
+            "item_id": item_ids[0],
+            "category": "ceasefire",
+            "verdict": "missing",
+            "note": "the talks are mentioned",
+            "next": f"/events/{eid}",
+        }
+        r = c.post("/forms/feedback", data=form)
+        assert r.status_code == 303 and r.headers["location"] == f"/events/{eid}"
+        page = c.get(f"/events/{eid}").text
+        assert _feedback_count(c, eid) == before + 1
+        assert f"(article {item_ids[0]})" in page
+
+
+def test_search_filters_match_the_events_filters(console: Console) -> None:
+    with console.client() as c:
+        clash = _clash(c)
+        for params in ({"country": "AM"}, {"actor": "armenia"}):
+            hits = c.get("/api/search", params={"q": "border", **params}).json()
+            assert hits and {h["event_id"] for h in hits} == {clash["event_id"]}, params
+        assert c.get("/api/search", params={"q": "border", "country": "ZZ"}).json() == []
+        for params in ({"country": "KG"}, {"category": "ceasefire"}):
+            other = c.get("/api/search", params={"q": "border", **params}).json()
+            assert other and clash["event_id"] not in {h["event_id"] for h in other}, params
