@@ -99,9 +99,10 @@ def watched(browser: Any, console: Console) -> Iterator[Watched]:
 def _open_clash(w: Watched) -> str:
     """From the events page to the border-clash event, by clicking; returns its URL."""
     page = w.page
+    events = w.context.request.get("/api/events").json()
+    (clash,) = [e for e in events if e["categories"] == ["border_clash"]]
     page.goto("/")
-    link = page.locator("#cat-border_clash a.event-link", has_text="Sotk").first
-    link.click()
+    page.locator(f'#cat-border_clash a.event-link[href="/events/{clash["event_id"]}"]').click()
     page.wait_for_url("**/events/*")
     return str(page.url)
 
