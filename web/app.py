@@ -18,6 +18,7 @@ from typing import Any, cast
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import FastAPI, Form, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -334,6 +335,14 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         if request.url.path.startswith("/api/"):
             return JSONResponse({"error": exc.detail}, exc.status_code)
         return page(request, "error.html", {"message": str(exc.detail)}, exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        where = ", ".join(str(e.get("loc", ["?"])[-1]) for e in exc.errors()) or "request"
+        message = f"invalid value: {where}"
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": message}, 400)
+        return page(request, "error.html", {"message": message}, 400)
 
     @app.exception_handler(RegionWatchError)
     async def rw_error(request: Request, exc: RegionWatchError) -> Response:

@@ -387,3 +387,17 @@ def test_search_filters_match_the_events_filters(console: Console) -> None:
         for params in ({"country": "KG"}, {"category": "ceasefire"}):
             other = c.get("/api/search", params={"q": "border", **params}).json()
             assert other and clash["event_id"] not in {h["event_id"] for h in other}, params
+
+
+def test_hostile_requests_get_clear_errors(console: Console) -> None:
+    with console.client() as c:
+        r = c.get("/events/not-a-number")
+        assert r.status_code == 400 and "invalid value" in r.text
+        assert c.get("/api/events/not-a-number").json() == {"error": "invalid value: event_id"}
+        r = c.get("/search", params={"q": '<script>alert("q")</script>'})
+        assert r.status_code == 200 and "<script>" not in r.text
+        assert "&lt;script&gt;" in r.text
+        r = c.get("/login", params={"next": "javascript:alert(1)"})
+        assert 'value="/"' in r.text
+        assert c.get("/api/events", params={"limit": "100000"}).status_code == 400
+        assert c.get("/nowhere").status_code == 404
