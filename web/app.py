@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -52,6 +52,8 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 JSON_MAX_BYTES = 16_384
+#: events listed per category on the events page when no category is chosen
+PER_CATEGORY = 40
 
 
 def _allowed_hosts(settings: Settings) -> list[str]:
@@ -138,13 +140,16 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     @app.get("/", response_class=HTMLResponse)
     def events_page(request: Request) -> HTMLResponse:
         f = filters_from(request)
-        events = ev.list_events(store, f, lex)
-        by_cat = {c: [e for e in events if c in e.categories] for c in categories}
+        # the latest events of each category (a busy category never hides a quiet one)
+        shown = [f.category] if f.category else list(categories)
+        per = f.limit if f.category else min(f.limit, PER_CATEGORY)
+        by_cat = {c: ev.list_events(store, replace(f, category=c, limit=per), lex) for c in shown}
         chart = charts.get(lambda: ev.timeline(store, categories, days=30))
+        total = len({e.event_id for es in by_cat.values() for e in es})
         return page(
             request,
             "events.html",
-            {"filters": f, "by_category": by_cat, "chart": chart, "total": len(events)},
+            {"filters": f, "by_category": by_cat, "chart": chart, "total": total},
         )
 
     @app.get("/events/{event_id}", response_class=HTMLResponse)
