@@ -89,6 +89,11 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
 
     for name in templates.env.list_templates(extensions=["html"]):
         templates.env.get_template(name)  # compiled now, not on the first request
+    try:  # connect, compile the event queries and draw the chart now, not on the first request
+        charts.get(lambda: ev.timeline(store, categories, days=30))
+        ev.list_events(store, ev.EventFilters(category=categories[0], limit=1), lex)
+    except StoreError as exc:
+        logger.warning("console: store not reachable at start (%s); pages will say so", exc)
     app = FastAPI(
         title="RegionWatch console",
         docs_url=None,
