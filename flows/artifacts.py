@@ -18,7 +18,7 @@ from typing import Any
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from regionwatch.models import Event, RunSummary
+from regionwatch.models import Alert, Event, RunSummary
 
 __all__ = [
     "RunArtifacts",
@@ -85,21 +85,21 @@ def event_table(events: Sequence[Event], since: datetime) -> list[dict[str, str]
     ]
 
 
-def alert_table(alerts: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
+def alert_table(alerts: Sequence[Alert]) -> list[dict[str, str]]:
     """Rows for the alerts table: category, kind (alert/update), event, status, channel,
     headline, link, attempts, error."""
     return [
         {
-            "category": _cell(a.get("category")),
-            "kind": _cell(a.get("kind") or "alert"),
-            "event": _cell(a.get("event_id")),
-            "status": _cell(a.get("status")),
-            "channel": _cell(a.get("channel")),
-            "headline": _cell(a.get("title")),
-            "link": _cell(a.get("url"), 500),
-            "attempts": _cell(a.get("attempts")),
-            "sent_at": _cell(a.get("sent_at")),
-            "last_error": _cell(a.get("last_error")),
+            "category": _cell(a.category),
+            "kind": _cell(a.kind),
+            "event": _cell(a.event_id),
+            "status": _cell(a.status),
+            "channel": _cell(a.channel),
+            "headline": _cell(a.title),
+            "link": _cell(a.url, 500),
+            "attempts": _cell(a.attempts),
+            "sent_at": _cell(a.sent_at),
+            "last_error": _cell(a.last_error),
         }
         for a in alerts[:MAX_ROWS]
     ]
@@ -197,9 +197,9 @@ class RunArtifacts:
             f"{sum(1 for e in events if any(e.alerted.values()))} alerted",
         )
 
-    def alerts(self, alerts: Sequence[dict[str, Any]]) -> None:
+    def alerts(self, alerts: Sequence[Alert]) -> None:
         """Send the alerts table (``<prefix>-alerts``)."""
-        sent = sum(1 for a in alerts if a.get("status") == "sent")
+        sent = sum(1 for a in alerts if a.status == "sent")
         self._send(
             create_table_artifact,
             key=f"{self.prefix}-alerts",
@@ -248,7 +248,7 @@ class RunArtifacts:
 def publish_run_artifacts(
     summary: RunSummary,
     items: Sequence[dict[str, Any]],
-    alerts: Sequence[dict[str, Any]],
+    alerts: Sequence[Alert],
     *,
     prefix: str = "monitor",
 ) -> None:

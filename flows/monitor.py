@@ -29,7 +29,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.artifacts import RunArtifacts
 from regionwatch.errors import RegionWatchError, StoreError
-from regionwatch.models import FeedReport, RunSummary, Source
+from regionwatch.models import Alert, FeedReport, RunSummary, Source
 from regionwatch.pipeline import Context, monitor_cycle
 from regionwatch.settings import Settings, load_settings
 from tasks.alerts import deliver_task
@@ -244,7 +244,7 @@ def run_monitor_cycle(ctx: Context, artifacts: RunArtifacts) -> RunSummary:
         AllFeedsFailed: every polled feed failed (after the run was recorded and published).
     """
 
-    def publish(alerts: list[dict[str, Any]], summary: RunSummary) -> None:
+    def publish(alerts: list[Alert], summary: RunSummary) -> None:
         artifacts.alerts(alerts)
         artifacts.summary(summary)
 

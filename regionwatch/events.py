@@ -24,7 +24,8 @@ Interface (stable; the pipeline and the store build on it):
 * :class:`EventDecision` — the outcome: the event, whether it is new, the events merged into
   it, the categories it gained, and the *material* developments (``casualties_rose``,
   ``new_party``, ``violated``, ``ended``) that make an update message. More coverage alone is
-  not material.
+  not material, and neither is what the first ``settle_minutes`` (60) of coverage after the
+  event's first report add: that is the first picture, which the first alert already pages.
 
 How a signal is matched (``[events]`` settings in brackets):
 
@@ -32,7 +33,9 @@ How a signal is matched (``[events]`` settings in brackets):
    event would not span more than ``max_span_days`` (the same pair's clash a month later, or next
    week, is a new event);
 2. parties: cosine similarity of the party-share vectors (organisations count half) reaches
-   ``party_similarity`` (half of it when the two share a watched place such as Sotk or Batken):
+   ``party_similarity`` (half of it when the two share a watched place such as Sotk or Batken),
+   and the main actors match (the article's most mentioned party is one of the event's two most
+   mentioned, and the event's most mentioned one of the article's two):
    a Kyrgyz-Tajik and an Armenian-Azerbaijani shootout on one day stay apart, a truce "brokered by
    Russia between Armenia and Azerbaijan" stays with the Armenian-Azerbaijani clash;
 3. kind: an article's kind is its first decided category in the order border clash, ceasefire,
@@ -94,7 +97,9 @@ _MAX_TOKENS = 24  # title/lead tokens per signal
 _MAX_EVENT_TOKENS = 200  # tokens an event keeps per language
 _MAX_CASUALTIES = 5000  # a larger number near "killed" is not a casualty figure of one incident
 _LEAD_CHARS = 600
-_SCAN_CHARS = 2500  # casualty figures stand in the headline and the first paragraphs
+_SCAN_CHARS = 1500  # casualty figures stand in the headline and the first paragraphs
+_MAX_NUMBERS = 12  # the largest numbers tried (a bound on the cost of a table of figures)
+_SENTENCE_REACH = 200  # characters searched either side of a number for its sentence
 _WORD = re.compile(r"\w+", re.UNICODE)
 _NUMBER = re.compile(r"(?<![\w.,])\d{1,4}(?![\w.,]\d)")
 _SENT_END = re.compile(r"[.!?\n;]")
@@ -112,7 +117,8 @@ class EventSignal:
         language: ISO 639-1 code, when known.
         title: the headline.
         categories: the tagger's decided categories.
-        parties: the main watched parties (state slugs, organisation slugs).
+        parties: the main watched parties: the region's states and organisations with at least
+            15 % of the article's party mentions.
         places: watched places named (``sotk``, ``batken`` …).
         weights: ``(party, share)`` pairs, shares of the article's party mentions (sum 1).
         casualties: the highest killed/wounded figure reported, if any.
@@ -120,7 +126,8 @@ class EventSignal:
         tokens: title and lead tokens, for similarity within one language.
         item_id: the stored item's id, when known.
         story_id: the item's story, when known.
-        kind: the main category (the decided one with the highest score), if any.
+        kind: the main category: the first decided one in the order border clash, ceasefire,
+            CSTO (a clash report that mentions the truce and the CSTO is a clash), if any.
         anchors: the specific watched actors named (places, people, capitals, armed forces):
             the same happening names the same ones in every language.
     """
@@ -307,6 +314,14 @@ class SignalBuilder:
         self._party: dict[str, tuple[str, float] | None] = {}
         self._place: set[str] = set()
         self._anchor: set[str] = set()
+        # parties that can become a party of an event (and a material "new_party"): the region's
+        # states and organisations; outside states and bodies that comment (USA, UN …) only
+        # weigh in the similarity
+        self._watched = {
+            a.slug
+            for a in lexicon.actors.values()
+            if a.kind in ("state", "organisation") and a.region in ("core", "conditional")
+        }
         for a in lexicon.actors.values():
             if _is_anchor(a.kind, a.region, a.border_zone):
                 self._anchor.add(a.slug)
@@ -364,7 +379,7 @@ class SignalBuilder:
         if total <= 0:
             return None
         shares = sorted(((p, c / total) for p, c in counts.items()), key=lambda kv: (-kv[1], kv[0]))
-        parties = frozenset(p for p, s in shares if s >= _MAIN_SHARE)
+        parties = frozenset(p for p, s in shares if s >= _MAIN_SHARE and p in self._watched)
         kind = next((c for c in _ORDER if c in tags.labels), None)
         lead = f"{title}\n{text[:_LEAD_CHARS]}"
         toks = [t for t in _tokens(lead) if len(t) >= 5 and not t.isdigit()]
@@ -388,33 +403,38 @@ class SignalBuilder:
         )
 
     def casualties(self, text: str) -> int | None:
-        """The highest number reported next to a casualty word in one sentence, if any.
+        """The highest number reported in one sentence with a casualty word, if any.
 
-        Numbers are few in a text: each one's sentence (up to 80 characters either side) is
-        searched for a casualty word, rather than the whole text for every casualty pattern.
+        Numbers are few: they are tried largest first, and each sentence (at most 200
+        characters either side of the number) is searched for a casualty word once.
         """
         if self._casualty is None:
             return None
-        best: int | None = None
+        cands: list[tuple[int, int, int]] = []
         for num in _NUMBER.finditer(text):
             value = int(num.group())
             if 1900 <= value <= 2100 or value > _MAX_CASUALTIES or value == 0:
                 continue
-            if best is not None and value <= best:
-                continue
             tail = text[num.end() : num.end() + 4].lstrip().lower()
             if tail.startswith(("km", "%", "км", "m ", "h ", "ч")):
                 continue
-            lo, hi = max(0, num.start() - 80), min(len(text), num.end() + 80)
-            cut = [x.end() for x in _SENT_END.finditer(text, lo, num.start())]
-            if cut:
-                lo = cut[-1]
-            stop = _SENT_END.search(text, num.end(), hi)
-            if stop:
-                hi = stop.start()
-            if self._casualty.search(text, lo, hi):
-                best = value
-        return best
+            cands.append((value, num.start(), num.end()))
+        if not cands:
+            return None
+        cands.sort(reverse=True)
+        seen: dict[int, bool] = {}
+        for value, start, end in cands[:_MAX_NUMBERS]:
+            lo = max(0, start - _SENTENCE_REACH)
+            for x in _SENT_END.finditer(text, lo, start):
+                lo = x.end()
+            hit = seen.get(lo)
+            if hit is None:
+                stop = _SENT_END.search(text, end, end + _SENTENCE_REACH)
+                hi = stop.start() if stop else min(len(text), end + _SENTENCE_REACH)
+                hit = seen[lo] = self._casualty.search(text, lo, hi) is not None
+            if hit:
+                return value
+        return None
 
     def phases(self, lead: str) -> frozenset[str]:
         """``violated`` / ``ended`` where the headline or lead reports a truce broken / it over."""
@@ -472,6 +492,10 @@ def signal_from(
 
 
 # ----------------------------------------------------------------------------- index
+def _norm(values: Iterable[float]) -> float:
+    return math.sqrt(sum(v * v for v in values))
+
+
 def _cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
     if len(a) > len(b):
         a, b = b, a
@@ -503,9 +527,11 @@ class EventIndex:
         self.window = timedelta(days=cfg.window_days)
         self.gap = timedelta(hours=cfg.join_gap_hours)
         self.span = timedelta(days=cfg.max_span_days)
+        self.settle = timedelta(minutes=cfg.settle_minutes)
         self._events: dict[int, EventState] = {}
         self._by_party: dict[str, set[int]] = {}
         self._heap: list[tuple[datetime, int]] = []
+        self._norms: dict[int, float] = {}  # length of each event's party vector (cache)
         self._ids = itertools.count(1)
 
     def __len__(self) -> int:
@@ -529,6 +555,7 @@ class EventIndex:
             self._by_party.setdefault(p, set()).add(ev.local_id)
 
     def _remove(self, ev: EventState) -> None:
+        self._norms.pop(ev.local_id, None)
         if self._events.pop(ev.local_id, None) is None:
             return
         for p in itertools.chain(ev.weights, ev.places):
@@ -570,12 +597,22 @@ class EventIndex:
 
     def score(self, sig: EventSignal, ev: EventState) -> float:
         """The match score of ``sig`` against ``ev`` (0 when time or parties rule it out)."""
-        if not self._time_fits(sig, ev):
+        return self._score(sig, _norm(w for _, w in sig.weights), ev, _norm(ev.weights.values()))
+
+    def _score(self, sig: EventSignal, snorm: float, ev: EventState, enorm: float) -> float:
+        if not self._time_fits(sig, ev) or not snorm or not enorm:
             return 0.0
-        cos = _cosine(dict(sig.weights), ev.weights)
+        evw = ev.weights
+        cos = sum(w * evw.get(p, 0.0) for p, w in sig.weights) / (snorm * enorm)
         place = bool(sig.places & ev.places)
         need = self.cfg.party_similarity * (0.5 if place else 1.0)
         if cos < need:
+            return 0.0
+        # the main actors match: the article's first party is among the event's first two,
+        # and the event's first among the article's (a broad event does not swallow articles
+        # about its side actors)
+        etop = heapq.nlargest(2, evw, key=evw.__getitem__)
+        if sig.weights[0][0] not in etop or etop[0] not in [p for p, _ in sig.weights[:2]]:
             return 0.0
         text = 0.0
         if sig.language and sig.tokens:
@@ -609,9 +646,14 @@ class EventIndex:
         """
         self.evict(sig.time)
         scored = []
+        snorm = _norm(w for _, w in sig.weights)
+        norms = self._norms
         for lid in self._candidates(sig):
             ev = self._events[lid]
-            s = self.score(sig, ev)
+            enorm = norms.get(lid)
+            if enorm is None:
+                enorm = norms[lid] = _norm(ev.weights.values())
+            s = self._score(sig, snorm, ev, enorm)
             if s > 0:
                 scored.append((s, ev.articles, -lid, ev))
         scored.sort(key=lambda x: (x[0], x[1], x[2]), reverse=True)
@@ -679,6 +721,8 @@ class EventIndex:
         return ev
 
     def _material(self, ev: EventState, sig: EventSignal) -> list[str]:
+        if sig.time - ev.first_time < self.settle:
+            return []  # the first hour's reports are the first picture, not a development
         out: list[str] = []
         if sig.casualties is not None and (ev.casualties is None or sig.casualties > ev.casualties):
             out.append("casualties_rose")
@@ -707,6 +751,7 @@ class EventIndex:
         ev.anchors |= sig.anchors
         for p, s in sig.weights:
             ev.weights[p] = ev.weights.get(p, 0.0) + s
+        self._norms.pop(ev.local_id, None)
         if sig.casualties is not None:
             ev.casualties = max(ev.casualties or 0, sig.casualties)
         ev.phases |= sig.phases
@@ -736,6 +781,7 @@ class EventIndex:
         into.anchors |= other.anchors
         for p, s in other.weights.items():
             into.weights[p] = into.weights.get(p, 0.0) + s
+        self._norms.pop(into.local_id, None)
         if other.casualties is not None:
             into.casualties = max(into.casualties or 0, other.casualties)
         into.phases |= other.phases

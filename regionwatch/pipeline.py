@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from regionwatch.errors import BlockedURLError, FetchError, StoreError
 from regionwatch.models import (
+    Alert,
     Article,
     Event,
     FeedEntry,
@@ -458,7 +459,8 @@ def save_articles(
                 if tx.lock_saves():
                     index.refresh(tx, now)
                 # events another worker opened or grew since our last save join our index
-                ledger.sync(tx, now)
+                dates = [a.published for a, _t in tagged if a.published is not None]
+                ledger.sync(tx, now, earliest=min(dates, default=None))
                 for art, tags in tagged:
                     baseline = bool(
                         cutoff is not None and (art.published is None or art.published < cutoff)
@@ -663,7 +665,7 @@ def new_items(ctx: Context, since: datetime) -> list[dict[str, Any]]:
     return ctx.store.new_items(since)
 
 
-def alert_rows(ctx: Context, since: datetime) -> list[dict[str, Any]]:
+def alert_rows(ctx: Context, since: datetime) -> list[Alert]:
     """Outbox rows created or sent since ``since``."""
     return ctx.store.alerts_since(since)
 
@@ -675,7 +677,7 @@ def monitor_cycle(
     poll: Callable[[list[Source]], list[FeedReport]],
     deliver_due: Callable[[], DeliveryReport],
     on_items: Callable[[list[dict[str, Any]]], None] | None = None,
-    on_alerts: Callable[[list[dict[str, Any]], RunSummary], None] | None = None,
+    on_alerts: Callable[[list[Alert], RunSummary], None] | None = None,
     on_events: Callable[[list[Event], RunSummary], None] | None = None,
     stopping: Callable[[], bool] = lambda: False,
 ) -> RunSummary:
@@ -736,7 +738,7 @@ def monitor_cycle(
                 on_events(events, summary)
             if on_alerts is not None:
                 alerts = ctx.store.alerts_since(summary.started_at)
-                summary.alerts_queued = sum(1 for a in alerts if a.get("status") != "sent")
+                summary.alerts_queued = sum(1 for a in alerts if a.status != "sent")
                 on_alerts(alerts, summary)
         except BaseException:
             summary.status = "failed"

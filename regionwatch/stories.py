@@ -470,7 +470,8 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
 
 def _default_scheme() -> str | None:
     try:
-        return MinHash(num_perm=16, seed=_SEED, scheme="affine32").scheme  # type: ignore[call-arg]
+        scheme: str | None = MinHash(num_perm=16, seed=_SEED, scheme="affine32").scheme
+        return scheme
     except TypeError:  # datasketch < 2.0: one (legacy) scheme, no keyword
         return None
 
@@ -492,4 +493,4 @@ def _lean_from_values(values: np.ndarray, scheme: str | None) -> LeanMinHash:
     if scheme is None:
         return LeanMinHash(seed=_SEED, hashvalues=values)
     dtype = np.uint32 if scheme == "affine32" else np.uint64
-    return LeanMinHash(seed=_SEED, hashvalues=values.astype(dtype), scheme=scheme)  # type: ignore[call-arg]
+    return LeanMinHash(seed=_SEED, hashvalues=values.astype(dtype), scheme=scheme)

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LEASE_SECONDS",
     "any_due",
+    "back_off_channel",
     "backoff_seconds",
     "claim",
     "enqueue_alerts",
@@ -65,9 +66,9 @@ def enqueue_alerts(
     The first alert of (event, category, channel) goes out as soon as one of the event's
     articles qualifies; later articles of the event add nothing, except an *update* when they
     bring a ``material`` development (casualties rose, a new party, violated, ended) and the
-    channel already holds the event's first alert from an earlier save: one update row per
-    channel per save, at most ``[alerts] max_updates_per_event`` per event and channel, none
-    when ``[alerts] updates = false``.
+    event's first alert was already sent on that channel: one update at a time (none while an
+    earlier one waits to go out), at most ``[alerts] max_updates_per_event`` per event and
+    channel, none when ``[alerts] updates = false``.
 
     Args:
         tx: the transaction that inserted the item.
@@ -102,7 +103,9 @@ def enqueue_alerts(
         if decisions or material:
             logger.info("alerts: item %s not alerting (%s)", item_id, why)
         return 0
-    alerted_before = tx.alerted_categories(event_id, before=now)
+    # an update follows a first alert the desk has seen: one still queued (e.g. raised by
+    # another feed of this same cycle) will show the event as it is when it goes out
+    alerted_before = tx.alerted_categories(event_id, sent=True)
     created = 0
     for d in decisions:
         alert_id = tx.add_alert(
@@ -157,14 +160,14 @@ def _enqueue_updates(
     material: Sequence[str],
     now: datetime,
 ) -> int:
-    """One update row per channel that alerted the event in an earlier save (cap per event and
-    channel; at most one per save)."""
+    """One update row per channel the event's first alert was sent on (cap per event and
+    channel; none while an earlier update of the event waits to go out on that channel)."""
     cap = settings.alerts.max_updates_per_event
-    prior = tx.update_times(event_id)
+    prior = tx.update_rows(event_id)
     created = 0
     for channel, alerted_cats in sorted(alerted.items()):
         done = prior.get(channel, [])
-        if len(done) >= cap or any(x >= now for x in done):
+        if len(done) >= cap or any(status == "pending" for status in done):
             continue
         # filed under a category the channel already alerted: the item's own first
         category = next((c for c in cats if c in alerted_cats), sorted(alerted_cats)[0])
@@ -272,6 +275,27 @@ def mark_failed(
         return now + timedelta(seconds=backoff_seconds(settings, attempts))
 
     return store.settle_failed(alert_id, worker, error, retry_at)
+
+
+def back_off_channel(
+    store: Store,
+    channel: str,
+    worker: str,
+    until: datetime,
+    *,
+    exclude: Iterable[int] = (),
+    now: datetime | None = None,
+) -> int:
+    """Make every due row of ``channel`` wait until ``until`` without counting an attempt.
+
+    For a channel set aside after a failed connection: its other rows (all but ``exclude``)
+    keep their attempts and stay pending (nothing lost); rows another worker holds under a
+    live lease are left alone.
+
+    Returns:
+        The rows pushed back.
+    """
+    return store.back_off_alerts(channel, worker, until, exclude=exclude, now=now or utcnow())
 
 
 def release(store: Store, ids: Sequence[int], worker: str) -> None:

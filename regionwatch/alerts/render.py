@@ -290,7 +290,10 @@ def _coverage(v: AlertView) -> str:
     text = f"Event carried by {n} outlet{'s' if n != 1 else ''}"
     if langs:
         text += f" in {len(langs)} language{'s' if len(langs) != 1 else ''} ({', '.join(langs)})"
-    return text + f", {v.event_articles} article{'s' if v.event_articles != 1 else ''}"
+    text += f", {v.event_articles} article{'s' if v.event_articles != 1 else ''}"
+    if v.casualties:
+        text += f"; highest casualty figure reported: {v.casualties}"
+    return text
 
 
 def _what_changed(v: AlertView) -> str:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from regionwatch.tagging import TagResult
 
 __all__ = [
+    "SERVICE_RATES_PER_MINUTE",
     "TERMINAL",
     "Channel",
     "Decision",
@@ -75,14 +76,28 @@ def channels(settings: Settings) -> list[Channel]:
     return [Channel(c.key, c.display, c) for c in settings.channels]
 
 
+#: Published limits of services whose Apprise URL scheme says which they are (messages per
+#: minute to one channel): Slack posts at most one message per second to a channel, a Discord
+#: webhook 30 a minute. Telegram groups (~20 a minute) use ``alerts.telegram_rate_per_minute``;
+#: anything else (SMTP relays, webhooks) ``alerts.default_rate_per_minute`` — set a relay's own
+#: quota as the channel's ``rate_per_minute``.
+SERVICE_RATES_PER_MINUTE: dict[str, float] = {"slack": 60.0, "discord": 30.0}
+
+
 def rate_per_minute(settings: Settings, channel: Channel) -> float:
-    """The channel's delivery rate limit (messages per minute)."""
+    """The channel's delivery rate limit (messages per minute).
+
+    This is the only throttle on delivery: Apprise's own per-plugin pause between two
+    notifications is switched off by :class:`regionwatch.alerts.deliver.Sender`.
+    """
     cfg = channel.config
     if cfg is not None and cfg.rate_per_minute:
         return float(cfg.rate_per_minute)
     scheme = cfg.url.split("://", 1)[0].lower() if cfg else ""
     if scheme in ("tgram", "telegram"):
         return float(settings.alerts.telegram_rate_per_minute)
+    if scheme in SERVICE_RATES_PER_MINUTE:
+        return SERVICE_RATES_PER_MINUTE[scheme]
     if cfg is None:
         return 1e9
     return float(settings.alerts.default_rate_per_minute)

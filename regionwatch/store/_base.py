@@ -64,20 +64,23 @@ class Door:
     @contextmanager
     def begin(self) -> Iterator[Connection]:
         """A connection inside one transaction (committed on success)."""
-        try:
-            with self.engine.begin() as conn:
-                yield conn
-        except SQLAlchemyError as exc:
-            raise StoreError(f"store operation failed: {exc}") from exc
+        with _store_errors("store operation failed"), self.engine.begin() as conn:
+            yield conn
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
         """A plain connection for reads."""
-        try:
-            with self.engine.connect() as conn:
-                yield conn
-        except SQLAlchemyError as exc:
-            raise StoreError(f"store read failed: {exc}") from exc
+        with _store_errors("store read failed"), self.engine.connect() as conn:
+            yield conn
+
+
+@contextmanager
+def _store_errors(what: str) -> Iterator[None]:
+    """Database errors surface as :class:`~regionwatch.errors.StoreError` (``what: cause``)."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise StoreError(f"{what}: {exc}") from exc
 
 
 class TxBase:

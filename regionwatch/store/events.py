@@ -197,29 +197,25 @@ class EventWrites(TxBase):
         """Point an item at its event."""
         self.conn.execute(update(t.items).where(t.items.c.id == item_id).values(event_id=event_id))
 
-    def alerted_categories(
-        self, event_id: int, *, before: datetime | None = None
-    ) -> dict[str, set[str]]:
-        """Per channel, the categories (event, ·, channel) has a first alert for (created
-        before ``before`` when given: an earlier save's)."""
+    def alerted_categories(self, event_id: int, *, sent: bool = False) -> dict[str, set[str]]:
+        """Per channel, the categories (event, ·, channel) has a first alert for (with
+        ``sent``: only first alerts already delivered)."""
         a = t.alerts.c
         q = select(a.channel, a.category).where(a.event_id == event_id, a.seq == 0)
-        if before is not None:
-            q = q.where(a.created_at < before)
+        if sent:
+            q = q.where(a.status == "sent")
         out: dict[str, set[str]] = {}
         for r in self.conn.execute(q):
             out.setdefault(str(r.channel), set()).add(str(r.category))
         return out
 
-    def update_times(self, event_id: int) -> dict[str, list[datetime]]:
-        """Per channel, the creation times of the event's update rows."""
+    def update_rows(self, event_id: int) -> dict[str, list[str]]:
+        """Per channel, the statuses of the event's update rows (oldest first)."""
         a = t.alerts.c
-        q = select(a.channel, a.created_at).where(a.event_id == event_id, a.seq > 0)
-        out: dict[str, list[datetime]] = {}
-        for r in self.conn.execute(q):
-            created = as_utc(r.created_at)
-            if created is not None:
-                out.setdefault(str(r.channel), []).append(created)
+        q = select(a.channel, a.status).where(a.event_id == event_id, a.seq > 0)
+        out: dict[str, list[str]] = {}
+        for r in self.conn.execute(q.order_by(a.seq)):
+            out.setdefault(str(r.channel), []).append(str(r.status))
         return out
 
     def mark_event_alerted(self, event_id: int) -> None:
@@ -242,16 +238,22 @@ class EventLedger:
         self._rev: int | None = None
         self._batch_rev: int | None = None
 
-    def sync(self, tx: StoreTx, now: datetime) -> bool:
+    def sync(self, tx: StoreTx, now: datetime, *, earliest: datetime | None = None) -> bool:
         """Inside the save transaction (after the save lock): reload the index when another
-        worker changed events since this one last looked. Returns True when it reloaded."""
+        worker changed events since this one last looked. Returns True when it reloaded.
+
+        ``earliest`` is the oldest article time of the batch (a backfill's publication dates):
+        the events of the window before it are loaded too, so a resumed backfill continues the
+        events it opened before.
+        """
         rev = tx.events_rev()
         self._batch_rev = None
         if self._rev is not None and rev == self._rev:
             return False
+        start = min(now, earliest) if earliest is not None else now
         index = EventIndex(self.cfg)
-        index.load(tx.event_states(now - timedelta(days=self.cfg.window_days)))
-        index.evict(now)
+        index.load(tx.event_states(start - timedelta(days=self.cfg.window_days)))
+        index.evict(start)
         if self._rev is not None:
             logger.info("events: index reloaded (store revision %d, ours %d)", rev, self._rev)
         self.index, self._rev = index, rev

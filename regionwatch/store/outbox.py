@@ -275,6 +275,37 @@ class OutboxRows(Door):
             )
         return "dead" if when is None else "pending"
 
+    def back_off_alerts(
+        self,
+        channel: str,
+        worker: str,
+        until: datetime,
+        *,
+        exclude: Iterable[int],
+        now: datetime,
+    ) -> int:
+        """Push the due rows of ``channel`` (all but ``exclude``) back to ``until`` without
+        counting an attempt; rows another worker holds under a live lease are left alone.
+        Returns the rows pushed back."""
+        a = t.alerts.c
+        with self.begin() as conn:
+            res = conn.execute(
+                update(t.alerts)
+                .where(
+                    a.channel == channel,
+                    a.status == "pending",
+                    a.next_attempt_at < until,
+                    a.id.not_in(list(exclude)),
+                    or_(
+                        a.claimed_until.is_(None),
+                        a.claimed_until < now,
+                        a.claimed_by == worker[:100],
+                    ),
+                )
+                .values(next_attempt_at=until, claimed_by=None, claimed_until=None)
+            )
+        return int(res.rowcount or 0)
+
     def release_alerts(self, ids: Sequence[int], worker: str) -> None:
         """Give back claimed rows untouched."""
         with self.begin() as conn:
@@ -297,19 +328,17 @@ class OutboxRows(Door):
         with self.connect() as conn:
             return [row_dict(r) for r in conn.execute(q).mappings()]
 
-    def alerts_since(self, since: datetime) -> list[dict[str, Any]]:
-        """Outbox rows created or sent since ``since`` (for run artifacts)."""
-        a, i = t.alerts, t.items
+    def alerts_since(self, since: datetime) -> list[Alert]:
+        """Outbox rows created or sent since ``since``, with their item's headline and link
+        (for run artifacts)."""
         q = (
-            select(a.c.id, a.c.category, a.c.channel, a.c.status, a.c.attempts, a.c.last_error)
-            .add_columns(a.c.created_at, a.c.sent_at, i.c.title, i.c.url)
-            .add_columns(a.c.event_id, a.c.kind)
-            .join(i, i.c.id == a.c.item_id)
-            .where((a.c.created_at >= since) | (a.c.sent_at >= since))
-            .order_by(a.c.id)
+            select(t.alerts, t.items.c.title, t.items.c.url, t.items.c.feed_name)
+            .join(t.items, t.items.c.id == t.alerts.c.item_id)
+            .where((t.alerts.c.created_at >= since) | (t.alerts.c.sent_at >= since))
+            .order_by(t.alerts.c.id)
         )
         with self.connect() as conn:
-            return [dict(r) for r in conn.execute(q).mappings()]
+            return [alert_from_row(r) for r in conn.execute(q).mappings()]
 
     def retry_alerts(self, ids: Sequence[int] | None, now: datetime) -> int:
         """Make dead and pending rows due now (attempts reset for dead ones); rows changed."""

@@ -286,6 +286,36 @@ def test_updates_off_sends_only_first_alerts(
     assert len(titles) == 2 and not any("Update:" in x for x in titles)
 
 
+def test_no_update_before_the_first_alert_went_out(
+    tmp_path: Path, outlets: Outlets, hook: Webhook
+) -> None:
+    from regionwatch.settings import AlertsConfig
+
+    settings = make_settings(
+        f"sqlite:///{tmp_path / 'down.db'}",
+        outlets,
+        hook,
+        alerts=AlertsConfig(retry_base_seconds=0),
+    )
+    start = len(hook.delivered())
+    hook.fail_next = 10**6  # the channel is down while the events develop
+    try:
+        outlets.publish(1)
+        run_cycle(settings)
+        outlets.publish(2)
+        run_cycle(settings)
+    finally:
+        hook.fail_next = 0
+    run_cycle(settings)  # the channel is back: the queued first alerts go out, no update
+    got = posts(hook, start)
+    assert sorted(slug_in(m, outlets) for m in got) == ["am-az-first-en", "kg-tj-first-ru"]
+    assert not any("Update" in m["title"] for m in got)
+    # the first alert shows the event as it is when it goes out: three outlets, the new toll
+    (am_az,) = [m for m in got if slug_in(m, outlets) == "am-az-first-en"]
+    assert "Event carried by 2 outlets in 2 languages (en, ru)" in am_az["message"]
+    assert "highest casualty figure reported: 6" in am_az["message"]
+
+
 # ---------------------------------------------------------------------------- backfill
 def test_backfill_of_the_same_days_forms_the_same_events_and_alerts_nothing(
     tmp_path: Path, outlets: Outlets, hook: Webhook
@@ -299,28 +329,36 @@ def test_backfill_of_the_same_days_forms_the_same_events_and_alerts_nothing(
     store.close()
 
     settings = make_settings(f"sqlite:///{tmp_path / 'archive.db'}", outlets, hook)
-    urls = tmp_path / "urls.txt"
-    urls.write_text(
-        "".join(f"{outlets.urls[p.slug]}\t{published(p).date().isoformat()}\n" for p in ARTICLES)
-    )
     start = len(hook.requests(method="POST"))
-    ctx = Context.open(settings)
-    try:
-        rep = asyncio.run(
-            run_backfill(
-                ctx,
-                since=(BASE - timedelta(days=1)).date(),
-                until=NOW.date(),
-                mode="urls",
-                urls_file=urls,
+    stored = 0
+    # two runs, each in a new process context: waves 1-2, then wave 3 after a "restart"
+    for run, waves in enumerate(((1, 2), (3,))):
+        urls = tmp_path / f"urls{run}.txt"
+        urls.write_text(
+            "".join(
+                f"{outlets.urls[p.slug]}\t{published(p).date().isoformat()}\n"
+                for p in ARTICLES
+                if p.wave in waves
             )
         )
-        assert rep.stored == len(ARTICLES)
-        got = groups(ctx.store, outlets)
-        with ctx.store.connect() as conn:
-            n_alerts = conn.execute(select(func.count()).select_from(t.alerts)).scalar()
-    finally:
-        ctx.close()
+        ctx = Context.open(settings)
+        try:
+            rep = asyncio.run(
+                run_backfill(
+                    ctx,
+                    since=(BASE - timedelta(days=1)).date(),
+                    until=NOW.date(),
+                    mode="urls",
+                    urls_file=urls,
+                )
+            )
+            stored += rep.stored
+            got = groups(ctx.store, outlets)
+            with ctx.store.connect() as conn:
+                n_alerts = conn.execute(select(func.count()).select_from(t.alerts)).scalar()
+        finally:
+            ctx.close()
+    assert stored == len(ARTICLES)
     assert n_alerts == 0 and len(hook.requests(method="POST")) == start
     only_events = {s for s in got if s in EVENT_SLUGS}
     assert partition({s: got[s] for s in only_events}) == {

@@ -11,13 +11,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import MetaData, create_engine, func, select
+from sqlalchemy import create_engine, func, select
 
 from regionwatch.alerts import deliver_pending
 from regionwatch.settings import ChannelConfig, Settings, StorageConfig
 from regionwatch.store import Store
 from regionwatch.store import schema as t
 from regionwatch.store.migrations import current_revision, head
+from tests.integration.test_migrations import create_legacy_schema
 from tests.loopback import Webhook
 
 pytestmark = pytest.mark.integration
@@ -38,19 +39,10 @@ def old_cats() -> tuple[str, ...]:
     return ("csto", "ceasefire", "border_clash")
 
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-
-
 def _make_old_store(url: str) -> None:
     eng = create_engine(url)
-    ddl = (FIXTURES / f"legacy_v2_{eng.dialect.name}.sql").read_text(encoding="utf-8")
     with eng.begin() as conn:
-        for stmt in ddl.split("\n;\n"):
-            body = "\n".join(x for x in stmt.splitlines() if not x.startswith("--")).strip()
-            if body:
-                conn.exec_driver_sql(body)
-        old = MetaData()
-        old.reflect(conn)
+        old = create_legacy_schema(conn)
         conn.execute(
             old.tables["feeds"].insert(),
             [

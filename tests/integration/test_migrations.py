@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import MetaData, create_engine, func, select, text
+from sqlalchemy import Connection, MetaData, create_engine, func, select, text
 
 from regionwatch.store import Store
 from regionwatch.store import schema as t
@@ -37,29 +36,26 @@ LEGACY_TABLES = (
 )
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/rw.db"
-    else:
-        yield request.getfixturevalue("fresh_pg")
+def create_legacy_schema(conn: Connection) -> MetaData:
+    """The tables, full-text objects and ``schema_version`` of the release before Alembic (our
+    frozen DDL), as they were: reflected, since today's declarations have more columns."""
+    ddl = (FIXTURES / f"legacy_v2_{conn.dialect.name}.sql").read_text(encoding="utf-8")
+    for stmt in ddl.split("\n;\n"):
+        body = "\n".join(x for x in stmt.splitlines() if not x.startswith("--")).strip()
+        if body:
+            conn.exec_driver_sql(body)
+    old = MetaData()
+    old.reflect(conn)
+    return old
 
 
 def make_legacy_store(url: str) -> None:
     """A store as the release before Alembic left it (schema_version 2), with one of
     everything in it: a feed, an item with tags, its story and signature, a sent alert and a
     pending one, a run and a backfill checkpoint (ids from the database, as the release had)."""
-    dialect = "postgresql" if url.startswith("postgresql") else "sqlite"
-    ddl = (FIXTURES / f"legacy_v2_{dialect}.sql").read_text(encoding="utf-8")
     eng = create_engine(url)
     with eng.begin() as conn:
-        for stmt in ddl.split("\n;\n"):
-            body = "\n".join(x for x in stmt.splitlines() if not x.startswith("--")).strip()
-            if body:
-                conn.exec_driver_sql(body)
-        # the tables as they were (today's declarations have columns the old ones lack)
-        old = MetaData()
-        old.reflect(conn)
+        old = create_legacy_schema(conn)
         conn.execute(
             old.tables["feeds"]
             .insert()
@@ -168,7 +164,8 @@ def snapshot(store: Store, columns: dict[str, list[str]]) -> dict[str, list[tupl
     return out
 
 
-def test_a_store_made_before_alembic_upgrades_without_loss(url: str) -> None:
+def test_a_store_made_before_alembic_upgrades_without_loss(store_url: str) -> None:
+    url = store_url
     make_legacy_store(url)
     eng = create_engine(url)
     with eng.connect() as conn:
@@ -233,8 +230,8 @@ def test_a_legacy_store_at_version_1_gets_full_text_search(tmp_path: Path) -> No
     store.close()
 
 
-def test_a_fresh_store_has_exactly_the_declared_schema(url: str) -> None:
-    store = Store(url)
+def test_a_fresh_store_has_exactly_the_declared_schema(store_url: str) -> None:
+    store = Store(store_url)
     with store.connect() as conn:
         assert current_revision(conn) == head()
         diffs = compare_metadata(MigrationContext.configure(conn), t.metadata)

@@ -3,23 +3,11 @@ test_migrations.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
 
 from regionwatch.models import Article, FeedPoll, Source
 from regionwatch.store import Store
 from regionwatch.store.items import tag_result_from_json
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/rw.db"
-    else:
-        yield request.getfixturevalue("fresh_pg")
 
 
 def article(

@@ -169,6 +169,9 @@ def test_material_developments_and_more_coverage(tagger: Tagger, builder: Signal
     idx = EventIndex(EventsConfig())
     first = idx.assign(signal(tagger, builder, AM_AZ[0], T0, "a", "Outlet A"))
     assert first is not None and first.is_new and first.material == ()
+    # within the first hour a higher figure is part of the first picture, not an update
+    early = idx.assign(signal(tagger, builder, AM_AZ[1], T0 + timedelta(minutes=20), "e"))
+    assert early is not None and early.event is first.event and early.material == ()
     more = idx.assign(signal(tagger, builder, AM_AZ_MORE, T0 + timedelta(hours=3), "b"))
     assert more is not None and not more.is_new
     assert more.material == (), "more coverage of the same facts is not material"
@@ -308,6 +311,9 @@ def test_eval_events_cli_on_our_own_mini_set(tmp_path: Path) -> None:
     assert dated["name"] == "dated mini" and dated["positives"] == 5
     assert dated["bcubed_f1"] == 1.0 and dated["multi_language_groups"] == 2
     assert dated["alerts"] == 2 and dated["alerts_per_pair"] == 1.0 and dated["recall"] == 1.0
+    # without --events, eval still takes exactly one dataset
+    res = CliRunner().invoke(app, ["eval", "--seeds", "seeds"])
+    assert res.exit_code == 2 and "one dataset" in res.output
     # a missing events file is a clear error, exit 2
     (tmp_path / "mini_events.jsonl").unlink()
     res = CliRunner().invoke(app, ["eval", "--events", "--seeds", "seeds", str(data)])
@@ -326,3 +332,35 @@ def test_eval_events_on_the_dev_sets(shared: Path, tagger: Tagger) -> None:
         assert s.multi_language_groups > 0, s.name
         assert s.alerts_per_pair <= 1.25, s.name
         assert set(s.slices) == {"held_out", "tuned"}
+
+
+def test_a_truce_elsewhere_between_the_same_pair_stays_apart_from_the_clash(
+    tagger: Tagger, builder: SignalBuilder
+) -> None:
+    truce = (
+        "en",
+        "Putin hosts Aliyev and Pashinyan, ceasefire in Karabakh agreed in Moscow",
+        "Azerbaijan and Armenia agreed a ceasefire in Nagorno-Karabakh after talks hosted by "
+        "Vladimir Putin in Moscow; Aliyev and Pashinyan signed the statement in the Kremlin.",
+    )
+    idx = EventIndex(EventsConfig())
+    clash = idx.assign(signal(tagger, builder, AM_AZ[0], T0, "a"))
+    sig = signal(tagger, builder, truce, T0 + timedelta(minutes=20), "t")
+    assert sig.kind == "ceasefire" and "border_clash" not in sig.categories
+    other = idx.assign(sig)
+    assert clash is not None and other is not None
+    assert other.is_new and other.event is not clash.event
+
+
+def test_signal_needs_a_watched_party_and_reads_phases(
+    tagger: Tagger, builder: SignalBuilder
+) -> None:
+    text = "The city council approved a new budget for road repairs on Tuesday."
+    tags = tagger.tag(text, title="Council approves road budget", lang="en")
+    none = builder.build(
+        key="n", time=T0, outlet="O", language="en", title="Budget", text=text, tags=tags
+    )
+    assert none is None
+    assert builder.phases("The fighting stopped overnight after the ceasefire.") == {"ended"}
+    assert builder.phases("The ceasefire was violated within hours.") == {"violated"}
+    assert builder.phases("Troops were put on alert.") == frozenset()

@@ -52,6 +52,24 @@ def test_title_is_routable() -> None:
     assert render_title(view(actors=())) == f"[border_clash] {HEAD}"
 
 
+def test_update_title_and_body_say_what_changed() -> None:
+    upd = view(
+        kind="update",
+        material=("casualties_rose", "new_party"),
+        casualties=6,
+        event_outlets=("Ararat Wire", "Vostok Vestnik", "Donau Kurier"),
+        event_languages=("de", "en", "ru"),
+        event_articles=5,
+    )
+    assert render_title(upd) == f"[border_clash] Update: Armenia, Azerbaijan, Russia — {HEAD}"
+    assert render_title(upd, "markdown").startswith("[border_clash] Update: ")
+    for body in (render_text(upd), render_markdown(upd), html.unescape(render_html(upd))):
+        assert "casualty figure now 6" in body and "a further party is involved" in body
+        assert "Event carried by 3 outlets in 3 languages (de, en, ru), 5 articles" in body
+    first = render_text(view(event_outlets=("Ararat Wire",), event_languages=("en",)))
+    assert "Update" not in first and "Event carried by 1 outlet in 1 language (en)" in first
+
+
 def test_text_body_explains_the_alert() -> None:
     body = render_text(view())
     for needle in (

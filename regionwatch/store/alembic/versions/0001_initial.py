@@ -23,6 +23,12 @@ def _ts(name: str, nullable: bool = True) -> sa.Column:  # type: ignore[type-arg
     return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
 
 
+def _item_key() -> sa.Column:  # type: ignore[type-arg]
+    return sa.Column(
+        "item_id", sa.Integer, sa.ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
 def upgrade() -> None:
     """Create the tables of schema version 1."""
     op.create_table(
@@ -89,12 +95,7 @@ def upgrade() -> None:
     op.create_index("ix_items_story", "items", ["story_id"])
     op.create_table(
         "item_tags",
-        sa.Column(
-            "item_id",
-            sa.Integer,
-            sa.ForeignKey("items.id", ondelete="CASCADE"),
-            primary_key=True,
-        ),
+        _item_key(),
         sa.Column("kind", sa.String(16), primary_key=True),
         sa.Column("slug", sa.String(100), primary_key=True),
         sa.Column("score", sa.Float, nullable=False),
@@ -103,12 +104,7 @@ def upgrade() -> None:
     op.create_index("ix_item_tags_slug", "item_tags", ["kind", "slug"])
     op.create_table(
         "signatures",
-        sa.Column(
-            "item_id",
-            sa.Integer,
-            sa.ForeignKey("items.id", ondelete="CASCADE"),
-            primary_key=True,
-        ),
+        _item_key(),
         sa.Column("story_id", sa.Integer, sa.ForeignKey("stories.id"), nullable=False),
         _ts("seen_at", nullable=False),
         sa.Column("title_norm", sa.Text, nullable=False),
