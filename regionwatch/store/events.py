@@ -368,6 +368,7 @@ def list_events(
         ids: only these events.
     """
     e = t.events.c
+    dialect = store.engine.dialect.name
     # the columns an Event shows (not the grouping state nor the update history)
     shown = [c for c in t.events.c if c.name not in ("state", "updates")]
     q = select(*shown).where(e.merged_into.is_(None)).order_by(e.last_seen_at.desc(), e.id.desc())
@@ -376,11 +377,11 @@ def list_events(
     if until is not None:
         q = q.where(e.time_first < until)
     if category:
-        q = q.where(_json_has(e.categories, category, store.dialect))
+        q = q.where(_json_has(e.categories, category, dialect))
     if actors:
-        q = q.where(or_(*(_json_has(e.actors, a, store.dialect) for a in actors)))
+        q = q.where(or_(*(_json_has(e.actors, a, dialect) for a in actors)))
     if language:
-        q = q.where(_json_has(e.languages, language, store.dialect))
+        q = q.where(_json_has(e.languages, language, dialect))
     if ids:
         q = q.where(e.id.in_(list(ids)))
     if limit is not None:
