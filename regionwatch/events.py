@@ -61,7 +61,7 @@ import itertools
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -268,23 +268,73 @@ def _aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _cue_regex(patterns: Iterable[str]) -> re.Pattern[str] | None:
-    """One case-insensitive regex for lexicon patterns (``stem*``, ``[аеи]`` choices, phrases)."""
-    alts: list[str] = []
-    for pat in patterns:
-        words = []
-        for word in pat.split():
-            stem = word.endswith("*")
-            body = word.rstrip("*")
-            parts = re.split(r"(\[[^\]]+\])", body)
-            rx = "".join(p if p.startswith("[") else re.escape(p) for p in parts if p)
-            words.append(rx + (r"\w*" if stem else ""))
-        if words:
-            alts.append(r"\s+".join(words))
-    if not alts:
-        return None
-    alts.sort(key=len, reverse=True)
-    return re.compile(r"(?<!\w)(?:" + "|".join(alts) + r")(?!\w)", re.IGNORECASE)
+_PATTERN_WORD = re.compile(r"(?:\w|\[[^\]]*\])+\*?")
+
+
+class _CueWords:
+    """Lexicon cue patterns matched on word tokens (NFKC, case-folded, as :func:`_tokens`
+    gives them): exact words, stems (``погиб*``), one-letter choices (``инди[яие]``) and phrases
+    of them. A dictionary lookup per token instead of a regular expression with hundreds of
+    alternatives tried at every character."""
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        self._exact: dict[str, list[tuple[_Matcher, ...]]] = {}
+        self._stems: dict[str, list[tuple[str, tuple[_Matcher, ...]]]] = {}
+        self._other: list[tuple[_Matcher, tuple[_Matcher, ...]]] = []
+        for pat in patterns:
+            words = _PATTERN_WORD.findall(unicodedata.normalize("NFKC", pat).casefold())
+            if not words:
+                continue
+            first, rest = words[0], tuple(_matcher(w) for w in words[1:])
+            if "[" in first or len(first.rstrip("*")) < 2:
+                self._other.append((_matcher(first), rest))
+            elif first.endswith("*"):
+                stem = first[:-1]
+                self._stems.setdefault(stem[:2], []).append((stem, rest))
+            else:
+                self._exact.setdefault(first, []).append(rest)
+
+    def __bool__(self) -> bool:
+        return bool(self._exact or self._stems or self._other)
+
+    def search(self, tokens: Sequence[str]) -> bool:
+        """Whether any pattern matches the tokens."""
+        n = len(tokens)
+        for i, tok in enumerate(tokens):
+            for rest in self._exact.get(tok, ()):
+                if _rest_matches(tokens, i + 1, n, rest):
+                    return True
+            for stem, rest in self._stems.get(tok[:2], ()):
+                if tok.startswith(stem) and _rest_matches(tokens, i + 1, n, rest):
+                    return True
+            for first, rest in self._other:
+                if first(tok) and _rest_matches(tokens, i + 1, n, rest):
+                    return True
+        return False
+
+
+_Matcher = Callable[[str], bool]
+
+
+def _matcher(word: str) -> _Matcher:
+    stem = word.endswith("*")
+    body = word.rstrip("*")
+    if "[" in body:
+        parts = re.split(r"(\[[^\]]+\])", body)
+        rx = re.compile(
+            "".join(p if p.startswith("[") else re.escape(p) for p in parts if p)
+            + (r"\w*" if stem else "")
+        )
+        return lambda tok: rx.fullmatch(tok) is not None
+    if stem:
+        return lambda tok: tok.startswith(body)
+    return lambda tok: tok == body
+
+
+def _rest_matches(tokens: Sequence[str], i: int, n: int, rest: tuple[_Matcher, ...]) -> bool:
+    if i + len(rest) > n:
+        return False
+    return all(m(tokens[i + k]) for k, m in enumerate(rest))
 
 
 def _is_anchor(kind: str, region: str, border_zone: bool) -> bool:
@@ -338,15 +388,14 @@ class SignalBuilder:
             if a.kind == "place":
                 self._place.add(a.slug)
         cues = lexicon.cues
-        self._casualty = _cue_regex(p for ps in cues.get("casualty", {}).values() for p in ps)
-        self._violation = _cue_regex(p for ps in cues.get("violation", {}).values() for p in ps)
-        self._ended = _cue_regex(p for ps in cues.get("event_ended", {}).values() for p in ps)
-        self._truce = _cue_regex(
-            p
-            for name in ("ceasefire", "ceasefire_phrase")
-            for ps in cues.get(name, {}).values()
-            for p in ps
-        )
+
+        def cue(*names: str) -> _CueWords:
+            return _CueWords(p for n in names for ps in cues.get(n, {}).values() for p in ps)
+
+        self._casualty = cue("casualty")
+        self._violation = cue("violation")
+        self._ended = cue("event_ended")
+        self._truce = cue("ceasefire", "ceasefire_phrase")
 
     def build(
         self,
@@ -382,7 +431,8 @@ class SignalBuilder:
         parties = frozenset(p for p, s in shares if s >= _MAIN_SHARE and p in self._watched)
         kind = next((c for c in _ORDER if c in tags.labels), None)
         lead = f"{title}\n{text[:_LEAD_CHARS]}"
-        toks = [t for t in _tokens(lead) if len(t) >= 5 and not t.isdigit()]
+        words = _tokens(lead)
+        toks = [t for t in words if len(t) >= 5 and not t.isdigit()]
         return EventSignal(
             key=key,
             time=_aware(time),
@@ -394,7 +444,7 @@ class SignalBuilder:
             places=frozenset(places),
             weights=tuple((p, round(s, 4)) for p, s in shares),
             casualties=self.casualties(f"{title}\n{text[:_SCAN_CHARS]}"),
-            phases=self.phases(lead),
+            phases=self._phases(words),
             tokens=frozenset(list(dict.fromkeys(toks))[:_MAX_TOKENS]),
             item_id=item_id,
             story_id=story_id,
@@ -408,7 +458,7 @@ class SignalBuilder:
         Numbers are few: they are tried largest first, and each sentence (at most 200
         characters either side of the number) is searched for a casualty word once.
         """
-        if self._casualty is None:
+        if not self._casualty:
             return None
         cands: list[tuple[int, int, int]] = []
         for num in _NUMBER.finditer(text):
@@ -431,22 +481,20 @@ class SignalBuilder:
             if hit is None:
                 stop = _SENT_END.search(text, end, end + _SENTENCE_REACH)
                 hi = stop.start() if stop else min(len(text), end + _SENTENCE_REACH)
-                hit = seen[lo] = self._casualty.search(text, lo, hi) is not None
+                hit = seen[lo] = self._casualty.search(_tokens(text[lo:hi]))
             if hit:
                 return value
         return None
 
     def phases(self, lead: str) -> frozenset[str]:
         """``violated`` / ``ended`` where the headline or lead reports a truce broken / it over."""
+        return self._phases(_tokens(lead))
+
+    def _phases(self, tokens: Sequence[str]) -> frozenset[str]:
         out: set[str] = set()
-        if (
-            self._violation is not None
-            and self._truce is not None
-            and self._violation.search(lead)
-            and self._truce.search(lead)
-        ):
+        if self._violation.search(tokens) and self._truce.search(tokens):
             out.add("violated")
-        if self._ended is not None and self._ended.search(lead):
+        if self._ended.search(tokens):
             out.add("ended")
         return frozenset(out)
 
@@ -496,6 +544,11 @@ def _norm(values: Iterable[float]) -> float:
     return math.sqrt(sum(v * v for v in values))
 
 
+def _shape(weights: Mapping[str, float]) -> tuple[float, list[str]]:
+    """The length of a party vector and its two main parties."""
+    return _norm(weights.values()), heapq.nlargest(2, weights, key=weights.__getitem__)
+
+
 def _cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
     if len(a) > len(b):
         a, b = b, a
@@ -531,7 +584,8 @@ class EventIndex:
         self._events: dict[int, EventState] = {}
         self._by_party: dict[str, set[int]] = {}
         self._heap: list[tuple[datetime, int]] = []
-        self._norms: dict[int, float] = {}  # length of each event's party vector (cache)
+        # per event: the length of its party vector and its two main parties (a cache)
+        self._shape: dict[int, tuple[float, list[str]]] = {}
         self._ids = itertools.count(1)
 
     def __len__(self) -> int:
@@ -555,7 +609,7 @@ class EventIndex:
             self._by_party.setdefault(p, set()).add(ev.local_id)
 
     def _remove(self, ev: EventState) -> None:
-        self._norms.pop(ev.local_id, None)
+        self._shape.pop(ev.local_id, None)
         if self._events.pop(ev.local_id, None) is None:
             return
         for p in itertools.chain(ev.weights, ev.places):
@@ -597,9 +651,12 @@ class EventIndex:
 
     def score(self, sig: EventSignal, ev: EventState) -> float:
         """The match score of ``sig`` against ``ev`` (0 when time or parties rule it out)."""
-        return self._score(sig, _norm(w for _, w in sig.weights), ev, _norm(ev.weights.values()))
+        return self._score(sig, _norm(w for _, w in sig.weights), ev, _shape(ev.weights))
 
-    def _score(self, sig: EventSignal, snorm: float, ev: EventState, enorm: float) -> float:
+    def _score(
+        self, sig: EventSignal, snorm: float, ev: EventState, shape: tuple[float, list[str]]
+    ) -> float:
+        enorm, etop = shape
         if not self._time_fits(sig, ev) or not snorm or not enorm:
             return 0.0
         evw = ev.weights
@@ -611,7 +668,6 @@ class EventIndex:
         # the main actors match: the article's first party is among the event's first two,
         # and the event's first among the article's (a broad event does not swallow articles
         # about its side actors)
-        etop = heapq.nlargest(2, evw, key=evw.__getitem__)
         if sig.weights[0][0] not in etop or etop[0] not in [p for p, _ in sig.weights[:2]]:
             return 0.0
         text = 0.0
@@ -647,13 +703,13 @@ class EventIndex:
         self.evict(sig.time)
         scored = []
         snorm = _norm(w for _, w in sig.weights)
-        norms = self._norms
+        shapes = self._shape
         for lid in self._candidates(sig):
             ev = self._events[lid]
-            enorm = norms.get(lid)
-            if enorm is None:
-                enorm = norms[lid] = _norm(ev.weights.values())
-            s = self._score(sig, snorm, ev, enorm)
+            shape = shapes.get(lid)
+            if shape is None:
+                shape = shapes[lid] = _shape(ev.weights)
+            s = self._score(sig, snorm, ev, shape)
             if s > 0:
                 scored.append((s, ev.articles, -lid, ev))
         scored.sort(key=lambda x: (x[0], x[1], x[2]), reverse=True)
@@ -751,7 +807,7 @@ class EventIndex:
         ev.anchors |= sig.anchors
         for p, s in sig.weights:
             ev.weights[p] = ev.weights.get(p, 0.0) + s
-        self._norms.pop(ev.local_id, None)
+        self._shape.pop(ev.local_id, None)
         if sig.casualties is not None:
             ev.casualties = max(ev.casualties or 0, sig.casualties)
         ev.phases |= sig.phases
@@ -781,7 +837,7 @@ class EventIndex:
         into.anchors |= other.anchors
         for p, s in other.weights.items():
             into.weights[p] = into.weights.get(p, 0.0) + s
-        self._norms.pop(into.local_id, None)
+        self._shape.pop(into.local_id, None)
         if other.casualties is not None:
             into.casualties = max(into.casualties or 0, other.casualties)
         into.phases |= other.phases
