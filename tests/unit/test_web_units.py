@@ -1,0 +1,114 @@
+"""Pure parts of the console: its settings, the redirect guard, tokens and sessions, filters, the
+chart's layout, evidence highlighting."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import ValidationError
+
+from regionwatch.settings import Settings, WebConfig
+from web.events import EventFilters, layout
+from web.security import Guard, safe_next
+
+
+def test_web_settings_mask_the_token_and_check_the_base_url(monkeypatch) -> None:
+    monkeypatch.setenv("REGIONWATCH_WEB__TOKEN", "t0ken-from-the-environment")
+    s = Settings()
+    assert s.web.token is not None
+    assert s.web.token.get_secret_value() == "t0ken-from-the-environment"
+    assert "t0ken-from-the-environment" not in str(s.masked())
+    assert WebConfig(token="   ").token is None
+    assert WebConfig(base_url="https://desk.example.org/rw/").base_url == (
+        "https://desk.example.org/rw"
+    )
+    with pytest.raises(ValidationError):
+        WebConfig(base_url="desk.example.org")
+    with pytest.raises(ValidationError):
+        WebConfig(port=0)
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/events/3?x=1", "/events/3?x=1"),
+        ("//evil.example/", "/"),
+        ("https://evil.example/", "/"),
+        ("javascript:alert(1)", "/"),
+        ("/\\evil.example", "/"),
+        (None, "/"),
+    ],
+)
+def test_redirects_stay_on_the_site(target: str | None, expected: str) -> None:
+    assert safe_next(target) == expected
+
+
+def test_guard_without_a_token_refuses_everything() -> None:
+    g = Guard(None)
+    assert not g.writes_enabled
+    assert not g.token_ok("")
+    assert not g.token_ok("anything")
+    g = Guard("the-token-of-this-desk")
+    assert g.token_ok("the-token-of-this-desk")
+    assert not g.token_ok("the-token-of-this-des")
+    a, b = g.new_session(), g.new_session()
+    assert a != b and "the-token" not in a
+
+
+def test_filters_parse_and_refuse_bad_values() -> None:
+    f = EventFilters.from_query(
+        {"category": "ceasefire", "country": "am", "until": "2026-12-01", "limit": "5"},
+        ["csto", "ceasefire", "border_clash"],
+    )
+    assert f.category == "ceasefire" and f.country == "AM" and f.limit == 5
+    assert f.until == datetime(2026, 12, 2, tzinfo=UTC)  # the whole day given is included
+    assert f.query()["until"] == "2026-12-01"
+    for bad in ({"category": "weather"}, {"since": "soon"}, {"limit": "0"}, {"limit": "x"}):
+        with pytest.raises(ValueError):
+            EventFilters.from_query(bad, ["csto"])
+
+
+def test_chart_stacks_categories_per_day() -> None:
+    now = datetime(2026, 12, 5, 12, tzinfo=UTC)
+    chart = layout(
+        {("csto", "2026-12-05"): 2, ("ceasefire", "2026-12-05"): 1, ("csto", "2026-11-20"): 1},
+        ["csto", "ceasefire"],
+        days=30,
+        now=now,
+    )
+    assert chart.days[-1] == "2026-12-05" and len(chart.days) == 30
+    assert chart.max_count == 3
+    assert chart.totals == {"csto": 3, "ceasefire": 1}
+    today = [b for b in chart.bars if b.day == "2026-12-05"]
+    assert [b.category for b in today] == ["csto", "ceasefire"]
+    assert today[1].y + today[1].height == pytest.approx(today[0].y)  # stacked
+    assert all(b.height > 0 for b in chart.bars)
+
+
+def test_evidence_is_cut_around_the_matched_words() -> None:
+    from regionwatch.tagging import CategoryResult, TagResult
+    from web.reads import highlight
+
+    tags = TagResult(
+        actors=[],
+        themes=[],
+        categories={
+            "border_clash": CategoryResult(
+                score=0.8,
+                decision=True,
+                evidence=[
+                    {
+                        "sentence": "Troops exchanged fire near <b>Sotk</b>.",
+                        "matched": "exchanged fire",
+                    }
+                ],
+            )
+        },
+        other_entities=[],
+        lexicon_hash="x",
+    )
+    (h,) = highlight(tags, ["border_clash"])
+    assert h.matched == ["exchanged fire"]
+    assert h.sentence == "Troops exchanged fire near <b>Sotk</b>."
+    assert [s.hit for s in h.segments] == [False, True, False]
