@@ -401,3 +401,38 @@ def test_hostile_requests_get_clear_errors(console: Console) -> None:
         assert 'value="/"' in r.text
         assert c.get("/api/events", params={"limit": "100000"}).status_code == 400
         assert c.get("/nowhere").status_code == 404
+
+
+def test_alerts_retry_action_needs_the_session(console: Console) -> None:
+    from sqlalchemy import select, update
+
+    from regionwatch.settings import load_settings
+    from regionwatch.store import Store
+    from regionwatch.store import schema as t
+
+    store = Store(load_settings(console.config).storage.url)
+    try:
+        with store.begin() as conn:
+            row_id = conn.execute(select(t.alerts.c.id).limit(1)).scalar_one()
+            conn.execute(
+                update(t.alerts)
+                .where(t.alerts.c.id == row_id)
+                .values(status="dead", last_error="HTTP 500 from the hook")
+            )
+
+        def status() -> str:
+            with store.connect() as conn:
+                q = select(t.alerts.c.status).where(t.alerts.c.id == row_id)
+                return str(conn.execute(q).scalar_one())
+
+        with console.client() as c:
+            assert "HTTP 500 from the hook" in c.get("/alerts", params={"status": "dead"}).text
+            r = c.post("/forms/alerts/retry", data={"alert_id": str(row_id), "csrf": "0" * 64})
+            assert r.status_code == 403 and status() == "dead"
+            assert _login(c, TOKEN).status_code == 303
+            csrf = _csrf(c, "/alerts?status=dead")
+            r = c.post("/forms/alerts/retry", data={"alert_id": str(row_id), "csrf": csrf})
+            assert r.status_code == 303
+            assert status() == "pending"
+    finally:
+        store.close()
