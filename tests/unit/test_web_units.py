@@ -112,3 +112,57 @@ def test_evidence_is_cut_around_the_matched_words() -> None:
     assert h.matched == ["exchanged fire"]
     assert h.sentence == "Troops exchanged fire near <b>Sotk</b>."
     assert [s.hit for s in h.segments] == [False, True, False]
+
+
+def test_event_template_shows_updates_and_escapes_feed_text() -> None:
+    from pathlib import Path
+
+    from jinja2 import Environment, FileSystemLoader
+
+    from regionwatch.models import Event
+    from web.events import ActorInfo, EventPage
+
+    env = Environment(
+        loader=FileSystemLoader(Path(__file__).resolve().parents[2] / "web" / "templates"),
+        autoescape=True,
+    )
+    env.globals.update(
+        categories=("border_clash",),
+        fmt_dt=lambda v: v.isoformat() if v else "—",
+        url_for=lambda name, path: f"/static/{path}",
+    )
+    when = datetime(2026, 12, 5, 9, tzinfo=UTC)
+    event = Event(
+        event_id=7,
+        categories=("border_clash",),
+        title='<img src=x onerror="alert(1)"> Clash near Sotk',
+        actors=("armenia",),
+        first_seen=when,
+        last_seen=when,
+        published_first=when,
+        articles=1,
+        outlets=("Outlet",),
+        languages=("en",),
+        alerted={"border_clash": True},
+    )
+    page = EventPage(
+        event=event,
+        summary="Two soldiers <b>wounded</b>.",
+        articles=[],
+        actors=[(ActorInfo("armenia", "Armenia", "state", "AM"), 1)],
+        alerts=[],
+        updates=[{"at": "2026-12-05T10:30:00+00:00", "item_id": 9, "material": ["casualties"]}],
+    )
+    html = env.get_template("event.html").render(
+        e=page,
+        feedback=[],
+        verdicts=("wrong",),
+        writes_enabled=False,
+        csrf=None,
+        path="/events/7",
+        here="/events/7",
+    )
+    assert "2026-12-05 10:30 · casualties (article 9)" in html
+    assert "<img" not in html and "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in html
+    assert "&lt;b&gt;wounded&lt;/b&gt;" in html
+    assert "Writes are off" in html
