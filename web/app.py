@@ -86,6 +86,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         fmt_day=_fmt_day,
         actor_name=lambda slug: lex.info(slug).name,
     )
+    templates.env.filters["href"] = _href
 
     for name in templates.env.list_templates(extensions=["html"]):
         templates.env.get_template(name)  # compiled now, not on the first request
@@ -399,3 +400,9 @@ def _fmt_dt(v: datetime | None) -> str:
 
 def _fmt_day(v: datetime | None) -> str:
     return v.astimezone(UTC).strftime("%Y-%m-%d") if v else ""
+
+
+def _href(url: str | None) -> str:
+    """A link target for feed URLs: http(s) only (a ``javascript:`` or ``data:`` link is dropped)."""
+    u = (url or "").strip()
+    return u if urlsplit(u).scheme.lower() in ("http", "https") else "#"

@@ -166,3 +166,19 @@ def test_event_template_shows_updates_and_escapes_feed_text() -> None:
     assert "<img" not in html and "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in html
     assert "&lt;b&gt;wounded&lt;/b&gt;" in html
     assert "Writes are off" in html
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://news.example.am/a?b=1", "https://news.example.am/a?b=1"),
+        ("javascript:alert(1)", "#"),
+        (" JavaScript:alert(1)", "#"),
+        ("data:text/html,<script>alert(1)</script>", "#"),
+        ("", "#"),
+    ],
+)
+def test_feed_links_are_http_only(url: str, expected: str) -> None:
+    from web.app import _href
+
+    assert _href(url) == expected
