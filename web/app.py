@@ -403,6 +403,6 @@ def _fmt_day(v: datetime | None) -> str:
 
 
 def _href(url: str | None) -> str:
-    """A link target for feed URLs: http(s) only (a ``javascript:`` or ``data:`` link is dropped)."""
+    """A link target for a feed URL: http(s) only (``javascript:``, ``data:`` … become ``#``)."""
     u = (url or "").strip()
     return u if urlsplit(u).scheme.lower() in ("http", "https") else "#"

@@ -131,6 +131,9 @@ def test_event_template_shows_updates_and_escapes_feed_text() -> None:
         fmt_dt=lambda v: v.isoformat() if v else "—",
         url_for=lambda name, path: f"/static/{path}",
     )
+    from web.app import _href
+
+    env.filters["href"] = _href
     when = datetime(2026, 12, 5, 9, tzinfo=UTC)
     event = Event(
         event_id=7,
