@@ -306,13 +306,15 @@ def test_serve_runs_the_console_beside_the_schedules_when_enabled(config: Path) 
         assert server is None
     on = base.model_copy(update={"web": WebConfig(enabled=True, port=port)})
     with console_beside(on):
-        for _ in range(100):
+        import time
+
+        deadline = time.monotonic() + 60  # a loaded machine: the console warms up first
+        while True:
             try:
-                r = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                r = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
                 break
             except httpx.TransportError:
-                import time
-
+                assert time.monotonic() < deadline, "the console did not start beside serve"
                 time.sleep(0.1)
         assert r.status_code == 200
     with pytest.raises(httpx.TransportError):
