@@ -244,9 +244,27 @@ def run_one(label: str, url: str, n_items: int, n_req: int, port: int) -> list[l
     settings = Settings(storage=StorageConfig(url=url), web=WebConfig(port=port))
     server = serve(settings, store, port)
     rng = random.Random(7)
-    # the first request computes the 30-day chart (later ones reuse it for 30 s)
+    # the console draws the 30-day chart at start and again when it is 30 s old: a request
+    # that finds it stale pays for it, so its cost is measured apart and added to the target
+    from web import events as ev
+
+    chart_ms = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        ev.timeline(store, CATS, days=30)
+        chart_ms.append((time.perf_counter() - t0) * 1e3)
     first, first_wall = measure(f"http://127.0.0.1:{port}", ["/"], warm=False)
-    rows = [[label, "events page `/`, first request", 1, first[0], first[0], first_wall[0]]]
+    rows = [
+        [
+            label,
+            "30-day chart, recomputed (in-process)",
+            5,
+            statistics.median(chart_ms),
+            p95(chart_ms),
+            "",
+        ],
+        [label, "events page `/`, first request after start", 1, first[0], first[0], first_wall[0]],
+    ]
     kinds = {
         "events page `/`": ["/"] * n_req,
         "events page, one category": [f"/?category={rng.choice(CATS)}" for _ in range(n_req)],
@@ -302,17 +320,16 @@ def main() -> None:
     )
     print()
     for store_label in sorted({r[0] for r in rows}):
-        mine = [
-            r
-            for r in rows
-            if r[0] == store_label and ("events page" in r[1] or "event page" in r[1])
-        ]
-        worst = max(r[4] for r in mine)
+        mine = [r for r in rows if r[0] == store_label]
+        chart = next(r[4] for r in mine if r[1].startswith("30-day chart"))
+        pages = [r for r in mine if "page" in r[1] and "search" not in r[1]]
+        # an events page that finds the chart stale pays for it on top
+        worst = max(r[4] + (chart if r[1].startswith("events page") else 0) for r in pages)
         print(
             target_line(
                 f"events page and event page ≤ {TARGET_MS:.0f} ms server time, {store_label}",
                 worst <= TARGET_MS,
-                f"worst p95 {worst:.1f} ms",
+                f"worst p95 {worst:.1f} ms, counting a chart recompute on events pages",
             )
         )
         print()

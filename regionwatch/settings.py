@@ -294,12 +294,8 @@ class WebConfig(_Section):
 
     @field_validator("token")
     @classmethod
-    def _long_enough(cls, v: SecretStr | None) -> SecretStr | None:
-        if v is None or not v.get_secret_value():
-            return None
-        if len(v.get_secret_value()) < 16:
-            raise ValueError("must be at least 16 characters (e.g. `openssl rand -hex 24`)")
-        return v
+    def _blank_is_none(cls, v: SecretStr | None) -> SecretStr | None:
+        return v if v is not None and v.get_secret_value().strip() else None
 
 
 class _TomlSource(PydanticBaseSettingsSource):

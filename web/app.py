@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import FastAPI, Form, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -29,7 +30,7 @@ from regionwatch.settings import CATEGORIES, Settings
 from regionwatch.store import Store
 from regionwatch.store.console import alert_counts
 from regionwatch.store.feedback import FeedbackError, add_feedback, list_feedback
-from regionwatch.store.search import SearchFilters, search_items
+from regionwatch.store.search import search_items
 from web import events as ev
 from web.reads import feed_health
 from web.security import SESSION_COOKIE, Guard, safe_next
@@ -51,6 +52,8 @@ SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 JSON_MAX_BYTES = 16_384
+#: events listed per category on the events page when no category is chosen
+PER_CATEGORY = 40
 
 
 def _allowed_hosts(settings: Settings) -> list[str]:
@@ -83,7 +86,15 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         fmt_day=_fmt_day,
         actor_name=lambda slug: lex.info(slug).name,
     )
+    templates.env.filters["href"] = _href
 
+    for name in templates.env.list_templates(extensions=["html"]):
+        templates.env.get_template(name)  # compiled now, not on the first request
+    try:  # connect, compile the event queries and draw the chart now, not on the first request
+        charts.get(lambda: ev.timeline(store, categories, days=30))
+        ev.list_events(store, ev.EventFilters(category=categories[0], limit=1), lex)
+    except StoreError as exc:
+        logger.warning("console: store not reachable at start (%s); pages will say so", exc)
     app = FastAPI(
         title="RegionWatch console",
         docs_url=None,
@@ -135,13 +146,16 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     @app.get("/", response_class=HTMLResponse)
     def events_page(request: Request) -> HTMLResponse:
         f = filters_from(request)
-        events = ev.list_events(store, f, lex)
-        by_cat = {c: [e for e in events if c in e.categories] for c in categories}
+        # the latest events of each category (a busy category never hides a quiet one)
+        shown = [f.category] if f.category else list(categories)
+        per = f.limit if f.category else min(f.limit, PER_CATEGORY)
+        by_cat = {c: ev.list_events(store, replace(f, category=c, limit=per), lex) for c in shown}
         chart = charts.get(lambda: ev.timeline(store, categories, days=30))
+        total = len({e.event_id for es in by_cat.values() for e in es})
         return page(
             request,
             "events.html",
-            {"filters": f, "by_category": by_cat, "chart": chart, "total": len(events)},
+            {"filters": f, "by_category": by_cat, "chart": chart, "total": total},
         )
 
     @app.get("/events/{event_id}", response_class=HTMLResponse)
@@ -324,7 +338,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     @app.get("/api/search")
     def api_search(request: Request, q: str = "") -> JSONResponse:
         f = filters_from(request)
-        hits = search_items(store, q, _search_filters(f, lex), limit=f.limit)
+        hits = [] if f.parties(lex) == [] else search_items(store, q, f.search(lex), limit=f.limit)
         return JSONResponse([ev.hit_json(h) for h in hits])
 
     @app.exception_handler(HTTPException)
@@ -333,21 +347,19 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             return JSONResponse({"error": exc.detail}, exc.status_code)
         return page(request, "error.html", {"message": str(exc.detail)}, exc.status_code)
 
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        where = ", ".join(str(e.get("loc", ["?"])[-1]) for e in exc.errors()) or "request"
+        message = f"invalid value: {where}"
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": message}, 400)
+        return page(request, "error.html", {"message": message}, 400)
+
     @app.exception_handler(RegionWatchError)
     async def rw_error(request: Request, exc: RegionWatchError) -> Response:
         return page(request, "error.html", {"message": str(exc)}, 400)
 
     return app
-
-
-def _search_filters(f: ev.EventFilters, lex: ev.ActorBook) -> SearchFilters:
-    return SearchFilters(
-        category=f.category,
-        actor=f.actor,
-        language=f.language,
-        since=f.since,
-        until=f.until,
-    )
 
 
 def _feedback_from_json(data: Any, *, origin: str) -> FeedbackInput:
@@ -388,3 +400,9 @@ def _fmt_dt(v: datetime | None) -> str:
 
 def _fmt_day(v: datetime | None) -> str:
     return v.astimezone(UTC).strftime("%Y-%m-%d") if v else ""
+
+
+def _href(url: str | None) -> str:
+    """A link target for a feed URL: http(s) only (``javascript:``, ``data:`` … become ``#``)."""
+    u = (url or "").strip()
+    return u if urlsplit(u).scheme.lower() in ("http", "https") else "#"

@@ -157,6 +157,26 @@ class EventFilters:
         out.update(extra)
         return {k: v for k, v in out.items() if v}
 
+    def parties(self, book: ActorBook) -> list[str] | None:
+        """The parties the actor and country filters allow (None: any; []: none can match)."""
+        if not self.actor and not self.country:
+            return None
+        parties = [self.actor] if self.actor else sorted(book.slugs_in(self.country or ""))
+        if self.country:
+            in_country = book.slugs_in(self.country)
+            parties = [p for p in parties if p in in_country]
+        return parties
+
+    def search(self, book: ActorBook) -> SearchFilters:
+        """The same filters for the item search."""
+        return SearchFilters(
+            category=self.category,
+            actors=tuple(self.parties(book) or ()),
+            language=self.language,
+            since=self.since,
+            until=self.until,
+        )
+
     def matches(self, e: Event, book: ActorBook) -> bool:
         """Whether one event passes the filters."""
         if self.category and self.category not in e.categories:
@@ -294,20 +314,15 @@ def list_events(store: Store, f: EventFilters, book: ActorBook) -> list[Event]:
     Every filter is applied by the store's query (a country is the parties of that country),
     so the limit holds on a store of any size.
     """
-    parties: list[str] = []
-    if f.actor:
-        parties = [f.actor]
-    if f.country:
-        in_country = book.slugs_in(f.country)
-        parties = [p for p in parties if p in in_country] if f.actor else sorted(in_country)
-        if not parties:
-            return []
+    parties = f.parties(book)
+    if parties == []:
+        return []
     events = store_events.list_events(
         store,
         category=f.category,
         since=f.since,
         until=f.until,
-        actors=parties,
+        actors=parties or (),
         language=f.language,
         limit=f.limit,
     )
@@ -383,12 +398,9 @@ class SearchGroup:
 
 def search_grouped(store: Store, q: str, f: EventFilters, book: ActorBook) -> list[SearchGroup]:
     """Items matching ``q`` and the filters, grouped by their event (events newest first)."""
-    hits = search_items(
-        store,
-        q,
-        SearchFilters(f.category, f.actor, f.language, f.since, f.until),
-        limit=f.limit,
-    )
+    if f.parties(book) == []:
+        return []
+    hits = search_items(store, q, f.search(book), limit=f.limit)
     groups: dict[int | None, list[SearchHit]] = {}
     for h in hits:
         groups.setdefault(h.event_id, []).append(h)

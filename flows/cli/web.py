@@ -10,6 +10,9 @@ from flows.cli.common import ConfigOpt, err_console, fail, open_store_or_exit, s
 
 __all__ = ["register", "web"]
 
+#: tokens shorter than this get a warning at start
+SHORT_TOKEN = 16
+
 
 def web(
     config: ConfigOpt = None,
@@ -30,6 +33,12 @@ def web(
     where = f"http://{'[' + bind + ']' if ':' in bind else bind}:{port or settings.web.port}/"
     writes = "on (token set)" if settings.web.token else "off (no [web] token)"
     err_console.print(f"RegionWatch console at {where} · writes {writes}", highlight=False)
+    if settings.web.token and len(settings.web.token.get_secret_value()) < SHORT_TOKEN:
+        err_console.print(
+            f"[yellow]warning:[/] the [web] token is shorter than {SHORT_TOKEN} characters; "
+            "anyone who can reach the console may guess it (`openssl rand -hex 24`)",
+            highlight=False,
+        )
     try:
         serve_console(settings, bind, port or settings.web.port)
     except OSError as exc:

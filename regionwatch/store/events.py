@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Text, case, cast, func, or_, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 
 from regionwatch.events import EventDecision, EventIndex, EventState
 from regionwatch.models import Event, EventAlert, EventArticle, EventDetail
@@ -332,8 +333,14 @@ def _event(row: Any, alerted: dict[str, bool]) -> Event:
     )
 
 
-def _json_has(col: Any, value: str) -> Any:
-    """SQL: the JSON list in ``col`` holds the string ``value`` (as text: SQLite and PostgreSQL)."""
+def _json_has(col: Any, value: str, dialect: str) -> Any:
+    """SQL: the JSON list in ``col`` holds the string ``value``.
+
+    PostgreSQL: ``col::jsonb @> '["value"]'`` (GIN indexes of revision 0004 serve it); SQLite:
+    the list's text contains the quoted value.
+    """
+    if dialect == "postgresql":
+        return cast(col, JSONB).contains([value])
     return cast(col, Text).contains(json.dumps(value), autoescape=True)
 
 
@@ -361,17 +368,20 @@ def list_events(
         ids: only these events.
     """
     e = t.events.c
-    q = select(t.events).where(e.merged_into.is_(None)).order_by(e.last_seen_at.desc(), e.id.desc())
+    dialect = store.engine.dialect.name
+    # the columns an Event shows (not the grouping state nor the update history)
+    shown = [c for c in t.events.c if c.name not in ("state", "updates")]
+    q = select(*shown).where(e.merged_into.is_(None)).order_by(e.last_seen_at.desc(), e.id.desc())
     if since is not None:
         q = q.where(e.last_seen_at >= since)
     if until is not None:
         q = q.where(e.time_first < until)
     if category:
-        q = q.where(_json_has(e.categories, category))
+        q = q.where(_json_has(e.categories, category, dialect))
     if actors:
-        q = q.where(or_(*(_json_has(e.actors, a) for a in actors)))
+        q = q.where(or_(*(_json_has(e.actors, a, dialect) for a in actors)))
     if language:
-        q = q.where(_json_has(e.languages, language))
+        q = q.where(_json_has(e.languages, language, dialect))
     if ids:
         q = q.where(e.id.in_(list(ids)))
     if limit is not None:

@@ -17,7 +17,9 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    cast,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 __all__ = [
     "alerts",
@@ -233,6 +235,13 @@ backfill_chunks = Table(
 # the console's reads (issue 15): the events list by latest activity, the timeline by day
 ix_events_last_seen = Index("ix_events_last_seen", events.c.last_seen_at)
 ix_events_time_first = Index("ix_events_time_first", events.c.time_first)
+#: PostgreSQL: the console's filters on the JSON lists (``col::jsonb @> '["value"]'``)
+ix_events_json_gin = [
+    Index(f"ix_events_{col}_gin", cast(events.c[col], JSONB), postgresql_using="gin").ddl_if(
+        dialect="postgresql"
+    )
+    for col in ("categories", "actors", "languages")
+]
 
 feedback = Table(
     "feedback",

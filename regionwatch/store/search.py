@@ -1,8 +1,9 @@
 """Full-text search over stored items: SQLite FTS5 (``items_fts``) or the PostgreSQL tsvector index.
 
 The query is the words a person types, never search syntax: it is split into words and each
-word matches as a prefix (``Лачин`` finds ``Лачине``), all words required. Nothing of the
-typed text reaches the SQL except as bound parameters.
+word matches as a prefix (``Лачин`` finds ``Лачине``), all words required. Nothing of the typed
+text reaches the SQL except as bound parameters. The latest stored matches come first (by item
+id: a common word must not make the store score every item).
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ class SearchFilters:
     """Filters shared by the console's lists: category, watched party, language, date range."""
 
     category: str | None = None
-    actor: str | None = None
+    #: any of these watched parties (slugs); empty: no filter
+    actors: tuple[str, ...] = ()
     language: str | None = None
     since: datetime | None = None
     until: datetime | None = None
@@ -56,7 +58,10 @@ def _matching_ids(store: Store, words: list[str], limit: int) -> list[int]:
         if store.dialect == "sqlite":
             match = " ".join('"' + w.replace('"', '""') + '"*' for w in words)
             rows = conn.execute(
-                text("SELECT rowid FROM items_fts WHERE items_fts MATCH :m ORDER BY rank LIMIT :n"),
+                text(
+                    "SELECT rowid FROM items_fts WHERE items_fts MATCH :m "
+                    "ORDER BY rowid DESC LIMIT :n"
+                ),
                 {"m": match, "n": limit},
             )
         else:
@@ -66,7 +71,7 @@ def _matching_ids(store: Store, words: list[str], limit: int) -> list[int]:
                 text(
                     "SELECT id FROM items WHERE to_tsvector('simple', coalesce(title,'') || ' ' "
                     "|| coalesce(text,'')) @@ to_tsquery('simple', :q) "
-                    "ORDER BY coalesce(published_at, first_seen_at) DESC LIMIT :n"
+                    "ORDER BY id DESC LIMIT :n"
                 ),
                 {"q": tsq, "n": limit},
             )
@@ -107,11 +112,11 @@ def search_items(
         sel = sel.where(when >= f.since)
     if f.until:
         sel = sel.where(when < f.until)
-    if f.actor:
+    if f.actors:
         sel = sel.where(
             t.items.c.id.in_(
                 select(t.item_tags.c.item_id).where(
-                    t.item_tags.c.kind == "actor", t.item_tags.c.slug == f.actor
+                    t.item_tags.c.kind == "actor", t.item_tags.c.slug.in_(list(f.actors))
                 )
             )
         )

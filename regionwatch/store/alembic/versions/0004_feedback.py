@@ -16,6 +16,9 @@ down_revision: str | None = "0003"
 branch_labels: str | None = None
 depends_on: str | None = None
 
+#: JSON list columns of ``events`` the console filters on (GIN-indexed on PostgreSQL)
+PG_JSON_FILTERS = ("categories", "actors", "languages")
+
 
 def upgrade() -> None:
     """Create ``feedback`` and its indexes."""
@@ -35,10 +38,20 @@ def upgrade() -> None:
     op.create_index("ix_feedback_created", "feedback", ["created_at"])
     op.create_index("ix_events_last_seen", "events", ["last_seen_at"])
     op.create_index("ix_events_time_first", "events", ["time_first"])
+    if op.get_bind().dialect.name == "postgresql":
+        # the console's filters on an event's JSON lists (``col::jsonb @> '["value"]'``)
+        for col in PG_JSON_FILTERS:
+            op.execute(
+                f"CREATE INDEX IF NOT EXISTS ix_events_{col}_gin ON events "
+                f"USING gin (({col}::jsonb))"
+            )
 
 
 def downgrade() -> None:
     """Drop ``feedback`` and the console's event indexes."""
+    if op.get_bind().dialect.name == "postgresql":
+        for col in PG_JSON_FILTERS:
+            op.execute(f"DROP INDEX IF EXISTS ix_events_{col}_gin")
     op.drop_index("ix_events_time_first", "events")
     op.drop_index("ix_events_last_seen", "events")
     op.drop_table("feedback")
