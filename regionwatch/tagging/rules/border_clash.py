@@ -84,6 +84,7 @@ def border_clash(ctx: ItemContext) -> Outcome:
                 and armed
                 and _both_sides(s, ctx.sets)
                 and not _inside_karabakh(s, ctx.sets)
+                and not s.has("cue:heavy_weapons")  # shelling towns, missiles: the war
             ):
                 border, rule = "actor:nagorno_karabakh", "border_clash.karabakh-forces"
         dyad = False
