@@ -17,7 +17,14 @@ CASES: list[dict[str, Any]] = yaml.safe_load(
     Path(__file__).with_name("recall_cases.yaml").read_text(encoding="utf-8")
 )["cases"]
 CLASSES = ("second_topic", "late_csto", "background", "languages")
-ROUND_TWO = ("same_day_recap", "sector_fire", "unit_named", "exercise", "csto_forces")
+ROUND_TWO = (  # the classes of round two (branch tag2)
+    "same_day_recap",
+    "sector_fire",
+    "unit_named",
+    "exercise",
+    "csto_forces",
+    "fire_stopped",
+)
 
 
 @pytest.fixture(scope="module")
