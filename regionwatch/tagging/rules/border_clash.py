@@ -161,11 +161,14 @@ def _exercise_item(ctx: ItemContext) -> bool:
 
 def _drill(s: Sentence) -> bool:
     """An exercise sentence that reports no firing at anyone: no casualties (but those of an
-    accident), and no firing word but the drill's weapons ("machine guns", "mortars")."""
+    accident), and no firing word but the drill's weapons ("machine guns", "mortars") unless it
+    fires at a notional enemy or practice targets."""
     if not s.has("cue:exercise"):
         return False
     if s.has("cue:casualty") and not s.has("cue:accident"):
         return False
+    if s.has("cue:mock_enemy"):
+        return True  # "opened fire on the notional enemy": whatever it fires, a drill
     weapons = s.by_label.get("cue:weapon", [])
     return all(
         any(w.start < m.end and m.start < w.end for w in weapons)
