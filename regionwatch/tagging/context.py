@@ -187,6 +187,10 @@ class ItemContext:
                 else:
                     weight, where = lead.get(s.index, _BODY)
                 historical = s.decade or s.has("cue:historical")
+                if not historical and s.has("cue:recap"):
+                    # "напомним, ...": a recap of an earlier report is background, unless it
+                    # dates what it recaps to the report's own day ("напомним, сегодня ...")
+                    historical = not s.has("cue:same_day")
                 if not historical and max_year is not None:
                     historical = any(y < max_year for y in s.years)
                 if historical and s.has("cue:recency") and not s.has("cue:historical"):

@@ -89,6 +89,7 @@ RULE_LABELS = frozenset(
         "cue:incident",
         "cue:ceasefire",
         "cue:ceasefire_phrase",
+        "cue:fire_stopped",
         "cue:csto_anaphor",
         "cue:war",
         "actor:csto",

@@ -44,10 +44,12 @@ class Weights:
     war_sentence: float = 0.5  # a war word in the sentence itself
     clash_peace_deal: float = 0.5  # an incident beside a peace deal
     violation_on_border: float = 0.5  # "violated the ceasefire on the border", no firing word
+    exercise_context: float = 0.3  # incident words under an exercise headline / lead, no casualties
     # csto
     csto_mention: float = 0.5  # the CSTO named without an action
     csto_historical: float = 0.5  # ... in a background sentence
     csto_anaphor: float = 0.5  # "the bloc" after the CSTO was named
+    csto_forces_reach: int = 40  # characters between "troops" and the CSTO's name: its own forces
 
 
 WEIGHTS = Weights()

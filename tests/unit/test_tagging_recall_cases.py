@@ -17,6 +17,15 @@ CASES: list[dict[str, Any]] = yaml.safe_load(
     Path(__file__).with_name("recall_cases.yaml").read_text(encoding="utf-8")
 )["cases"]
 CLASSES = ("second_topic", "late_csto", "background", "languages")
+ROUND_TWO = (  # the classes of round two (branch tag2)
+    "same_day_recap",
+    "sector_fire",
+    "unit_named",
+    "exercise",
+    "csto_forces",
+    "fire_stopped",
+    "wartime_truce",
+)
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +36,9 @@ def tagger() -> Tagger:
 def test_cases_cover_every_class_in_several_languages() -> None:
     assert len({c["id"] for c in CASES}) == len(CASES)
     per_class = Counter(c["class"] for c in CASES)
-    assert set(per_class) == {*CLASSES, "located"}
+    assert set(per_class) == {*CLASSES, *ROUND_TWO, "located"}
+    for cls in ROUND_TWO:  # the rules of round two (branch tag2): each in several languages
+        assert per_class[cls] >= 3 and len({c["lang"] for c in CASES if c["class"] == cls}) >= 2
     assert min(per_class[cls] for cls in CLASSES) >= 4
     for cls in CLASSES:
         assert len({c["lang"] for c in CASES if c["class"] == cls}) >= 3, cls

@@ -6,6 +6,14 @@ context weakens it. Casualties in a sentence about an accident or a non-combat d
 vehicle, mine explosion, a fellow serviceman) are no incident; one explicit body sentence with
 firing, a border word and both neighbours named weighs as a lead sentence (wire copy with the
 fact in paragraph 3).
+
+A military exercise is no incident: an exercise sentence counts only with casualties, and under a
+headline or lead about an exercise every incident sentence without casualties weighs
+``WEIGHTS.exercise_context`` (the weapons of a drill are named in the sentences after it). Firing
+between two neighbours' armies placed on a sector ("positions", "in the direction of X") is a line
+incident. A state's own communiqué often names the other side by a unit only ("units of X fired
+at the positions of the Separate Army, violating the ceasefire"): firing at positions reported as
+a violation of a truce or of the border opens the gate with one state of the region named.
 """
 
 from __future__ import annotations
@@ -27,6 +35,8 @@ def border_clash(ctx: ItemContext) -> Outcome:
     total = 0.0
     ev: Evidence = []
     border_headline = "cue:border" in ctx.title_cues and not ctx.peace_title
+    drill = _exercise_item(ctx)
+    line_fire = False  # firing at positions that breaks a truce or the border (see the gate)
     for info in ctx.infos:
         s = info.sent
         truce = s.has("cue:ceasefire") or s.has("cue:ceasefire_phrase")
@@ -39,8 +49,9 @@ def border_clash(ctx: ItemContext) -> Outcome:
             continue
         inc: Match | None = None  # the incident word: the first one, unless an accident
         armed = s.has("cue:armed_fire")
-        if not armed and s.has("cue:exercise"):
-            continue  # "live-fire drills with artillery near the border": an exercise
+        casualties = s.has("cue:casualty")
+        if _drill(s):
+            continue  # "live-fire drills with machine guns near the border": an exercise
         if s.has("cue:accident") or truce:
             # "killed when their vehicle overturned": casualties of a mishap, not of firing;
             # "وقف إطلاق النار", "припинення вогню": the firing word of a truce term is no firing
@@ -73,6 +84,7 @@ def border_clash(ctx: ItemContext) -> Outcome:
                 and armed
                 and _both_sides(s, ctx.sets)
                 and not _inside_karabakh(s, ctx.sets)
+                and not s.has("cue:heavy_weapons")  # shelling towns, missiles: the war
             ):
                 border, rule = "actor:nagorno_karabakh", "border_clash.karabakh-forces"
         dyad = False
@@ -87,14 +99,15 @@ def border_clash(ctx: ItemContext) -> Outcome:
         w = info.weight * (WEIGHTS.neighbours_fire if dyad and not located else 1.0)
         if (
             info.where == "body"
-            and rule == "border_clash.incident+border"
+            and (rule == "border_clash.incident+border" or (dyad and s.has("cue:position")))
             and armed
             and not info.historical
             and not s.has("cue:war")
             and _dyad(s, ctx.sets)
         ):
             # one explicit report deep in wire copy ("Separately, a soldier was wounded by
-            # Azerbaijani sniper fire on the border"): firing, a border and both neighbours named
+            # Azerbaijani sniper fire on the border"): firing, a border (or the positions of one
+            # army fired on by the other) and both neighbours named
             w, rule = WEIGHTS.lead, rule + "+explicit"
         if (contact or dyad) and ctx.war_sentences:
             # inferred borders (contact line, Karabakh, neighbours) in war reporting are the war
@@ -118,13 +131,49 @@ def border_clash(ctx: ItemContext) -> Outcome:
                 w, rule = w * WEIGHTS.peace_headline, rule + "[peace-headline]"
             if info.listlike:
                 w, rule = w * WEIGHTS.listing, rule + "[list]"
+        if drill and not casualties:
+            w, rule = w * WEIGHTS.exercise_context, rule + "[exercise]"
+        if (
+            armed
+            and w > 0
+            and not info.historical
+            and s.has("cue:position")
+            and s.has("cue:violation")
+            and (truce or s.has("cue:border"))
+        ):
+            line_fire = True
         if inc is None:
             inc = s.first("cue:incident")
             assert inc is not None
         total += w
         ev.append((w, evidence(info, inc, rule, w)))
-    gate = ctx.region_ok and (len(ctx.states) >= 2 or ctx.has_border_zone)
+    gate = ctx.region_ok and (len(ctx.states) >= 2 or ctx.has_border_zone or line_fire)
     return outcome(total, gate, ev)
+
+
+def _exercise_item(ctx: ItemContext) -> bool:
+    """A headline or lead about a military exercise, with no casualties in it: the weapons and
+    firing of the sentences after it are the drill's."""
+    if "cue:exercise" in ctx.title_cues and not {"cue:casualty", "cue:armed_fire"} & ctx.title_cues:
+        return True
+    return any(i.where == "lead" and _drill(i.sent) for i in ctx.infos)
+
+
+def _drill(s: Sentence) -> bool:
+    """An exercise sentence that reports no firing at anyone: no casualties (but those of an
+    accident), and no firing word but the drill's weapons ("machine guns", "mortars") unless it
+    fires at a notional enemy or practice targets."""
+    if not s.has("cue:exercise"):
+        return False
+    if s.has("cue:casualty") and not s.has("cue:accident"):
+        return False
+    if s.has("cue:mock_enemy"):
+        return True  # "opened fire on the notional enemy": whatever it fires, a drill
+    weapons = s.by_label.get("cue:weapon", [])
+    return all(
+        any(w.start < m.end and m.start < w.end for w in weapons)
+        for m in s.by_label.get("cue:armed_fire", [])
+    )
 
 
 def _violation_on_border(ctx: ItemContext, info: SentInfo) -> tuple[float, dict[str, Any]] | None:

@@ -26,19 +26,30 @@ def ceasefire(ctx: ItemContext) -> Outcome:
     ev: Evidence = []
     for info in ctx.infos:
         s = info.sent
+        stopped = False  # "the fire ceased at 16:00": a truce reported holding, no truce word
         if s.has("cue:ceasefire"):
             strong, m = True, s.first("cue:ceasefire")
         elif s.has("cue:ceasefire_phrase"):
             strong, m = False, s.first("cue:ceasefire_phrase")
+        elif s.has("cue:fire_stopped"):
+            strong, stopped, m = False, True, s.first("cue:fire_stopped")
         else:
             continue
         assert m is not None
-        rule = "ceasefire.term" if strong else "ceasefire.phrase"
+        rule = (
+            "ceasefire.term"
+            if strong
+            else "ceasefire.fire-stopped"
+            if stopped
+            else "ceasefire.phrase"
+        )
         w = info.weight * (1.0 if strong else WEIGHTS.ceasefire_phrase)
         if info.out_cancel or _parties_out_of_region(s, m, ctx.lexicon):
             w, rule = 0.0, rule + "[out-of-region]"
         else:
-            if (s.has("cue:ceasefire_status") or s.has("cue:violation")) and not info.historical:
+            if (
+                stopped or s.has("cue:ceasefire_status") or s.has("cue:violation")
+            ) and not info.historical:
                 w, rule = w * WEIGHTS.ceasefire_status, rule + "+status"
             if info.historical and not s.has("cue:violation"):
                 w, rule = w * WEIGHTS.historical, rule + "[historical]"

@@ -64,6 +64,10 @@ def csto(ctx: ItemContext) -> Outcome:
         last_org = "csto"
         m = s.first(m_label)
         assert m is not None
+        if not action and s.has("cue:csto_forces"):
+            # "CSTO troops", "войска ОДКБ", "les forces de l'OTSC": its own forces act; a force
+            # noun elsewhere in the sentence ("Russian troops ... the CSTO summit") is not its
+            action = _near(s.by_label.get("cue:csto_forces", []), m, WEIGHTS.csto_forces_reach)
         if action and _membership_aside(s, m):
             action = False  # "Armenia, a member of the CSTO, said its forces returned fire"
         w = info.weight * (1.0 if action else WEIGHTS.csto_mention)
@@ -88,6 +92,13 @@ def csto(ctx: ItemContext) -> Outcome:
 _ASIDE_REACH = 30  # characters between a membership word and the CSTO's name
 # what makes a sentence with a membership aside about the CSTO after all
 _NOT_ASIDE = ("cue:csto_membership_change", "cue:csto_anaphor", "cue:csto_engagement")
+
+
+def _near(found: list[Match], m: Match, reach: int) -> bool:
+    """Whether one of ``found`` is within ``reach`` characters of ``m``, before or after it."""
+    return any(
+        -reach <= m.start - a.end <= reach or -reach <= a.start - m.end <= reach for a in found
+    )
 
 
 def _membership_aside(s: Sentence, m: Match) -> bool:
