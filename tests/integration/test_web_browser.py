@@ -195,7 +195,9 @@ def test_mark_wrong_with_the_token_persists_exports_and_evals(
     r = _cli("feedback", "export", "--output", str(out), "--config", str(console.config))
     assert r.returncode == 0, r.stderr
     rows = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
-    lead = [row for row in rows if "Sotk" in row["title"]]
+    # a verdict on an event applies to its lead article: the row with the event's headline
+    event = watched.context.request.get("/api" + event_url.split(console.base, 1)[1]).json()
+    lead = [row for row in rows if row["title"] == event["title"]]
     assert lead and "border_clash" not in lead[0]["labels"]
     r = _cli("eval", str(out), "--json", "--config", str(console.config))
     assert r.returncode == 0, r.stderr
