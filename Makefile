@@ -10,7 +10,7 @@ export DO_NOT_TRACK ?= 1
 export PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW ?= ignore
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 
-.PHONY: run test lint bench demo clean install install-dev
+.PHONY: run test lint wheel bench demo clean install install-dev
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (python3.11) on PATH"; exit 1; }
@@ -36,9 +36,21 @@ run: $(STAMP_RUN)
 test: $(STAMP_DEV)
 	$(PY) -m pytest
 
+LINT_PATHS := regionwatch tasks flows web tests bench setup.py
+
+# ruff (lint + format check), the library under mypy --strict, the rest under the project's mypy
 lint: $(STAMP_DEV)
-	$(VENV)/bin/ruff check regionwatch tasks flows tests bench
-	$(VENV)/bin/mypy regionwatch flows tasks
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	$(VENV)/bin/mypy --strict regionwatch
+	$(VENV)/bin/mypy flows tasks web
+
+# wheel + sdist into dist/, then install the wheel into a fresh venv outside the checkout and
+# run its console script from there (what a user of `pip install regionwatch` gets)
+wheel: $(STAMP_DEV)
+	rm -rf dist build
+	PYTHONDONTWRITEBYTECODE= $(PY) -m build --outdir dist .
+	env -u PYTHONPATH $(PY) tests/packaging/smoke_wheel.py dist
 
 demo: $(STAMP_RUN)
 	$(RW) demo
@@ -47,4 +59,4 @@ bench: $(STAMP_DEV)
 	$(PY) bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache dist build *.egg-info

@@ -39,17 +39,13 @@ default 3), ``RW_BENCH_PREFECT`` (0 = skip).
 from __future__ import annotations
 
 import argparse
-import html
 import os
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -58,12 +54,16 @@ from common import (
     OUT_DIR,
     ROOT,
     BenchServer,
+    ChildSite,
     Res,
+    config_lines,
     knob,
     log,
     md_table,
     median,
     quiet,
+    rss,
+    serve_until_stdin_closes,
     target_line,
 )
 
@@ -73,25 +73,6 @@ MAX_PARALLEL = 4  # flows.monitor.MAX_PARALLEL_BATCHES
 
 
 # ---------------------------------------------------------------------------- feed site
-def rss(title: str, items: list[Any]) -> bytes:
-    """An RSS 2.0 document for pages (newest first)."""
-    out = [
-        f'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
-        f"<title>{html.escape(title)}</title><link>http://127.0.0.1/</link>"
-        f"<description>bench feed</description>"
-    ]
-    for p in items:
-        first = p.title
-        out.append(
-            f"<item><title>{html.escape(p.title)}</title><link>{html.escape(p.url)}"
-            f"</link><guid>{html.escape(p.url)}</guid><pubDate>"
-            f"{format_datetime(p.published)}</pubDate><description>"
-            f"{html.escape(first)}</description></item>"
-        )
-    out.append("</channel></rss>")
-    return "".join(out).encode("utf-8")
-
-
 def serve(feeds: int, items: int, words: int, prime_words: int) -> None:
     """The feed site (child process): prints its base URL, serves until stdin closes."""
     from pagegen import generate_pages
@@ -156,66 +137,35 @@ def serve(feeds: int, items: int, words: int, prime_words: int) -> None:
         return 404, b"?"
 
     srv.control = control
-    with srv:
-        print(srv.base, flush=True)
-        sys.stdin.read()  # until the parent closes our stdin
+    serve_until_stdin_closes(srv)
 
 
-class FeedSite:
+class FeedSite(ChildSite):
     """The feed-site child process, seen from the bench."""
 
     def __init__(self, feeds: int, items: int, words: int, prime_words: int) -> None:
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                str(Path(__file__).resolve()),
-                "--serve",
-                str(feeds),
-                str(items),
-                str(words),
-                str(prime_words),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
+        super().__init__(
+            Path(__file__).resolve(),
+            "--serve",
+            *(str(x) for x in (feeds, items, words, prime_words)),
         )
-        assert self.proc.stdout is not None
-        self.base = self.proc.stdout.readline().strip()
-        if not self.base.startswith("http://127.0.0.1:"):
-            self.close()
-            raise RuntimeError("feed site did not start")
 
     def ctl(self, what: str) -> str:
-        with urllib.request.urlopen(self.base + "/_ctl/" + what, timeout=300) as r:
-            return r.read().decode()
+        return self.get("/_ctl/" + what)
 
     def counts(self) -> tuple[int, int, int, str]:
         """(GETs, 200s, 304s, TCP connections) since the last call."""
         a, b, c, d, e = (int(x) for x in self.ctl("counts").split())
         return a, b, c, f"{e}"
 
-    def close(self) -> None:
-        if self.proc.stdin:
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
 
 # ---------------------------------------------------------------------------- config
 def write_config(path: Path, base: str, feeds: int, db: Path, concurrency: int) -> None:
     """The TOML configuration both paths (run_cycle and the Prefect flow) load."""
-    lines = [
-        "[storage]",
-        f'url = "sqlite:///{db}"',
-        "",
-        "[http]",
-        "allow_private_networks = true",
-        "per_host_delay = 0.0",
-        f"per_host_concurrency = {concurrency}",
-        f"max_connections = {concurrency}",
-        "",
+    lines = config_lines(
+        db, per_host_delay=0.0, per_host_concurrency=concurrency, max_connections=concurrency
+    )
+    lines += [
         "[[channels]]",
         'name = "bench-hook"',
         f'url = "json://{base.split("://", 1)[1]}/hook"',
@@ -306,19 +256,18 @@ def instrument(clock: StageClock) -> None:
 
     ti.poll_sources = poll_sources
     ta.deliver = clock.wrap(ta.deliver)
-    for name in (
-        "due_sources",
-        "poll_plan",
-        "new_items",
-        "alert_rows",
-        "load_settings",
-        "alerts_due",
-    ):
-        if hasattr(fm, name):  # the names flows/monitor.py imports (they change over time)
-            fn = clock.wrap(getattr(fm, name))
-            if name in ("new_items", "alert_rows"):  # the flow's, not run_cycle's: see (b)
-                fn = _EXTRA.wrap(fn)
-            setattr(fm, name, fn)
+    import regionwatch.pipeline as rp
+
+    # the cycle (regionwatch.pipeline.monitor_cycle, shared by run_cycle and the flow) looks
+    # these up when it runs: the module's poll plan and the store's queries
+    for name in ("due_sources", "poll_plan"):
+        setattr(rp, name, clock.wrap(getattr(rp, name)))
+    for name in ("new_items", "alerts_since", "any_due"):
+        fn = clock.wrap(getattr(Store, name))
+        if name in ("new_items", "alerts_since"):  # the flow's, not run_cycle's: see (b)
+            fn = _EXTRA.wrap(fn)
+        setattr(Store, name, fn)
+    fm.load_settings = clock.wrap(fm.load_settings)
     # the batches' event loop and HTTP client: opened and closed around the poll tasks, outside
     # poll_sources (run_cycle opens and closes its client inside poll_sources, where it counts)
     if hasattr(ti, "BatchLoop"):
@@ -630,11 +579,11 @@ def prefect_rows(
                 "Prefect `monitor` flow",
                 label,
                 f"{dt:.2f}",
-                out.get("items_new"),
-                out.get("not_modified"),
-                out.get("feed_errors"),
+                out.items_new,
+                out.not_modified,
+                out.feed_errors,
                 f"{req} / {ok} / {nm} / {conns}",
-                out.get("alerts_sent"),
+                out.alerts_sent,
             )
         )
         log(f"cycle: prefect {label}: {dt:.2f}s, ours {ours:.2f}s, share {share:.1%}")
@@ -747,11 +696,11 @@ def whatif_prefect(
                     label,
                     f"unchanged #{i + 1}",
                     f"{dt:.2f}",
-                    res.get("items_new"),
-                    res.get("not_modified"),
-                    res.get("feed_errors"),
+                    res.items_new,
+                    res.not_modified,
+                    res.feed_errors,
                     f"{req} / {ok} / {nm} / {conns}",
-                    res.get("alerts_sent"),
+                    res.alerts_sent,
                 )
             )
             log(f"cycle: {label} unchanged #{i + 1}: {dt:.2f}s, share {share:.1%}")

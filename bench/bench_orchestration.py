@@ -32,7 +32,7 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from common import knob, log, quiet, target_line
+from common import config_lines, knob, log, quiet, target_line
 
 TARGET_SHARE = 0.10
 os.environ.update(
@@ -85,17 +85,7 @@ def build_outlet(srv: LoopServer, feeds: int, items: int) -> list[tuple[str, str
 
 
 def write_cfg(path: Path, db: Path, feeds: list[tuple[str, str]], interval: int = 600) -> Path:
-    lines = [
-        "[storage]",
-        f'url = "sqlite:///{db}"',
-        "",
-        "[http]",
-        "allow_private_networks = true",
-        "obey_robots = false",
-        "per_host_delay = 0",
-        "per_host_concurrency = 8",
-        "",
-    ]
+    lines = config_lines(db, obey_robots=False, per_host_delay=0, per_host_concurrency=8)
     for name, url in feeds:
         lines += [
             "[[feeds]]",
@@ -273,7 +263,7 @@ def report(
     runs = ", ".join(f"{x:.1f}" for x in flows)
     print(
         f"| `monitor` flow ({flow_label}), mean of {len(flows)} ({runs}) | "
-        f"{flow['items_new']:,} | {t_flow:.1f} |"
+        f"{flow.items_new:,} | {t_flow:.1f} |"
     )
     print(f"| `monitor` flow, 1 tiny feed (Prefect's fixed cost per cycle) | 0 | {fixed_s:.2f} |")
     print()

@@ -10,9 +10,11 @@ from __future__ import annotations
 import email.utils
 import gc
 import hashlib
+import html
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -343,6 +345,76 @@ class BenchServer:
             for k in self.counts:
                 self.counts[k] = 0
         return old
+
+
+def config_lines(db: Path, **http: Any) -> list[str]:
+    """The head of a bench's TOML configuration: a SQLite store at ``db`` and ``[http]`` with
+    private (loopback) addresses allowed and the given keys (politeness settings)."""
+    lines = ["[storage]", f'url = "sqlite:///{db}"', "", "[http]", "allow_private_networks = true"]
+    for k, v in http.items():
+        lines.append(f"{k} = {str(v).lower() if isinstance(v, bool) else v}")
+    return [*lines, ""]
+
+
+def rss(title: str, pages: Iterable[Any]) -> bytes:
+    """An RSS 2.0 document listing ``pages`` (objects with ``title``, ``url``, ``published``)
+    in the order given (newest first, as sites list them)."""
+    out = [
+        f'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
+        f"<title>{html.escape(title)}</title><link>http://127.0.0.1/</link>"
+        f"<description>bench feed</description>"
+    ]
+    for p in pages:
+        out.append(
+            f"<item><title>{html.escape(p.title)}</title><link>{html.escape(p.url)}</link>"
+            f"<guid>{html.escape(p.url)}</guid><pubDate>"
+            f"{email.utils.format_datetime(p.published)}</pubDate><description>"
+            f"{html.escape(p.title)}</description></item>"
+        )
+    out.append("</channel></rss>")
+    return "".join(out).encode("utf-8")
+
+
+class ChildSite:
+    """A loopback site served by a child process (a bench script run with ``args``) that prints
+    its base URL on its first line and serves until its stdin closes: the site's threads do
+    not share the measured process's interpreter."""
+
+    def __init__(self, script: Path, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(script), *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.base = self.proc.stdout.readline().strip()
+        if not self.base.startswith("http://127.0.0.1:"):
+            self.close()
+            raise RuntimeError(f"site {script.name} {' '.join(args)} did not start")
+
+    def get(self, path: str, timeout: float = 300) -> str:
+        """The body of ``path`` on the site, as text."""
+        import urllib.request
+
+        with urllib.request.urlopen(self.base + path, timeout=timeout) as r:
+            return str(r.read().decode())
+
+    def close(self) -> None:
+        """Stop the child (closing its stdin), killing it after 10 s."""
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def serve_until_stdin_closes(srv: BenchServer) -> None:
+    """In a site's child process: print the base URL, serve until the parent closes stdin."""
+    with srv:
+        print(srv.base, flush=True)
+        sys.stdin.read()
 
 
 # ---------------------------------------------------------------------------- quiet windows

@@ -41,7 +41,7 @@ RESULTS = BENCH_DIR / "RESULTS.md"
 
 #: run order, then any other bench_*.py alphabetically; default timeout in seconds. The benches
 #: whose targets are ratios, CPU time or memory come first (they share the machine with the
-#: background bench); cycle and orchestration measure wall times inside quiet windows.
+#: background bench); cycle, orchestration and delivery measure wall times inside quiet windows.
 ORDER: dict[str, int] = {
     "pipeline": 170,
     "tagging": 120,
@@ -49,14 +49,17 @@ ORDER: dict[str, int] = {
     "events": 90,
     "peer": 160,
     "backfill": 210,
+    "e2e": 420,
     "cycle": 300,
     "orchestration": 300,
+    "delivery": 60,
+    "web": 420,
 }
 DEFAULT_TIMEOUT = 180
 #: started at t = 0 and collected at the end (name → the most it may run)
 BACKGROUND: dict[str, int] = {"serve": 860}
 #: benches that pause the background bench (``common.quiet``) around their measured part
-QUIET_BENCHES = {"cycle", "orchestration"}
+QUIET_BENCHES = {"cycle", "orchestration", "delivery"}
 #: seconds kept at the end of the budget to stop the background bench and write RESULTS.md
 RESERVE = 30
 
@@ -94,9 +97,20 @@ SECTIONS: dict[str, tuple[str, str]] = {
         "7.6 / issue 6 — pages per minute; peak RSS at "
         "1,000 / 2,500 / 5,000 pages flat and ≤ 500 MB",
     ),
+    "e2e": (
+        "End to end: `regionwatch run` on loopback pages",
+        "issue 12.11 — marginal cost per article of `regionwatch run` from 300 to 1,200 "
+        "loopback pages (politeness off) ≤ 1.3 × a bare script (one httpx client, "
+        "`trafilatura.extract`, a blank-spaCy pass) on the same pages",
+    ),
     "orchestration": (
         "Orchestration overhead",
         "issue 5 — Prefect share of a 2,000-item cycle ≤ 10 %",
+    ),
+    "delivery": (
+        "Alert delivery in a cycle",
+        "issue 14 — 40 alerts to a loopback SMTP server, 100 pending to a dead one: each pass "
+        "adds ≤ 5 s to a cycle",
     ),
     "serve": (
         "`serve` memory over 100 monitor cycles (background)",

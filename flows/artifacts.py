@@ -1,6 +1,8 @@
-"""Run artifacts shown in the Prefect UI: new tagged items, alerts, and a markdown summary.
+"""Run artifacts shown in the Prefect UI: new tagged items, the events they opened or grew,
+alerts, and a markdown summary.
 
-Artifact keys are stable per flow (``monitor-items``, ``monitor-alerts``, ``monitor-summary``),
+Artifact keys are stable per flow (``monitor-items``, ``monitor-events``, ``monitor-alerts``,
+``monitor-summary``),
 so the UI keeps one versioned artifact per kind with a history of runs.
 """
 
@@ -16,11 +18,12 @@ from typing import Any
 
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from regionwatch.models import RunSummary
+from regionwatch.models import Alert, Event, RunSummary
 
 __all__ = [
     "RunArtifacts",
     "alert_table",
+    "event_table",
     "item_table",
     "publish_run_artifacts",
     "summary_markdown",
@@ -63,37 +66,61 @@ def item_table(items: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
     ]
 
 
-def alert_table(alerts: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
-    """Rows for the alerts table: category, status, channel, headline, link, attempts, error."""
+def event_table(events: Sequence[Event], since: datetime) -> list[dict[str, str]]:
+    """Rows for the events table: the events opened (new) or grown in the run, with their
+    headline, parties, articles, outlets, languages and the categories alerted (sent)."""
     return [
         {
-            "category": _cell(a.get("category")),
-            "status": _cell(a.get("status")),
-            "channel": _cell(a.get("channel")),
-            "headline": _cell(a.get("title")),
-            "link": _cell(a.get("url"), 500),
-            "attempts": _cell(a.get("attempts")),
-            "sent_at": _cell(a.get("sent_at")),
-            "last_error": _cell(a.get("last_error")),
+            "event": str(e.event_id),
+            "change": "new" if e.first_seen >= since else "grown",
+            "categories": _cell(e.categories),
+            "headline": _cell(e.title),
+            "parties": _cell(e.actors[:6]),
+            "articles": str(e.articles),
+            "outlets": str(len(e.outlets)),
+            "languages": _cell(e.languages),
+            "alerted": _cell([c for c, sent in e.alerted.items() if sent]),
+        }
+        for e in events[:MAX_ROWS]
+    ]
+
+
+def alert_table(alerts: Sequence[Alert]) -> list[dict[str, str]]:
+    """Rows for the alerts table: category, kind (alert/update), event, status, channel,
+    headline, link, attempts, error."""
+    return [
+        {
+            "category": _cell(a.category),
+            "kind": _cell(a.kind),
+            "event": _cell(a.event_id),
+            "status": _cell(a.status),
+            "channel": _cell(a.channel),
+            "headline": _cell(a.title),
+            "link": _cell(a.url, 500),
+            "attempts": _cell(a.attempts),
+            "sent_at": _cell(a.sent_at),
+            "last_error": _cell(a.last_error),
         }
         for a in alerts[:MAX_ROWS]
     ]
 
 
 def summary_markdown(summary: RunSummary, *, title: str = "RegionWatch monitor run") -> str:
-    """A markdown summary: feeds polled, 304s, errors, items, stories, alerts, feeds in trouble."""
+    """A markdown summary: feeds polled, 304s, errors, items, stories, events (new, grown),
+    alerts, feeds in trouble."""
     lines = [
         f"# {title}",
         "",
         f"Status: **{summary.status}** · started {_cell(summary.started_at)}"
         + (f" · finished {_cell(summary.finished_at)}" if summary.finished_at else ""),
         "",
-        "| feeds polled | 304 not modified | feed errors | new items | stories | alerts queued "
-        "| alerts sent | alerts failed |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| feeds polled | 304 not modified | feed errors | new items | stories | new events "
+        "| grown events | alerts queued | alerts sent | alerts failed |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         f"| {summary.feeds_polled} | {summary.not_modified} | {summary.feed_errors} "
-        f"| {summary.items_new} | {summary.stories_new} | {summary.alerts_queued} "
-        f"| {summary.alerts_sent} | {summary.alerts_failed} |",
+        f"| {summary.items_new} | {summary.stories_new} "
+        f"| {summary.extra.get('events_new', 0)} | {summary.extra.get('events_grown', 0)} "
+        f"| {summary.alerts_queued} | {summary.alerts_sent} | {summary.alerts_failed} |",
     ]
     trouble = [f for f in summary.feeds if f.status in ("error", "skipped") or f.page_errors]
     if trouble:
@@ -157,9 +184,22 @@ class RunArtifacts:
             description=f"New tagged items: {len(items)}{more}",
         )
 
-    def alerts(self, alerts: Sequence[dict[str, Any]]) -> None:
+    def events(self, events: Sequence[Event], summary: RunSummary) -> None:
+        """Send the events table (``<prefix>-events``): events opened or grown in the run."""
+        new = sum(1 for e in events if e.first_seen >= summary.started_at)
+        empty = {k: "" for k in ("event", "change", "categories", "headline", "parties")}
+        empty.update(articles="", outlets="", languages="", alerted="", event="(no events)")
+        self._send(
+            create_table_artifact,
+            key=f"{self.prefix}-events",
+            table=event_table(events, summary.started_at) or [empty],
+            description=f"Events: {new} new, {len(events) - new} grown, "
+            f"{sum(1 for e in events if any(e.alerted.values()))} alerted",
+        )
+
+    def alerts(self, alerts: Sequence[Alert]) -> None:
         """Send the alerts table (``<prefix>-alerts``)."""
-        sent = sum(1 for a in alerts if a.get("status") == "sent")
+        sent = sum(1 for a in alerts if a.status == "sent")
         self._send(
             create_table_artifact,
             key=f"{self.prefix}-alerts",
@@ -167,6 +207,8 @@ class RunArtifacts:
             or [
                 {
                     "category": "(no alerts)",
+                    "kind": "",
+                    "event": "",
                     "status": "",
                     "channel": "",
                     "headline": "",
@@ -206,7 +248,7 @@ class RunArtifacts:
 def publish_run_artifacts(
     summary: RunSummary,
     items: Sequence[dict[str, Any]],
-    alerts: Sequence[dict[str, Any]],
+    alerts: Sequence[Alert],
     *,
     prefix: str = "monitor",
 ) -> None:

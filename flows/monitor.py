@@ -29,10 +29,9 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.artifacts import RunArtifacts
 from regionwatch.errors import RegionWatchError, StoreError
-from regionwatch.models import FeedReport, RunSummary, Source
-from regionwatch.pipeline import Context, alert_rows, alerts_due, new_items, poll_plan
+from regionwatch.models import Alert, FeedReport, RunSummary, Source
+from regionwatch.pipeline import Context, monitor_cycle
 from regionwatch.settings import Settings, load_settings
-from regionwatch.store import utcnow
 from tasks.alerts import deliver_task
 from tasks.ingest import STOP, BatchLoop, as_is, by_ref, poll_batch
 
@@ -136,9 +135,9 @@ _heartbeats_that_stop_at_once()
 
 
 class AllFeedsFailed(RegionWatchError):  # noqa: N818 - reads as a sentence in flow run states
-    """Every feed polled in the cycle failed; ``.summary`` holds the run summary dict."""
+    """Every feed polled in the cycle failed; ``.summary`` holds the run summary."""
 
-    def __init__(self, message: str, summary: dict[str, Any]) -> None:
+    def __init__(self, message: str, summary: RunSummary) -> None:
         super().__init__(message)
         self.summary = summary
 
@@ -229,9 +228,11 @@ def _wait_for_artifacts(artifacts: RunArtifacts) -> None:
 def run_monitor_cycle(ctx: Context, artifacts: RunArtifacts) -> RunSummary:
     """One monitor cycle inside a flow run: poll, deliver, publish artifacts, record the run.
 
-    The artifacts go to the API in the background as soon as their data is known (the items
-    table while alerts are delivered, the rest while the run is recorded). A failed artifact
-    is logged, never fatal. Delivery runs as a task only when the outbox has a due row.
+    The cycle itself is the library's (:func:`regionwatch.pipeline.monitor_cycle`); this
+    arranges it into tasks. The artifacts go to the API in the background as soon as their data
+    is known (the items table while alerts are delivered, the rest while the run is recorded).
+    A failed artifact is logged, never fatal. Delivery runs as a task only when the outbox has
+    a due row.
 
     Args:
         ctx: the flow run's pipeline context.
@@ -242,40 +243,22 @@ def run_monitor_cycle(ctx: Context, artifacts: RunArtifacts) -> RunSummary:
         StoreError: the store is unreachable.
         AllFeedsFailed: every polled feed failed (after the run was recorded and published).
     """
-    summary = RunSummary(kind="monitor", started_at=utcnow())
-    run_id = ctx.store.start_run("monitor")
-    try:
-        due, waiting = poll_plan(ctx)
-        summary.feeds = _poll_all(ctx, due) + waiting
-        summary.items_new = sum(f.new_items for f in summary.feeds)
-        items = new_items(ctx, summary.started_at)
-        artifacts.items(items)
-        if STOP.is_set():
-            summary.status = "interrupted"
-        elif alerts_due(ctx):  # most cycles queue none: no task run for an empty outbox
-            report = deliver_task(by_ref(ctx))
-            summary.alerts_sent = int(getattr(report, "sent", 0) or 0)
-            summary.alerts_failed = int(getattr(report, "failed", 0) or 0)
-            dead = int(getattr(report, "dead", 0) or 0)
-            if dead:
-                summary.extra["alerts_dead"] = dead
-        alerts = alert_rows(ctx, summary.started_at)
-        summary.stories_new = len({i["story_id"] for i in items if i.get("story_id") is not None})
-        summary.alerts_queued = sum(1 for a in alerts if a.get("status") != "sent")
-        polled = [f for f in summary.feeds if f.status != "backoff"]
-        if polled and all(f.status == "error" for f in polled):
-            summary.status = "failed"
-        summary.finished_at = utcnow()
+
+    def publish(alerts: list[Alert], summary: RunSummary) -> None:
         artifacts.alerts(alerts)
         artifacts.summary(summary)
-    except BaseException:
-        summary.status = "failed"
-        raise
-    finally:
-        summary.finished_at = summary.finished_at or utcnow()
-        ctx.store.finish_run(run_id, summary.status, summary.to_dict())
+
+    summary = monitor_cycle(
+        ctx,
+        poll=lambda due: _poll_all(ctx, due),
+        deliver_due=lambda: deliver_task(by_ref(ctx)),
+        on_items=artifacts.items,
+        on_events=artifacts.events,
+        on_alerts=publish,
+        stopping=STOP.is_set,
+    )
     if summary.status == "failed":
-        raise AllFeedsFailed(f"all {summary.feeds_polled} feeds failed", summary.to_dict())
+        raise AllFeedsFailed(f"all {summary.feeds_polled} feeds failed", summary)
     return summary
 
 
@@ -286,7 +269,7 @@ def run_monitor_cycle(ctx: Context, artifacts: RunArtifacts) -> RunSummary:
     persist_result=False,
     log_prints=False,
 )
-def monitor(config_path: str | None = None) -> dict[str, Any]:
+def monitor(config_path: str | None = None) -> RunSummary:
     """Run one monitoring cycle.
 
     Args:
@@ -294,7 +277,7 @@ def monitor(config_path: str | None = None) -> dict[str, Any]:
             from the environment, never from parameters.
 
     Returns:
-        The run summary (``RunSummary.to_dict()``), with one entry per feed under ``feeds``.
+        The run summary, with one report per feed under ``feeds``.
 
     Raises:
         StoreError: the store is unreachable.
@@ -307,7 +290,7 @@ def monitor(config_path: str | None = None) -> dict[str, Any]:
         try:
             ctx = Context.open(settings)
             try:
-                return run_monitor_cycle(ctx, artifacts).to_dict()
+                return run_monitor_cycle(ctx, artifacts)
             finally:
                 ctx.close()  # while the artifacts are still on their way to the API
         finally:

@@ -13,6 +13,8 @@ only when a Prefect server is running its scheduler, so:
 
 Guarantees:
 
+* with ``[web] enabled`` the analyst console (package ``web/``) is served in a thread of this
+  process on ``[web] host``:``[web] port`` for as long as the schedules run;
 * with an interval above a minute, one ``monitor`` run starts at once, then the schedule rules;
 * at most one ``monitor`` run at a time per deployment: deployment concurrency limit 1 with
   collision strategy ``CANCEL_NEW`` — a run that comes due while another is running, or a pile of
@@ -55,6 +57,7 @@ from flows.digest import digest
 from flows.monitor import monitor
 from regionwatch.errors import ConfigError, RegionWatchError
 from regionwatch.settings import Settings
+from web.server import console_beside
 
 __all__ = [
     "DEPLOYMENT_NAME",
@@ -349,7 +352,7 @@ def serve_forever(settings: Settings, config_path: str | os.PathLike[str] | None
     previous = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, early_sigterm)
     try:
-        with _api_in_effect(home) as api_url:
+        with _api_in_effect(home) as api_url, console_beside(settings):
             logger.info("Prefect API: %s", api_url)
             interval = settings.service.monitor_interval_seconds
             runner = _ServiceRunner(

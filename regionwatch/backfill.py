@@ -27,8 +27,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-from sqlalchemy import select, update
-
 from regionwatch.archives import (
     Candidate,
     Discovery,
@@ -41,8 +39,7 @@ from regionwatch.archives import (
 )
 from regionwatch.errors import ConfigError, FetchError, PermanentFetchError
 from regionwatch.models import Source, url_key
-from regionwatch.store import insert_ignore, utcnow
-from regionwatch.store import schema as t
+from regionwatch.pipeline import COUNT_FIELDS, IngestCounts
 
 if TYPE_CHECKING:
     from regionwatch.http import HttpClient
@@ -68,22 +65,15 @@ logger = logging.getLogger(__name__)
 
 Mode = Literal["sitemaps", "wayback", "urls", "warc"]
 MODES: tuple[str, ...] = ("sitemaps", "wayback", "urls", "warc")
-COUNT_FIELDS = ("found", "fetched", "skipped_known", "out_of_range", "failed", "stored")
 
 
 # ---------------------------------------------------------------------------- records
-@dataclass
-class SourceRow:
+@dataclass(kw_only=True)
+class SourceRow(IngestCounts):
     """What one source contributed to a backfill."""
 
     source: str
     mode: str = ""
-    found: int = 0
-    fetched: int = 0
-    skipped_known: int = 0
-    out_of_range: int = 0
-    failed: int = 0
-    stored: int = 0
     chunks: int = 0
     chunks_resumed: int = 0
     sitemaps: int = 0
@@ -93,24 +83,17 @@ class SourceRow:
 
     def add(self, rep: ChunkReport) -> None:
         """Accumulate one chunk's counts (``found`` is counted at discovery)."""
-        for f in COUNT_FIELDS[1:]:
-            setattr(self, f, getattr(self, f) + int(getattr(rep, f, 0) or 0))
+        self.add_counts(rep, COUNT_FIELDS[1:])
 
 
-@dataclass
-class BackfillReport:
+@dataclass(kw_only=True)
+class BackfillReport(IngestCounts):
     """The outcome of one backfill run (counts are this run's; resumed chunks are not redone)."""
 
     job: str
     since: date
     until: date
     mode: str
-    found: int = 0
-    fetched: int = 0
-    skipped_known: int = 0
-    out_of_range: int = 0
-    failed: int = 0
-    stored: int = 0
     per_category: Counter[str] = field(default_factory=Counter)
     per_source: list[SourceRow] = field(default_factory=list)
     chunks_total: int = 0
@@ -136,7 +119,7 @@ class BackfillReport:
             "until": self.until.isoformat(),
             "mode": self.mode,
             "status": self.status,
-            **{f: getattr(self, f) for f in COUNT_FIELDS},
+            **self.counts(),
             "per_category": dict(sorted(self.per_category.items())),
             "chunks_total": self.chunks_total,
             "chunks_run": self.chunks_run,
@@ -228,29 +211,14 @@ def plan_chunks(
 
 def done_chunks(ctx: Context, job: str) -> dict[str, dict[str, Any]]:
     """Chunks of ``job`` already finished: chunk id → its recorded counts."""
-    q = select(t.backfill_chunks.c.chunk, t.backfill_chunks.c.counts).where(
-        t.backfill_chunks.c.job == job, t.backfill_chunks.c.status == "done"
-    )
-    with ctx.store.connect() as conn:
-        return {r[0]: (r[1] or {}) for r in conn.execute(q)}
+    return ctx.store.done_chunks(job)
 
 
 def mark_chunk(ctx: Context, job: str, chunk: str, rep: ChunkReport, *, status: str) -> None:
     """Record a chunk's outcome (``done`` chunks are skipped when the job runs again)."""
-    counts: dict[str, Any] = {f: int(getattr(rep, f, 0) or 0) for f in COUNT_FIELDS}
-    counts["per_category"] = dict(getattr(rep, "per_category", {}) or {})
-    now = utcnow()
-    with ctx.store.begin() as conn:
-        conn.execute(
-            insert_ignore(conn, t.backfill_chunks).values(
-                job=job, chunk=chunk, status=status, done_at=now, counts=counts
-            )
-        )
-        conn.execute(
-            update(t.backfill_chunks)
-            .where(t.backfill_chunks.c.job == job, t.backfill_chunks.c.chunk == chunk)
-            .values(status=status, done_at=now, counts=counts)
-        )
+    counts: dict[str, Any] = rep.counts()
+    counts["per_category"] = dict(rep.per_category)
+    ctx.store.mark_chunk(job, chunk, status, counts)
 
 
 # ---------------------------------------------------------------------------- discovery
@@ -359,16 +327,14 @@ async def run_chunk(
     the next run; what was stored stays stored).
     """
     from regionwatch.feeds import canonical_url
-    from regionwatch.pipeline import ChunkReport, ingest_urls
+    from regionwatch.pipeline import ChunkReport, ingest_urls, unknown
 
     complete = True
     extra = ChunkReport()
     todo = list(candidates)
     archived = [c for c in todo if c.archived_url and c.content is None]
     if archived:
-        keys = {url_key(canonical_url(c.url)): c for c in archived}
-        known = ctx.store.known_keys(keys)
-        fresh = [c for k, c in keys.items() if k not in known]
+        fresh, known = unknown(ctx, archived, lambda c: url_key(canonical_url(c.url)))
         direct = [c for c in todo if not (c.archived_url and c.content is None)]
         fetched: list[Candidate] = []
         if wayback is None:
@@ -387,14 +353,13 @@ async def run_chunk(
                     continue
                 extra.fetched += 1
                 fetched.append(replace(c, content=body))
-        extra.skipped_known = len(keys) - len(fresh)
+        extra.skipped_known = known
         todo = direct + fetched
     rep = await ingest_urls(
         ctx, client, todo, source=source, origin="backfill", since=since, until=until
     )
     rep.found = len(candidates)
-    for f in ("fetched", "failed", "skipped_known"):
-        setattr(rep, f, getattr(rep, f) + getattr(extra, f))
+    rep.add_counts(extra, ("fetched", "failed", "skipped_known"))
     rep.errors[:0] = extra.errors
     if rep.failed:
         complete = False
@@ -437,6 +402,7 @@ async def run_backfill(
         StoreError: the store is unreachable.
     """
     from regionwatch.http import HttpClient
+    from regionwatch.pipeline import recorded_run
 
     if until < since:
         raise ConfigError(f"--until {until} is before --since {since}", key="until")
@@ -457,12 +423,11 @@ async def run_backfill(
         warc_files=warc_files,
     )
     report = BackfillReport(job=job, since=since, until=until, mode=mode or "sitemaps")
-    run_id = ctx.store.start_run("backfill")
     logger.info(
         "backfill %s..%s job %s (%s, %d sources)", since, until, job, report.mode, len(sources)
     )
-    status = "failed"
-    try:
+    with recorded_run(ctx.store, "backfill") as rec:
+        rec.summary = report.to_dict()
         async with HttpClient(settings.http) as client:
             wb_client: HttpClient | None = None
             wayback: WaybackClient | None = None
@@ -488,9 +453,8 @@ async def run_backfill(
             finally:
                 if wb_client is not None:
                     await wb_client.aclose()
-        status = report.status
-    finally:
-        ctx.store.finish_run(run_id, status, report.to_dict())
+                rec.summary = report.to_dict()
+        rec.status = report.status
     logger.info(
         "backfill done: %d found, %d fetched, %d known, %d out of range, %d failed, %d stored",
         report.found,
@@ -590,8 +554,7 @@ async def _run(
         row.add(rep)
         row.chunks += 1
         row.errors.extend(rep.errors[:10])
-        for f in COUNT_FIELDS[1:]:
-            setattr(report, f, getattr(report, f) + int(getattr(rep, f, 0) or 0))
+        report.add_counts(rep, COUNT_FIELDS[1:])
         report.per_category.update(rep.per_category)
         report.stored_keys.extend(rep.stored_keys)
         report.errors.extend(rep.errors[:10])
@@ -625,23 +588,9 @@ def digest_summaries(
     """
     if not report.stored_keys:
         return []
-    rows: list[dict[str, Any]] = []
-    keys = list(dict.fromkeys(report.stored_keys))
-    q_cols = (
-        t.items.c.title,
-        t.items.c.url,
-        t.items.c.feed_name,
-        t.items.c.published_at,
-        t.items.c.categories,
+    rows = ctx.store.items_by_keys(
+        report.stored_keys, "title", "url", "feed_name", "published_at", "categories"
     )
-    with ctx.store.connect() as conn:
-        for i in range(0, len(keys), 500):
-            rows.extend(
-                dict(r)
-                for r in conn.execute(
-                    select(*q_cols).where(t.items.c.url_hash.in_(keys[i : i + 500]))
-                ).mappings()
-            )
     from regionwatch.alerts.render import escape_markdown, safe_url
 
     def esc(text: str) -> str:

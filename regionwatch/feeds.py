@@ -261,15 +261,15 @@ def parse_date_text(raw: str | None, language: str | None = None) -> datetime | 
         return None
     raw = raw.strip()[:100]
     try:
-        import dateparser  # type: ignore[import-untyped]  # slow import: only when needed
+        import dateparser  # slow import: only when needed
     except ImportError:  # pragma: no cover - dateparser ships with htmldate/prefect
         return None
     settings = {"RETURN_AS_TIMEZONE_AWARE": True, "TO_TIMEZONE": "UTC", "PREFER_DATES_FROM": "past"}
     langs = [language] if language else None
     try:
-        dt = dateparser.parse(raw, languages=langs, settings=settings)  # type: ignore[arg-type]
+        dt: datetime | None = dateparser.parse(raw, languages=langs, settings=settings)
         if dt is None and langs:
-            dt = dateparser.parse(raw, settings=settings)  # type: ignore[arg-type]
+            dt = dateparser.parse(raw, settings=settings)
     except (ValueError, TypeError, OverflowError, LookupError, AttributeError) as exc:
         LOGGER.debug("cannot parse date %r: %s", raw, exc)
         return None

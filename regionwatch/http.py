@@ -5,6 +5,12 @@ polite (per-host concurrency and minimum delay, robots.txt, an identifying User-
 defensive: a feed is untrusted input, so each URL and each redirect hop passes
 :func:`check_url`, bodies are capped while streaming (after decompression too) and every
 attempt has a total deadline.
+
+The guard holds for the connection actually made (no DNS-rebinding window): the client's
+httpcore connection pool dials through :class:`GuardedBackend`, an httpcore network backend
+that resolves the host once (the client's DNS cache, shared with :meth:`HttpClient.check`),
+vets every address and connects to a vetted one. httpcore keeps the URL's host name for TLS
+SNI and httpx for the Host header, so only the TCP destination is pinned.
 """
 
 from __future__ import annotations
@@ -20,12 +26,13 @@ import socket
 import time
 import urllib.robotparser
 import zlib
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import charset_normalizer
+import httpcore
 import httpx
 
 from regionwatch.errors import (
@@ -38,7 +45,9 @@ from regionwatch.settings import HttpConfig
 
 __all__ = [
     "FetchResult",
+    "GuardedBackend",
     "HttpClient",
+    "Resolver",
     "check_url",
     "decode_bytes",
     "fetch_sync",
@@ -241,24 +250,47 @@ def _parse_guarded(url: str) -> tuple[str, str, int]:
     return scheme, host, port or (443 if scheme == "https" else 80)
 
 
+#: Host spellings the C resolver reads as an IPv4 address (inet_aton): decimal ``2130706433``,
+#: octal ``0177.0.0.1``, hex ``0x7f.1``, short forms ``127.1``.
+_NUMERIC_HOST_RE = re.compile(r"^(0x[0-9a-f]+|[0-9]+)(\.(0x[0-9a-f]+|[0-9]+)){0,3}$")
+
+
+def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a host spelling denotes without DNS (any inet_aton form too), else None."""
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        pass
+    if _NUMERIC_HOST_RE.match(host):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    return None
+
+
 def _check_host_literal(host: str, url: str) -> bool:
     """Refuse blocked names and literal addresses; True when host was an IP literal."""
     if host in BLOCKED_HOSTNAMES or host.endswith((".localhost", ".internal", ".local")):
         raise BlockedURLError(f"host {host!r} is internal", url=url)
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
+    ip = _ip_literal(host)
+    if ip is None:
         return False
     if _ip_blocked(ip):
         raise BlockedURLError(f"address {ip} is not public", url=url)
     return True
 
 
-def _check_addresses(host: str, addresses: Iterable[str], url: str) -> None:
+def _check_addresses(
+    host: str, addresses: Iterable[str], url: str, *, strict: bool = False
+) -> None:
+    """Refuse when any address is not public (``strict``: also one that is not an address)."""
     for addr in addresses:
         try:
             ip = ipaddress.ip_address(addr.split("%", 1)[0])
         except ValueError:
+            if strict:
+                raise BlockedURLError(f"host {host!r} resolves to {addr!r}", url=url) from None
             continue
         if _ip_blocked(ip):
             raise BlockedURLError(f"host {host!r} resolves to non-public address {ip}", url=url)
@@ -287,6 +319,158 @@ def check_url(url: str, *, allow_private: bool) -> None:
         LOGGER.debug("cannot resolve %s: %s", host, exc)
         return
     _check_addresses(host, (str(i[4][0]) for i in infos), url)
+
+
+#: ``resolver(host, port)`` → the host's addresses (strings); raises OSError when it does not
+#: resolve. The default asks the system resolver (``loop.getaddrinfo``).
+Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """The addresses the system resolver gives for ``host`` (TCP), in its order."""
+    infos = await asyncio.get_running_loop().getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+    )
+    return [str(i[4][0]) for i in infos]
+
+
+class _DnsCache:
+    """One resolution per host and port for ``ttl`` seconds, shared by the check and the dial."""
+
+    def __init__(self, resolver: Resolver, ttl: float) -> None:
+        self.resolver = resolver
+        self.ttl = ttl
+        self._cache: dict[tuple[str, int], tuple[float, list[str] | None, BaseException | None]]
+        self._cache = {}
+
+    async def lookup(self, host: str, port: int) -> list[str]:
+        """The addresses of ``host``: an IP literal (any spelling) as is, else resolved.
+
+        Raises:
+            OSError: the name does not resolve (also while its failure is cached).
+        """
+        literal = _ip_literal(host)
+        if literal is not None:
+            return [str(literal)]
+        key = (host, port)
+        now = time.monotonic()
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] > now:
+            if cached[1] is None:
+                assert cached[2] is not None
+                raise OSError(str(cached[2])) from cached[2]
+            return cached[1]
+        try:
+            addrs = await self.resolver(host, port)
+            if not addrs:
+                raise socket.gaierror(socket.EAI_NONAME, "no address")
+        except (OSError, UnicodeError) as exc:
+            LOGGER.debug("cannot resolve %s: %s", host, exc)
+            self._cache[key] = (now + min(self.ttl, DNS_FAILURE_TTL), None, exc)
+            if isinstance(exc, OSError):
+                raise
+            raise socket.gaierror(socket.EAI_NONAME, str(exc)) from exc
+        self._cache[key] = (now + self.ttl, addrs, None)
+        return addrs
+
+
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """An httpcore network backend that dials only vetted addresses.
+
+    ``connect_tcp(host, port)`` resolves ``host`` through the client's DNS cache (the answer
+    :meth:`HttpClient.check` vetted, while it is fresh), refuses the connection with
+    :class:`BlockedURLError` when any address is not public (unless private networks are
+    allowed), and connects to the addresses in turn. httpcore still does TLS with the URL's
+    host name (SNI, certificate check), and httpx sends it as the Host header.
+    """
+
+    def __init__(
+        self,
+        dns: _DnsCache,
+        *,
+        allow_private: bool,
+        inner: httpcore.AsyncNetworkBackend | None = None,
+    ) -> None:
+        """Create the backend.
+
+        Args:
+            dns: the client's DNS cache.
+            allow_private: dial any address (``[http] allow_private_networks``).
+            inner: the backend that makes the connections (default: httpcore's own).
+        """
+        self.dns = dns
+        self.allow_private = allow_private
+        self.inner = inner or httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        """Resolve, vet every address, connect to the first vetted one that answers."""
+        where = f"{host}:{port}"
+        if not self.allow_private:
+            _check_host_literal(host.lower().rstrip("."), where)
+        try:
+            addrs = await self.dns.lookup(host, port)
+        except OSError as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host!r}: {exc}") from exc
+        if not self.allow_private:
+            _check_addresses(host, addrs, where, strict=True)
+        last: Exception | None = None
+        for addr in dict.fromkeys(a.split("%", 1)[0] for a in addrs):
+            try:
+                return await self.inner.connect_tcp(
+                    addr,
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        """Refused: fetches go to TCP hosts only."""
+        raise httpcore.ConnectError("unix sockets are not allowed")
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep (httpcore's retry pauses)."""
+        await self.inner.sleep(seconds)
+
+
+def _guarded_transport(
+    cfg: HttpConfig, dns: _DnsCache, inner: httpcore.AsyncNetworkBackend | None
+) -> httpx.AsyncHTTPTransport:
+    """httpx's own transport whose connection pool dials through :class:`GuardedBackend`.
+
+    httpx has no public parameter for the network backend, so its pool (``_pool``, the one
+    attribute its request handling uses) is rebuilt with the same settings plus the backend;
+    tests/integration/test_http.py pins this against httpx upgrades.
+    """
+    limits = httpx.Limits(
+        max_connections=cfg.max_connections,
+        max_keepalive_connections=min(cfg.max_connections, 32),
+    )
+    transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
+    transport._pool = httpcore.AsyncConnectionPool(
+        ssl_context=httpx.create_ssl_context(trust_env=False),
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        network_backend=GuardedBackend(dns, allow_private=cfg.allow_private_networks, inner=inner),
+    )
+    return transport
 
 
 # --------------------------------------------------------------------------------------------
@@ -409,15 +593,29 @@ class HttpClient:
     """
 
     def __init__(
-        self, cfg: HttpConfig, *, transport: httpx.AsyncBaseTransport | None = None
+        self,
+        cfg: HttpConfig,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        resolver: Resolver | None = None,
+        network_backend: httpcore.AsyncNetworkBackend | None = None,
+        dns_ttl: float = DNS_TTL,
     ) -> None:
         """Create the client.
 
         Args:
             cfg: the ``[http]`` settings.
-            transport: an optional httpx transport (tests, special set-ups).
+            transport: an httpx transport replacing the guarded one (tests with MockTransport;
+                the URL guard then checks names before the request only).
+            resolver: the name resolver (default: the system's).
+            network_backend: the httpcore backend that opens the vetted connections (default:
+                httpcore's own).
+            dns_ttl: how long one resolution of a host serves the check and the dial.
         """
         self.cfg = cfg
+        self._dns_cache = _DnsCache(resolver or system_resolver, dns_ttl)
+        if transport is None:
+            transport = _guarded_transport(cfg, self._dns_cache, network_backend)
         timeout = httpx.Timeout(
             connect=cfg.connect_timeout,
             read=cfg.read_timeout,
@@ -439,7 +637,6 @@ class HttpClient:
         self._hosts: dict[str, _HostState] = {}
         self._robots: dict[str, tuple[float, urllib.robotparser.RobotFileParser | None]] = {}
         self._robots_locks: dict[str, asyncio.Lock] = {}
-        self._dns: dict[tuple[str, int], tuple[float, list[str] | None]] = {}
         self._unresolved: dict[str, float] = {}
         self.stats: dict[str, int] = {"requests": 0, "retries": 0, "not_modified": 0}
 
@@ -464,24 +661,11 @@ class HttpClient:
         scheme, host, port = _parse_guarded(url)
         if self.cfg.allow_private_networks or _check_host_literal(host, url):
             return
-        key = (host, port)
-        now = time.monotonic()
-        cached = self._dns.get(key)
-        if cached is None or cached[0] < now:
-            try:
-                infos = await asyncio.get_running_loop().getaddrinfo(
-                    host, port, proto=socket.IPPROTO_TCP
-                )
-                addrs: list[str] | None = [str(i[4][0]) for i in infos]
-            except (OSError, UnicodeError) as exc:
-                LOGGER.debug("cannot resolve %s: %s", host, exc)
-                addrs = None
-            self._dns[key] = (now + (DNS_TTL if addrs else DNS_FAILURE_TTL), addrs)
-        else:
-            addrs = cached[1]
-        if addrs is None:
-            raise TransientFetchError(f"cannot resolve host {host!r}", url=url)
-        _check_addresses(host, addrs, url)
+        try:
+            addrs = await self._dns_cache.lookup(host, port)
+        except OSError as exc:
+            raise TransientFetchError(f"cannot resolve host {host!r}", url=url) from exc
+        _check_addresses(host, addrs, url, strict=True)
 
     # ---- robots ---------------------------------------------------------------------------
     async def allowed_by_robots(self, url: str) -> bool:
@@ -667,6 +851,8 @@ class HttpClient:
                 try:
                     async with asyncio.timeout(self.cfg.total_timeout):
                         return await self._stream(url, headers, max_bytes)
+                except BlockedURLError as exc:  # refused at the dial (GuardedBackend)
+                    raise BlockedURLError(str(exc), url=url) from exc
                 except TimeoutError as exc:
                     raise TransientFetchError(
                         f"total timeout after {self.cfg.total_timeout:.1f}s", url=url

@@ -1,4 +1,5 @@
-"""Frozen records that stages exchange: sources, feed entries, articles, run summaries."""
+"""Frozen records that stages exchange: sources, feed entries, articles, stories, events,
+alerts and run summaries."""
 
 from __future__ import annotations
 
@@ -9,18 +10,26 @@ from typing import Any, Literal
 
 __all__ = [
     "VERDICTS",
+    "Alert",
     "Article",
+    "Event",
+    "EventAlert",
+    "EventArticle",
+    "EventDetail",
     "EvalRow",
     "Feedback",
     "FeedbackInput",
-    "SearchHit",
-    "Verdict",
     "FeedEntry",
     "FeedPoll",
     "FeedReport",
     "RunSummary",
+    "SearchHit",
+    "Signature",
     "Source",
+    "Story",
+    "StoryDecision",
     "TextSource",
+    "Verdict",
     "url_key",
 ]
 
@@ -97,6 +106,76 @@ class Article:
     def key(self) -> str:
         """The item key (hash of the canonical URL)."""
         return url_key(self.canonical_url)
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """A stored item's near-duplicate signature (what the story index keeps of an item)."""
+
+    item_id: int
+    story_id: int
+    seen_at: datetime
+    title_norm: str
+    minhash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """A near-duplicate cluster: wire copies of one text, as stored."""
+
+    story_id: int
+    title: str
+    first_seen: datetime
+    last_seen: datetime
+    lead_item_id: int | None = None
+    item_count: int = 1
+    outlets: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    alerted_outlet_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StoryDecision:
+    """What the story stage decided for one stored item; the store persists it.
+
+    ``joined`` is the stored story the item joins (None: the item opens a new story).
+    """
+
+    item_id: int
+    title: str
+    outlet: str
+    now: datetime
+    signature_at: datetime
+    title_norm: str
+    minhash: bytes
+    joined: Story | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One alert outbox row with the headline and link of the item that raised it."""
+
+    alert_id: int
+    story_id: int
+    item_id: int
+    category: str
+    rule: str
+    channel: str
+    status: str
+    attempts: int
+    created_at: datetime
+    severity: str = "warning"
+    score: float = 0.0
+    sent_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    title: str = ""
+    url: str = ""
+    feed_name: str = ""
+    event_id: int | None = None
+    kind: str = "alert"  # "update": a material development of an alerted event (seq 1, 2, …)
+    seq: int = 0
+    material: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -182,6 +261,95 @@ class RunSummary:
             ],
             **self.extra,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One real-world happening as stored: the row of ``regionwatch events``.
+
+    ``first_seen``/``last_seen`` are when its first and latest articles were stored;
+    ``published_first`` the earliest publication time among them. ``alerted`` says per
+    category whether its first alert was sent (on at least one channel). ``grew`` is how many
+    articles joined after the event first alerted (0 when it never did).
+    """
+
+    event_id: int
+    categories: tuple[str, ...]
+    title: str
+    actors: tuple[str, ...]
+    first_seen: datetime
+    last_seen: datetime
+    published_first: datetime | None
+    articles: int
+    outlets: tuple[str, ...]
+    languages: tuple[str, ...]
+    alerted: dict[str, bool] = field(default_factory=dict)
+    places: tuple[str, ...] = ()
+    max_casualties: int | None = None
+    phases: tuple[str, ...] = ()
+    grew: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of ``regionwatch events --json``."""
+        return {
+            "event_id": self.event_id,
+            "categories": list(self.categories),
+            "title": self.title,
+            "actors": list(self.actors),
+            "first_seen": self.first_seen.isoformat(),
+            "last_seen": self.last_seen.isoformat(),
+            "published_first": self.published_first.isoformat() if self.published_first else None,
+            "articles": self.articles,
+            "outlets": list(self.outlets),
+            "languages": list(self.languages),
+            "alerted": dict(self.alerted),
+            "places": list(self.places),
+            "max_casualties": self.max_casualties,
+            "phases": list(self.phases),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class EventArticle:
+    """One article of an event."""
+
+    item_id: int
+    title: str
+    url: str
+    outlet: str
+    language: str | None
+    published: datetime | None
+    first_seen: datetime
+    categories: tuple[str, ...] = ()
+    story_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventAlert:
+    """One outbox row of an event: its first alert (``kind`` alert, seq 0) or an update."""
+
+    alert_id: int
+    category: str
+    channel: str
+    kind: str
+    seq: int
+    status: str
+    item_id: int
+    created_at: datetime | None
+    sent_at: datetime | None = None
+    material: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EventDetail:
+    """An event with its articles, evidence sentences per category, alerts and history."""
+
+    event: Event
+    articles: tuple[EventArticle, ...]
+    evidence: dict[str, tuple[str, ...]]
+    alerts: tuple[EventAlert, ...]
+    merged_from: tuple[int, ...] = ()
+    updates: tuple[dict[str, Any], ...] = ()
 
 
 # ---------------------------------------------------------------------------- analyst feedback

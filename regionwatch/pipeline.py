@@ -13,46 +13,66 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
-
-from sqlalchemy import select
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from regionwatch.errors import BlockedURLError, FetchError, StoreError
-from regionwatch.models import Article, FeedEntry, FeedPoll, FeedReport, RunSummary, Source, url_key
+from regionwatch.models import (
+    Alert,
+    Article,
+    Event,
+    FeedEntry,
+    FeedPoll,
+    FeedReport,
+    RunSummary,
+    Source,
+    url_key,
+)
 from regionwatch.settings import Settings
 from regionwatch.store import Store, utcnow
-from regionwatch.store import schema as t
 
 if TYPE_CHECKING:
+    from regionwatch.alerts.deliver import DeliveryReport
     from regionwatch.archives import Candidate
     from regionwatch.http import HttpClient
+    from regionwatch.store import StoreTx
+    from regionwatch.store.events import EventLedger
     from regionwatch.stories import StoryIndex
-    from regionwatch.tagging import Tagger
+    from regionwatch.tagging import Tagger, TagResult
 
 __all__ = [
+    "COUNT_FIELDS",
     "ChunkReport",
     "Context",
+    "IngestCounts",
+    "RunRecord",
+    "StoredItem",
     "alert_rows",
+    "alerts_due",
     "backoff_reports",
     "deliver",
     "due_sources",
+    "fetch_and_extract",
     "ingest_urls",
+    "monitor_cycle",
     "new_items",
     "poll_plan",
     "poll_sources",
+    "recorded_run",
     "run_cycle",
     "save_articles",
+    "unknown",
 ]
+
+T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
 #: Page texts shorter than this are never treated as exact duplicates of each other.
 MIN_DEDUPE_CHARS = 400
-#: PostgreSQL advisory lock that serialises save transactions across workers.
-SAVE_LOCK_KEY = 727275
 
 
 @dataclass
@@ -64,6 +84,7 @@ class Context:
     sources: list[Source]
     _tagger: Tagger | None = None
     _stories: StoryIndex | None = None
+    _events: EventLedger | None = None
     write_lock: threading.RLock = field(default_factory=threading.RLock)
 
     @classmethod
@@ -94,10 +115,17 @@ class Context:
             from regionwatch.stories import StoryIndex
 
             idx = StoryIndex(self.settings.stories)
-            with self.store.connect() as conn:
-                idx.load(conn, utcnow())
+            idx.load(self.store, utcnow())
             self._stories = idx
         return self._stories
+
+    def event_ledger(self) -> EventLedger:
+        """The event index with its link to the store (loaded at the first save)."""
+        if self._events is None:
+            from regionwatch.store.events import EventLedger
+
+            self._events = EventLedger(self.settings.events)
+        return self._events
 
     def source(self, name: str) -> Source | None:
         """The configured source called ``name``."""
@@ -108,9 +136,13 @@ class Context:
         self.store.close()
 
 
-@dataclass
-class ChunkReport:
-    """What one chunk of candidate URLs (backfill) produced."""
+#: The counts of :class:`IngestCounts`, in table order.
+COUNT_FIELDS = ("found", "fetched", "skipped_known", "out_of_range", "failed", "stored")
+
+
+@dataclass(kw_only=True)
+class IngestCounts:
+    """What ingesting candidate URLs did to them (a chunk, a source or a whole backfill)."""
 
     found: int = 0
     fetched: int = 0
@@ -118,16 +150,126 @@ class ChunkReport:
     out_of_range: int = 0
     failed: int = 0
     stored: int = 0
+
+    def add_counts(self, other: IngestCounts, fields: Sequence[str] = COUNT_FIELDS) -> None:
+        """Add ``other``'s counts (those named by ``fields``) to these."""
+        for f in fields:
+            setattr(self, f, getattr(self, f) + getattr(other, f))
+
+    def counts(self) -> dict[str, int]:
+        """The counts as a dict, in table order."""
+        return {f: int(getattr(self, f)) for f in COUNT_FIELDS}
+
+
+@dataclass(kw_only=True)
+class ChunkReport(IngestCounts):
+    """What one chunk of candidate URLs (backfill) produced."""
+
     per_category: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
     stored_keys: list[str] = field(default_factory=list)
 
     def add(self, other: ChunkReport) -> None:
         """Accumulate another chunk's counts into this one."""
-        for f in ("found", "fetched", "skipped_known", "out_of_range", "failed", "stored"):
-            setattr(self, f, getattr(self, f) + getattr(other, f))
+        self.add_counts(other)
         self.per_category.update(other.per_category)
         self.errors.extend(other.errors[:20])
+
+
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    """An article the save stage stored: its ids, its tags and its story."""
+
+    item_id: int
+    key: str
+    article: Article
+    tags: TagResult
+    story_id: int
+    first_seen: datetime
+    event_id: int | None = None
+
+    @property
+    def categories(self) -> list[str]:
+        """The categories the tagger decided *yes* for."""
+        return [c for c, r in self.tags.categories.items() if r.decision]
+
+
+@dataclass(slots=True)
+class RunRecord:
+    """The ``runs`` row of a run in progress: set ``status`` and ``summary`` before it ends."""
+
+    run_id: int
+    status: str = "failed"
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+@contextmanager
+def recorded_run(store: Store, kind: str) -> Iterator[RunRecord]:
+    """Record a run in the ``runs`` table: started on entry, finished on exit (also when the
+    run raises: the status stays ``failed`` unless the run set another)."""
+    rec = RunRecord(run_id=store.start_run(kind))
+    try:
+        yield rec
+    finally:
+        store.finish_run(rec.run_id, rec.status, rec.summary)
+
+
+def unknown(ctx: Context, items: Iterable[T], key: Callable[[T], str]) -> tuple[list[T], int]:
+    """The known-URL filter: items whose key is not stored yet (the first of each key), and
+    how many were dropped (already stored, or a repeat inside ``items``)."""
+    by_key: dict[str, T] = {}
+    n = 0
+    for it in items:
+        n += 1
+        by_key.setdefault(key(it), it)
+    known = ctx.store.known_keys(by_key)
+    fresh = [it for k, it in by_key.items() if k not in known]
+    return fresh, n - len(fresh)
+
+
+async def fetch_and_extract(
+    client: HttpClient,
+    entry: FeedEntry,
+    *,
+    source: Source,
+    url: str | None = None,
+    fetch_url: str | None = None,
+    robots: bool = True,
+    content: bytes | None = None,
+    language_hint: str | None = None,
+) -> Article:
+    """Fetch one entry's page (unless its ``content`` is given) and extract the article.
+
+    Args:
+        client: the open HTTP client.
+        entry: the feed entry (or the backfill candidate as an entry).
+        source: the outlet.
+        url: the page's URL when not the entry's (canonical) one.
+        fetch_url: what to fetch when not the page's URL (an archived copy).
+        robots: obey robots.txt.
+        content: the page, already fetched (an archive record).
+        language_hint: the language to assume (default: the source's).
+
+    Raises:
+        FetchError: the page could not be fetched (``BlockedURLError`` for robots/guard).
+    """
+    from regionwatch.extract import extract_article
+
+    headers, final_url = None, url or entry.url
+    if content is None:
+        res = await client.fetch(fetch_url or final_url, robots=robots, source=source.name)
+        content, headers = res.content, res.headers
+        if fetch_url is None:
+            final_url = res.url
+    # extraction is CPU work: keep the event loop free for the other fetches
+    return await asyncio.to_thread(
+        extract_article,
+        content,
+        url=final_url,
+        headers=headers,
+        entry=entry,
+        language_hint=language_hint or source.language,
+    )
 
 
 # ---------------------------------------------------------------------------- sources
@@ -212,9 +354,7 @@ async def _poll_one(ctx: Context, client: HttpClient, source: Source) -> FeedRep
         report.seconds = time.monotonic() - started
         return report
     report.entries = len(poll.entries)
-    entries = _dedupe_entries(poll.entries)
-    known = ctx.store.known_keys(url_key(e.url) for e in entries)
-    fresh = [e for e in entries if url_key(e.url) not in known]
+    fresh, _known = unknown(ctx, (e for e in poll.entries if e.url), lambda e: url_key(e.url))
     articles: list[Article] = []
     if fresh:
         results = await asyncio.gather(*(_fetch_article(client, e, source) for e in fresh))
@@ -254,39 +394,20 @@ async def _fetch_source(client: HttpClient, source: Source, row: dict[str, Any])
     )
 
 
-def _dedupe_entries(entries: Sequence[FeedEntry]) -> list[FeedEntry]:
-    seen: set[str] = set()
-    out = []
-    for e in entries:
-        if e.url and e.url not in seen:
-            seen.add(e.url)
-            out.append(e)
-    return out
-
-
 async def _fetch_article(
     client: HttpClient, entry: FeedEntry, source: Source
 ) -> tuple[Article, int, int]:
     """Fetch and extract one entry's page; on failure keep the feed's summary (marked)."""
-    from regionwatch.extract import article_from_entry, extract_article
+    from regionwatch.extract import article_from_entry
 
     try:
-        res = await client.fetch(entry.url, robots=True, source=source.name)
+        art = await fetch_and_extract(client, entry, source=source)
     except BlockedURLError as exc:
         logger.info("feed %s: page not fetched (%s)", source.name, _short(exc))
         return article_from_entry(entry, f"blocked: {_short(exc)}", source.language), 0, 1
     except FetchError as exc:
         logger.info("feed %s: page fetch failed (%s)", source.name, _short(exc))
         return article_from_entry(entry, f"fetch failed: {_short(exc)}", source.language), 0, 1
-    # extraction is CPU work: keep the event loop free for the other fetches
-    art = await asyncio.to_thread(
-        extract_article,
-        res.content,
-        url=res.url,
-        headers=res.headers,
-        entry=entry,
-        language_hint=source.language,
-    )
     return art, 1, 0
 
 
@@ -306,11 +427,11 @@ def save_articles(
     feed_id: int | None,
     first_poll: bool = False,
     now: datetime | None = None,
-) -> list[dict[str, Any]]:
+) -> list[StoredItem]:
     """Tag, cluster and store articles; write their alert outbox rows in the same transaction.
 
-    Exact duplicates (same canonical URL or same content hash) are skipped. Returns the rows
-    stored (id, key, title, categories …).
+    Exact duplicates (same canonical URL or same content hash) are skipped. Returns the items
+    stored.
 
     Raises:
         StoreError: the transaction failed (nothing of the batch is kept).
@@ -321,7 +442,112 @@ def save_articles(
 
     now = now or utcnow()
     settings = ctx.settings
-    # exact duplicates inside the batch and against the store
+    batch = _new_content(ctx, articles)
+    tagged = [(a, ctx.tagger.tag(a.text, title=a.title, lang=a.language)) for a in batch]
+    # categorised articles first, each group in time order: an uncategorised article may join
+    # an event but never opens one (as EventIndex.assign_batch orders a cycle)
+    tagged.sort(key=lambda at: (not at[1].labels, at[0].published or now, at[0].key))
+    cutoff = now - timedelta(hours=settings.alerts.first_poll_hours) if first_poll else None
+    stored: list[StoredItem] = []
+    with ctx.write_lock:
+        index = ctx.story_index()
+        ledger = ctx.event_ledger()
+        try:
+            with ctx.store.transaction() as tx:
+                # workers on other machines save batches one at a time, so a syndicated copy
+                # stored by one is seen by the other before it clusters its own
+                if tx.lock_saves():
+                    index.refresh(tx, now)
+                # events another worker opened or grew since our last save join our index
+                dates = [a.published for a, _t in tagged if a.published is not None]
+                ledger.sync(tx, now, earliest=min(dates, default=None))
+                for art, tags in tagged:
+                    baseline = bool(
+                        cutoff is not None and (art.published is None or art.published < cutoff)
+                    )
+                    item_id = tx.insert_item(
+                        art, feed_id=feed_id, tags=tags, baseline=baseline, now=now
+                    )
+                    if item_id is None:
+                        continue
+                    story_id, _is_new = index.assign(
+                        tx,
+                        item_id=item_id,
+                        title=art.title,
+                        text=art.text,
+                        outlet=art.source,
+                        now=now,
+                        # a backfilled item sits in the index at its publication date
+                        at=art.published if art.origin == "backfill" else None,
+                    )
+                    event_id, material = _assign_event(
+                        ctx, tx, art, tags, item_id=item_id, story_id=story_id, now=now
+                    )
+                    if art.origin != "backfill" and event_id is not None:
+                        enqueue_alerts(
+                            tx,
+                            settings=settings,
+                            item_id=item_id,
+                            article=art,
+                            first_seen=now,
+                            story_id=story_id,
+                            event_id=event_id,
+                            tags=tags,
+                            baseline_cutoff=cutoff,
+                            now=now,
+                            material=material,
+                        )
+                    stored.append(StoredItem(item_id, art.key, art, tags, story_id, now, event_id))
+        except StoreError:
+            ctx._stories = None  # the in-memory index may hold rolled-back rows: reload next time
+            ledger.forget()
+            raise
+    return stored
+
+
+def _assign_event(
+    ctx: Context,
+    tx: StoreTx,
+    art: Article,
+    tags: TagResult,
+    *,
+    item_id: int,
+    story_id: int,
+    now: datetime,
+) -> tuple[int | None, tuple[str, ...]]:
+    """Group one stored item into its event and persist the decision (same transaction).
+
+    Returns the event id (None: the item names no watched party and raises nothing, so it
+    belongs to no event) and the material developments it brings to its event.
+    """
+    from regionwatch.events import EventDecision, signal_from
+    from regionwatch.store.events import solo_event
+
+    ledger = ctx.event_ledger()
+    sig = signal_from(
+        art, tags, ctx.tagger.lexicon, first_seen=now, item_id=item_id, story_id=story_id
+    )
+    decision = ledger.index.assign(sig) if sig is not None else None
+    if decision is None:
+        if not tags.labels:
+            return None, ()
+        # categorised but naming no watched party: an event of its own, outside the index
+        solo = solo_event(
+            key=art.key,
+            title=art.title,
+            time=art.published or now,
+            outlet=art.source,
+            language=art.language,
+            cats=tags.labels,
+        )
+        decision = EventDecision(event=solo, is_new=True, new_categories=frozenset(tags.labels))
+    event_id = ledger.record(tx, decision, item_id=item_id, published=art.published, now=now)
+    return event_id, decision.material
+
+
+def _new_content(ctx: Context, articles: Sequence[Article]) -> list[Article]:
+    """The articles left after exact duplicates (same key, or same page text as another in the
+    batch or in the store) are dropped."""
     unique: dict[str, Article] = {}
     for a in articles:
         unique.setdefault(a.key, a)
@@ -343,64 +569,7 @@ def save_articles(
         if h:
             seen_hashes.add(h)
         batch.append(a)
-    tagged = [(a, ctx.tagger.tag(a.text, title=a.title, lang=a.language).to_dict()) for a in batch]
-    cutoff = now - timedelta(hours=settings.alerts.first_poll_hours) if first_poll else None
-    stored: list[dict[str, Any]] = []
-    with ctx.write_lock:
-        index = ctx.story_index()
-        try:
-            with ctx.store.begin() as conn:
-                if conn.dialect.name == "postgresql":
-                    # workers on other machines save batches one at a time, so a syndicated
-                    # copy stored by one is seen by the other before it clusters its own
-                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SAVE_LOCK_KEY})")
-                    index.refresh(conn, now)
-                for art, tags in tagged:
-                    baseline = bool(
-                        cutoff is not None and (art.published is None or art.published < cutoff)
-                    )
-                    item_id = Store.insert_item(
-                        conn, art, feed_id=feed_id, tags=tags, baseline=baseline, now=now
-                    )
-                    if item_id is None:
-                        continue
-                    story_id, _is_new = index.assign(
-                        conn,
-                        item_id=item_id,
-                        title=art.title,
-                        text=art.text,
-                        outlet=art.source,
-                        now=now,
-                        # a backfilled item sits in the index at its publication date
-                        at=art.published if art.origin == "backfill" else None,
-                    )
-                    item = {
-                        "id": item_id,
-                        "title": art.title,
-                        "url": art.url,
-                        "feed_name": art.source,
-                        "published_at": art.published,
-                        "first_seen_at": now,
-                        "origin": art.origin,
-                    }
-                    if art.origin != "backfill":
-                        enqueue_alerts(
-                            conn,
-                            settings=settings,
-                            item=item,
-                            story_id=story_id,
-                            tags=tags,
-                            baseline_cutoff=cutoff,
-                            now=now,
-                        )
-                    cats = [c for c, d in tags["categories"].items() if d.get("decision")]
-                    stored.append(
-                        {**item, "key": art.key, "categories": cats, "story_id": story_id}
-                    )
-        except StoreError:
-            ctx._stories = None  # the in-memory index may hold rolled-back rows: reload next time
-            raise
-    return stored
+    return batch
 
 
 # ---------------------------------------------------------------------------- backfill
@@ -419,16 +588,10 @@ async def ingest_urls(
     Backfilled items never alert. With ``since``/``until``, articles whose own date falls
     outside the range are dropped after extraction.
     """
-    from regionwatch.extract import extract_article
     from regionwatch.feeds import canonical_url
 
     rep = ChunkReport(found=len(candidates))
-    by_key: dict[str, Candidate] = {}
-    for c in candidates:
-        by_key.setdefault(url_key(canonical_url(c.url)), c)
-    known = ctx.store.known_keys(by_key)
-    rep.skipped_known = len(known) + (len(candidates) - len(by_key))
-    todo = [c for k, c in by_key.items() if k not in known]
+    todo, rep.skipped_known = unknown(ctx, candidates, lambda c: url_key(canonical_url(c.url)))
 
     async def one(c: Candidate) -> Article | None:
         entry = FeedEntry(
@@ -440,28 +603,23 @@ async def ingest_urls(
             published=c.published,
             language=c.language,
         )
-        content, headers, final_url = c.content, None, c.url
-        if content is None:
-            try:
-                res = await client.fetch(
-                    c.archived_url or c.url, robots=c.archived_url is None, source=source.name
-                )
-            except FetchError as exc:
-                rep.failed += 1
-                rep.errors.append(f"{c.url}: {_short(exc)}")
-                return None
-            content, headers = res.content, res.headers
-            if c.archived_url is None:
-                final_url = res.url
+        try:
+            art = await fetch_and_extract(
+                client,
+                entry,
+                source=source,
+                url=c.url,
+                fetch_url=c.archived_url,
+                robots=c.archived_url is None,
+                content=c.content,
+                language_hint=c.language,
+            )
+        except FetchError as exc:
+            rep.failed += 1
+            rep.errors.append(f"{c.url}: {_short(exc)}")
+            return None
+        if c.content is None:
             rep.fetched += 1
-        art = await asyncio.to_thread(
-            extract_article,
-            content,
-            url=final_url,
-            headers=headers,
-            entry=entry,
-            language_hint=c.language or source.language,
-        )
         if art.text_source == "summary" and not art.text:
             rep.failed += 1
             rep.errors.append(f"{c.url}: no text extracted")
@@ -477,14 +635,14 @@ async def ingest_urls(
     feed_row = ctx.store.feed(source.name)
     stored = save_articles(ctx, arts, feed_id=feed_row["id"] if feed_row else None)
     rep.stored = len(stored)
-    rep.stored_keys = [s["key"] for s in stored]
+    rep.stored_keys = [s.key for s in stored]
     for s in stored:
-        rep.per_category.update(s["categories"])
+        rep.per_category.update(s.categories)
     return rep
 
 
 # ---------------------------------------------------------------------------- alerts
-def deliver(ctx: Context) -> Any:
+def deliver(ctx: Context) -> DeliveryReport:
     """Send the due alert outbox rows; returns the delivery report."""
     from regionwatch.alerts import deliver_pending
 
@@ -498,83 +656,109 @@ def alerts_due(ctx: Context) -> bool:
     task run's bookkeeping) that could only find an empty outbox. A row that becomes due a
     moment later goes out next cycle, as it would had the round run.
     """
-    from regionwatch.alerts.outbox import any_due
-
-    return any_due(ctx.store)
+    return ctx.store.any_due()
 
 
 # ---------------------------------------------------------------------------- reporting
 def new_items(ctx: Context, since: datetime) -> list[dict[str, Any]]:
     """Items first seen at or after ``since`` (for run artifacts and tables)."""
-    q = (
-        select(
-            t.items.c.id,
-            t.items.c.title,
-            t.items.c.url,
-            t.items.c.feed_name,
-            t.items.c.published_at,
-            t.items.c.categories,
-            t.items.c.tags,
-            t.items.c.story_id,
-        )
-        .where(t.items.c.first_seen_at >= since)
-        .order_by(t.items.c.id)
-    )
-    with ctx.store.connect() as conn:
-        rows = [dict(r) for r in conn.execute(q).mappings()]
-    for r in rows:
-        tags = r.pop("tags") or {}
-        r["actors"] = [a.get("name") or a.get("slug") for a in tags.get("actors") or []][:6]
-    return rows
+    return ctx.store.new_items(since)
 
 
-def alert_rows(ctx: Context, since: datetime) -> list[dict[str, Any]]:
+def alert_rows(ctx: Context, since: datetime) -> list[Alert]:
     """Outbox rows created or sent since ``since``."""
-    a, i = t.alerts, t.items
-    q = (
-        select(
-            a.c.id,
-            a.c.category,
-            a.c.channel,
-            a.c.status,
-            a.c.attempts,
-            a.c.last_error,
-            a.c.created_at,
-            a.c.sent_at,
-            i.c.title,
-            i.c.url,
-        )
-        .join(i, i.c.id == a.c.item_id)
-        .where((a.c.created_at >= since) | (a.c.sent_at >= since))
-        .order_by(a.c.id)
-    )
-    with ctx.store.connect() as conn:
-        return [dict(r) for r in conn.execute(q).mappings()]
+    return ctx.store.alerts_since(since)
+
+
+# ---------------------------------------------------------------------------- the cycle
+def monitor_cycle(
+    ctx: Context,
+    *,
+    poll: Callable[[list[Source]], list[FeedReport]],
+    deliver_due: Callable[[], DeliveryReport],
+    on_items: Callable[[list[dict[str, Any]]], None] | None = None,
+    on_alerts: Callable[[list[Alert], RunSummary], None] | None = None,
+    on_events: Callable[[list[Event], RunSummary], None] | None = None,
+    stopping: Callable[[], bool] = lambda: False,
+) -> RunSummary:
+    """One monitor cycle: poll the due sources, deliver the due alerts, count, record the run.
+
+    The one implementation behind :func:`run_cycle` (in-process) and the Prefect ``monitor``
+    flow, which differ only in how they poll and deliver (tasks) and in what they publish.
+
+    Args:
+        ctx: the pipeline context.
+        poll: polls the due sources and stores what is new (one report per source).
+        deliver_due: one delivery round; called only when the outbox has a due row.
+        on_items: given the cycle's new items (and then ``stories_new`` is counted).
+        on_alerts: given the outbox rows created or sent in the cycle and the summary, before
+            the run is recorded (and then ``alerts_queued`` is counted).
+        on_events: given the events that gained articles in the cycle (after delivery, so
+            their ``alerted`` is current) and the summary (then ``events_new`` and
+            ``events_grown`` are counted in its ``extra``).
+        stopping: whether the process is stopping (delivery is then left to the next cycle).
+
+    Returns:
+        The run summary; ``status`` is ``failed`` when every polled feed failed, ``interrupted``
+        when the process was stopping.
+
+    Raises:
+        StoreError: the store is unreachable.
+    """
+    summary = RunSummary(kind="monitor", started_at=utcnow())
+    with recorded_run(ctx.store, "monitor") as rec:
+        try:
+            due, waiting = poll_plan(ctx)
+            summary.feeds = poll(due) + waiting
+            summary.items_new = sum(f.new_items for f in summary.feeds)
+            if on_items is not None:
+                items = ctx.store.new_items(summary.started_at)
+                summary.stories_new = len(
+                    {i["story_id"] for i in items if i.get("story_id") is not None}
+                )
+                on_items(items)
+            if stopping():
+                summary.status = "interrupted"
+            elif ctx.store.any_due():  # most cycles queue none: no round for an empty outbox
+                report = deliver_due()
+                summary.alerts_sent = report.sent
+                summary.alerts_failed = report.failed
+                if report.dead:
+                    summary.extra["alerts_dead"] = report.dead
+            polled = [f for f in summary.feeds if f.status != "backoff"]
+            if polled and all(f.status == "error" for f in polled):
+                summary.status = "failed"
+            summary.finished_at = utcnow()
+            if on_events is not None:
+                from regionwatch.store.events import list_events
+
+                events = list_events(ctx.store, since=summary.started_at)
+                new = sum(1 for e in events if e.first_seen >= summary.started_at)
+                summary.extra.update(events_new=new, events_grown=len(events) - new)
+                on_events(events, summary)
+            if on_alerts is not None:
+                alerts = ctx.store.alerts_since(summary.started_at)
+                summary.alerts_queued = sum(1 for a in alerts if a.status != "sent")
+                on_alerts(alerts, summary)
+        except BaseException:
+            summary.status = "failed"
+            raise
+        finally:
+            summary.finished_at = summary.finished_at or utcnow()
+            rec.status, rec.summary = summary.status, summary.to_dict()
+    return summary
 
 
 def run_cycle(settings: Settings, *, ctx: Context | None = None) -> RunSummary:
     """One monitor cycle without Prefect: poll every due source, store, deliver alerts."""
     own = ctx is None
     ctx = ctx or Context.open(settings)
-    summary = RunSummary(kind="monitor", started_at=utcnow())
-    run_id = ctx.store.start_run("monitor")
     try:
-        due, waiting = poll_plan(ctx)
-        summary.feeds = asyncio.run(poll_sources(ctx, due)) + waiting
-        summary.items_new = sum(f.new_items for f in summary.feeds)
-        report = deliver(ctx)
-        summary.alerts_sent = getattr(report, "sent", 0)
-        summary.alerts_failed = getattr(report, "failed", 0)
-        polled = [f for f in summary.feeds if f.status != "backoff"]
-        summary.status = "failed" if polled and all(f.status == "error" for f in polled) else "ok"
-    except StoreError:
-        summary.status = "failed"
-        raise
+        return monitor_cycle(
+            ctx,
+            poll=lambda due: asyncio.run(poll_sources(ctx, due)),
+            deliver_due=lambda: deliver(ctx),
+        )
     finally:
-        summary.finished_at = utcnow()
-        try:
-            ctx.store.finish_run(run_id, summary.status, summary.to_dict())
-        finally:
-            if own:
-                ctx.close()
-    return summary
+        if own:
+            ctx.close()

@@ -5,11 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from sqlalchemy import func, select, update
-
 from regionwatch.settings import Settings
 from regionwatch.store import Store
-from regionwatch.store import schema as t
+from regionwatch.store.items import decided_categories
 
 __all__ = ["retag_items"]
 
@@ -35,38 +33,20 @@ def retag_items(
 
     tagger = get_tagger(settings.seeds.dir)
     current = tagger.lexicon_hash
-    cond = (
-        None
-        if all_items
-        else ((t.items.c.lexicon_hash.is_(None)) | (t.items.c.lexicon_hash != current))
-    )
-    with store.connect() as conn:
-        q = select(func.count()).select_from(t.items)
-        total = int(conn.execute(q.where(cond) if cond is not None else q).scalar_one())
+    stale = None if all_items else current
+    total = store.count_to_retag(stale)
     done = changed = 0
     last_id = 0
     while True:
-        q2 = select(
-            t.items.c.id, t.items.c.title, t.items.c.text, t.items.c.language, t.items.c.categories
-        ).where(t.items.c.id > last_id)
-        if cond is not None:
-            q2 = q2.where(cond)
-        with store.connect() as conn:
-            rows = conn.execute(q2.order_by(t.items.c.id).limit(batch)).mappings().all()
+        rows = store.items_to_retag(stale, after_id=last_id, limit=batch)
         if not rows:
             break
-        with store.begin() as conn:
+        with store.transaction() as tx:
             for r in rows:
-                tags = tagger.tag(r["text"] or "", title=r["title"], lang=r["language"]).to_dict()
-                cats = sorted(c for c, d in tags["categories"].items() if d.get("decision"))
-                if cats != sorted(r["categories"] or []):
+                tags = tagger.tag(r["text"] or "", title=r["title"], lang=r["language"])
+                if decided_categories(tags) != sorted(r["categories"] or []):
                     changed += 1
-                conn.execute(
-                    update(t.items)
-                    .where(t.items.c.id == r["id"])
-                    .values(tags=tags, categories=cats, lexicon_hash=current)
-                )
-                Store.write_tags(conn, r["id"], tags)
+                tx.retag_item(r["id"], tags)
         done += len(rows)
         last_id = rows[-1]["id"]
         if progress:

@@ -8,6 +8,7 @@ else ``./regionwatch.toml`` when it exists.
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 import re
 import tomllib
@@ -46,7 +47,22 @@ __all__ = [
 
 CATEGORIES = ("csto", "ceasefire", "border_clash")
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SEEDS_DIR = PACKAGE_ROOT / "seeds"
+
+
+def bundled_seeds_dir() -> Path:
+    """The watchlist that ships with RegionWatch.
+
+    An installed wheel carries it as package data (``regionwatch/seeds/``, read through
+    ``importlib.resources``); a checkout or an editable install reads the repository's
+    top-level ``seeds/`` folder.
+    """
+    packaged = Path(str(importlib.resources.files("regionwatch").joinpath("seeds")))
+    if (packaged / "actors.yaml").is_file():
+        return packaged
+    return PACKAGE_ROOT / "seeds"
+
+
+DEFAULT_SEEDS_DIR = bundled_seeds_dir()
 
 
 class _Section(BaseModel):
@@ -185,7 +201,13 @@ class AlertsConfig(_Section):
     retry_max_seconds: float = Field(3600, ge=0)
     default_rate_per_minute: float = Field(120, gt=0)
     telegram_rate_per_minute: float = Field(20, gt=0)
+    #: Seconds one delivery pass may take (rate-limit waits included); the rest goes next pass.
+    delivery_budget_seconds: float = Field(4.0, gt=0)
     mailbox: str | None = None
+    #: updates: one message when an alerted event develops materially (casualties rise, a new
+    #: party, reported violated or ended); more coverage alone goes to the digest
+    updates: bool = True
+    max_updates_per_event: int = Field(2, ge=0)
 
     def effective_rules(self) -> list[AlertRule]:
         """The configured rules, or one default rule per category."""

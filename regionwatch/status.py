@@ -5,12 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
-
 from regionwatch.settings import CATEGORIES, Settings, mask_url
 from regionwatch.store import Store, utcnow
 from regionwatch.store.feedback import feedback_precision
-from regionwatch.store import schema as t
 
 __all__ = ["collect_status", "human_size"]
 
@@ -32,13 +29,7 @@ def collect_status(store: Store, settings: Settings, *, runs: int = 10) -> dict[
     configured = {s.name for s in settings.sources()}
     feeds = [f for f in store.feeds() if f["name"] in configured]
     trouble = [f for f in feeds if f["consecutive_failures"] > 0]
-    with store.connect() as conn:
-        alerts = {
-            row[0]: int(row[1])
-            for row in conn.execute(
-                select(t.alerts.c.status, func.count()).group_by(t.alerts.c.status)
-            )
-        }
+    alerts = store.alert_counts()
     return {
         "runs": store.recent_runs(runs),
         "feeds_total": len(feeds),

@@ -28,20 +28,27 @@ import struct
 import time
 import unicodedata
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from datasketch import LeanMinHash, MinHash, MinHashLSH
-from sqlalchemy import Connection, bindparam, select, update
 
+from regionwatch.models import Signature, Story, StoryDecision
 from regionwatch.settings import StoriesConfig
-from regionwatch.store import as_utc, insert_ignore
-from regionwatch.store import schema as t
 
-__all__ = ["StoryIndex", "normalise_text", "normalise_title", "shingle_hashes", "shingles"]
+__all__ = [
+    "SignatureSource",
+    "StoryIndex",
+    "StoryWriter",
+    "normalise_text",
+    "normalise_title",
+    "shingle_hashes",
+    "shingles",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -60,10 +67,27 @@ _REFRESH_SECONDS = 2.0
 _REFRESH_MARGIN = timedelta(minutes=15)
 
 # statements with parameters, compiled once (per-item statement building was a third of the cost)
-_NEW_STORY = t.stories.insert().returning(t.stories.c.id)
-_SET_STORY = (
-    update(t.items).where(t.items.c.id == bindparam("iid")).values(story_id=bindparam("sid"))
-)
+
+
+class SignatureSource(Protocol):
+    """Where the index (re)loads stored signatures from: the store, or an open transaction."""
+
+    def signatures_since(self, since: datetime) -> Iterable[Signature]:
+        """Stored signatures seen at or after ``since``, oldest first."""
+        ...
+
+
+class StoryWriter(SignatureSource, Protocol):
+    """The open store transaction the index decides in (see ``regionwatch.store.StoreTx``)."""
+
+    def story_holding(self, item_id: int, story_id: int) -> Story | None:
+        """The stored story, when ``item_id`` is stored in it."""
+        ...
+
+    def save_story(self, decision: StoryDecision) -> int:
+        """Persist a decision; returns the item's story id."""
+        ...
+
 
 _TITLE_PREFIX = re.compile(
     r"^\s*(?:(?:update|updated|corrected|correction|refile|refiled|wrapup|wrap|exclusive|breaking"
@@ -186,7 +210,7 @@ class StoryIndex:
         return len(self._entries)
 
     # ------------------------------------------------------------------ loading
-    def load(self, conn: Connection, now: datetime) -> int:
+    def load(self, source: SignatureSource, now: datetime) -> int:
         """Rebuild the index from the stored signatures of the window ending at ``now``.
 
         Returns:
@@ -194,36 +218,25 @@ class StoryIndex:
         """
         self._new_lsh()
         since = now - self.window
-        n = self._read_signatures(conn, since)
+        n = self._read_signatures(source, since)
         self._refreshed_to = now
         self._last_refresh = time.monotonic()
         logger.info("stories: index loaded with %d signatures since %s", n, since.isoformat())
         return n
 
-    def _read_signatures(self, conn: Connection, since: datetime) -> int:
-        q = (
-            select(
-                t.signatures.c.item_id,
-                t.signatures.c.story_id,
-                t.signatures.c.seen_at,
-                t.signatures.c.title_norm,
-                t.signatures.c.minhash,
-            )
-            .where(t.signatures.c.seen_at >= since)
-            .order_by(t.signatures.c.seen_at)
-        )
+    def _read_signatures(self, source: SignatureSource, since: datetime) -> int:
         n = 0
-        for row in conn.execute(q).yield_per(1000):
-            if row.item_id in self._entries:
+        for sig in source.signatures_since(since):
+            if sig.item_id in self._entries:
                 continue
-            mh, size = self._decode(row.minhash)
+            mh, size = self._decode(sig.minhash)
             self._add(
                 _Entry(
-                    item_id=int(row.item_id),
-                    story_id=int(row.story_id),
-                    seen_at=as_utc(row.seen_at) or since,
-                    title_norm=row.title_norm or "",
-                    title_tokens=frozenset((row.title_norm or "").split()),
+                    item_id=sig.item_id,
+                    story_id=sig.story_id,
+                    seen_at=sig.seen_at,
+                    title_norm=sig.title_norm,
+                    title_tokens=frozenset(sig.title_norm.split()),
                     minhash=mh,
                     size=size,
                 )
@@ -231,23 +244,23 @@ class StoryIndex:
             n += 1
         return n
 
-    def refresh(self, conn: Connection, now: datetime) -> None:
+    def refresh(self, source: SignatureSource, now: datetime) -> None:
         """Pick up signatures other workers committed, now (no rate limit).
 
         Call it right after taking the store's cross-worker write lock, so a copy stored by
         another worker a moment ago is seen before this worker assigns its own items.
         """
         self._last_refresh = 0.0
-        self._refresh(conn, now)
+        self._refresh(source, now)
 
-    def _refresh(self, conn: Connection, now: datetime) -> None:
+    def _refresh(self, source: SignatureSource, now: datetime) -> None:
         """Pick up signatures other workers committed since the last look (cheap, rate-limited)."""
         mono = time.monotonic()
         if mono - self._last_refresh < _REFRESH_SECONDS:
             return
         self._last_refresh = mono
         since = (self._refreshed_to or now - self.window) - _REFRESH_MARGIN
-        self._read_signatures(conn, max(since, now - self.window))
+        self._read_signatures(source, max(since, now - self.window))
         self._refreshed_to = now
 
     # ------------------------------------------------------------------ encoding
@@ -358,7 +371,7 @@ class StoryIndex:
     # ------------------------------------------------------------------ public
     def assign(
         self,
-        conn: Connection,
+        tx: StoryWriter,
         *,
         item_id: int,
         title: str,
@@ -367,13 +380,14 @@ class StoryIndex:
         now: datetime,
         at: datetime | None = None,
     ) -> tuple[int, bool]:
-        """Put one stored item into a story, inside the caller's transaction.
+        """Put one stored item into a story, inside the caller's store transaction.
 
-        Writes the item's signature, creates or updates the ``stories`` row (last seen, item
-        count, outlets) and sets ``items.story_id``.
+        The index decides (the best stored candidate, or a new story); ``tx`` persists the
+        decision: the item's signature, the ``stories`` row (last seen, item count, outlets)
+        and ``items.story_id``.
 
         Args:
-            conn: the connection of the caller's open transaction.
+            tx: the caller's open store transaction.
             item_id: the id of the item just inserted.
             title: its headline.
             text: its article text.
@@ -390,7 +404,7 @@ class StoryIndex:
         """
         at = min(at, now) if at is not None else now
         self._evict(at)
-        self._refresh(conn, now)
+        self._refresh(tx, now)
         tokens = normalise_text(text)
         sh = shingle_hashes(tokens, self.cfg.shingle_size)
         mh = self._minhash(sh) if len(sh) else None
@@ -398,86 +412,46 @@ class StoryIndex:
         title_norm = normalise_title(title)
         title_tokens = frozenset(title_norm.split())
 
-        story_id: int | None = None
-        is_new = True
+        joined: Story | None = None
         match = self._best_match(mh, size, title_norm, title_tokens, at)
         while match is not None:
             # the candidate must be stored as indexed: an entry of a rolled-back transaction
             # (whose item or story id may since have been reused) must not join anything
-            row = conn.execute(
-                select(t.stories.c.id, t.stories.c.outlets, t.stories.c.last_seen_at)
-                .select_from(
-                    t.signatures.join(t.stories, t.stories.c.id == t.signatures.c.story_id)
+            joined = tx.story_holding(match.item_id, match.story_id)
+            if joined is not None:
+                logger.debug(
+                    "stories: item %d joins story %d (%s, J=%.2f, C=%.2f, T=%.2f)",
+                    item_id,
+                    joined.story_id,
+                    match.reason,
+                    match.jaccard,
+                    match.containment,
+                    match.title_similarity,
                 )
-                .where(
-                    t.signatures.c.item_id == match.item_id,
-                    t.signatures.c.story_id == match.story_id,
-                )
-            ).first()
-            if row is None:
-                logger.info(
-                    "stories: item %d (story %d) is not stored, dropping it from the index",
-                    match.item_id,
-                    match.story_id,
-                )
-                self._remove(match.item_id)
-                match = self._best_match(mh, size, title_norm, title_tokens, at)
-                continue
-            outlets = list(row.outlets or [])
-            if outlet and outlet not in outlets:
-                outlets.append(outlet)
-            last_seen = as_utc(row.last_seen_at)
-            conn.execute(
-                update(t.stories)
-                .where(t.stories.c.id == row.id)
-                .values(
-                    item_count=t.stories.c.item_count + 1,
-                    outlets=outlets,
-                    last_seen_at=max(now, last_seen) if last_seen else now,
-                )
+                break
+            logger.info(
+                "stories: item %d (story %d) is not stored, dropping it from the index",
+                match.item_id,
+                match.story_id,
             )
-            story_id, is_new = int(row.id), False
-            logger.debug(
-                "stories: item %d joins story %d (%s, J=%.2f, C=%.2f, T=%.2f)",
-                item_id,
-                story_id,
-                match.reason,
-                match.jaccard,
-                match.containment,
-                match.title_similarity,
-            )
-            break
+            self._remove(match.item_id)
+            match = self._best_match(mh, size, title_norm, title_tokens, at)
         self.last_match = match
-        if story_id is None:
-            res = conn.execute(
-                _NEW_STORY,
-                dict(
-                    first_seen_at=now,
-                    last_seen_at=now,
-                    lead_item_id=item_id,
-                    title=(title or "")[:1000],
-                    item_count=1,
-                    outlets=[outlet] if outlet else [],
-                    categories=[],
-                    alerted_outlet_count=0,
-                ),
-            ).first()
-            assert res is not None
-            story_id = int(res[0])
-        conn.execute(
-            insert_ignore(conn, t.signatures),
-            dict(
+        story_id = tx.save_story(
+            StoryDecision(
                 item_id=item_id,
-                story_id=story_id,
-                seen_at=at,
+                title=title,
+                outlet=outlet,
+                now=now,
+                signature_at=at,
                 title_norm=title_norm,
                 minhash=self._encode(mh, size),
-            ),
+                joined=joined,
+            )
         )
-        conn.execute(_SET_STORY, {"iid": item_id, "sid": story_id})
         self._remove(item_id)
         self._add(_Entry(item_id, story_id, at, title_norm, title_tokens, mh, size))
-        return story_id, is_new
+        return story_id, joined is None
 
 
 @lru_cache(maxsize=8)
@@ -496,7 +470,8 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
 
 def _default_scheme() -> str | None:
     try:
-        return MinHash(num_perm=16, seed=_SEED, scheme="affine32").scheme  # type: ignore[call-arg]
+        scheme: str | None = MinHash(num_perm=16, seed=_SEED, scheme="affine32").scheme
+        return scheme
     except TypeError:  # datasketch < 2.0: one (legacy) scheme, no keyword
         return None
 
@@ -518,4 +493,4 @@ def _lean_from_values(values: np.ndarray, scheme: str | None) -> LeanMinHash:
     if scheme is None:
         return LeanMinHash(seed=_SEED, hashvalues=values)
     dtype = np.uint32 if scheme == "affine32" else np.uint64
-    return LeanMinHash(seed=_SEED, hashvalues=values.astype(dtype), scheme=scheme)  # type: ignore[call-arg]
+    return LeanMinHash(seed=_SEED, hashvalues=values.astype(dtype), scheme=scheme)

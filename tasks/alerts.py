@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NONE
 
+from regionwatch.alerts.deliver import DeliveryReport
+from regionwatch.alerts.digest import SendReport
 from regionwatch.pipeline import Context, deliver
 
 __all__ = ["deliver_task", "digest_task"]
@@ -26,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 
 @task(name="deliver-alerts", timeout_seconds=300, cache_policy=NONE, persist_result=False)
-def deliver_task(ctx: Context) -> Any:
+def deliver_task(ctx: Context) -> DeliveryReport:
     """Send the due outbox rows through their channels.
 
     Args:
@@ -36,17 +37,12 @@ def deliver_task(ctx: Context) -> Any:
         The library's delivery report (``.sent``, ``.failed``, ``.dead``, ``.rows``).
     """
     report = deliver(ctx)
-    logger.info(
-        "alerts: %s sent, %s failed, %s dead",
-        getattr(report, "sent", "?"),
-        getattr(report, "failed", "?"),
-        getattr(report, "dead", "?"),
-    )
+    logger.info("alerts: %d sent, %d failed, %d dead", report.sent, report.failed, report.dead)
     return report
 
 
 @task(name="send-digest", timeout_seconds=300, cache_policy=NONE, persist_result=False)
-def digest_task(ctx: Context, now: datetime) -> Any:
+def digest_task(ctx: Context, now: datetime) -> SendReport:
     """Compose and send the digest of the period ending at ``now``.
 
     Args:

@@ -212,3 +212,35 @@ class Webhook(LoopServer):
 
     def delivered(self) -> list[Request]:
         return [r for r in self.requests(method="POST") if r.status == 200]
+
+
+class SilentListener:
+    """A TCP server on 127.0.0.1 that accepts connections, counts them and never says a word.
+
+    An internal service a guarded fetch must not reach (``accepted`` stays 0), or a hung relay.
+    """
+
+    def __init__(self) -> None:
+        import socket
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = int(self.sock.getsockname()[1])
+        self.accepted = 0
+        self._conns: list[Any] = []
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            self._conns.append(conn)
+
+    def close(self) -> None:
+        self.sock.close()
+        for c in self._conns:
+            c.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +27,7 @@ from regionwatch.errors import RegionWatchError, StoreError
 from regionwatch.models import VERDICTS, FeedbackInput, Verdict
 from regionwatch.settings import CATEGORIES, Settings
 from regionwatch.store import Store
+from regionwatch.store.console import alert_counts
 from regionwatch.store.feedback import FeedbackError, add_feedback, list_feedback
 from regionwatch.store.search import SearchFilters, search_items
 from web import events as ev
@@ -45,19 +47,22 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # Origin stays set on our own form posts
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 JSON_MAX_BYTES = 16_384
 
 
 def _allowed_hosts(settings: Settings) -> list[str]:
+    """Host headers answered (DNS-rebinding guard): loopback names, the bound host, the
+    host of ``base_url``; any host only when bound to every interface without a base URL."""
     host = settings.web.host
-    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - a deliberate choice of the operator
+    wildcard = host in ("0.0.0.0", "::", "")  # noqa: S104 - the operator's deliberate choice
+    if wildcard and not settings.web.base_url:
         return ["*"]
-    hosts = {"127.0.0.1", "localhost", "[::1]", host}
+    hosts = {"127.0.0.1", "localhost", "[::1]"} | ({host} if not wildcard else set())
     if settings.web.base_url:
-        hosts.add(urlsplit(settings.web.base_url).hostname or host)
+        hosts.add(urlsplit(settings.web.base_url).hostname or "localhost")
     return sorted(hosts)
 
 
@@ -68,9 +73,16 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     guard = Guard(token)
     categories = tuple(dict.fromkeys([*CATEGORIES, *(r.category for r in settings.alerts.rules)]))
     lex = ev.ActorBook.load(settings.seeds.dir)
+    # the 30-day chart changes by the day, not by the request: computed at most every 30 s
+    charts: ev.Fresh[ev.Timeline] = ev.Fresh(30.0)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.autoescape = True
-    templates.env.globals.update(categories=categories, fmt_dt=_fmt_dt, fmt_day=_fmt_day)
+    templates.env.globals.update(
+        categories=categories,
+        fmt_dt=_fmt_dt,
+        fmt_day=_fmt_day,
+        actor_name=lambda slug: lex.info(slug).name,
+    )
 
     app = FastAPI(
         title="RegionWatch console",
@@ -85,7 +97,10 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Response:
+        started = time.perf_counter()
         response = cast(Response, await call_next(request))
+        # the time the server spent on the request (bench/bench_web.py reads it)
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1e3:.1f}"
         for k, v in SECURITY_HEADERS.items():
             response.headers.setdefault(k, v)
         if request.url.path.startswith(("/api/", "/forms/", "/login", "/logout")):
@@ -122,7 +137,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         f = filters_from(request)
         events = ev.list_events(store, f, lex)
         by_cat = {c: [e for e in events if c in e.categories] for c in categories}
-        chart = ev.timeline(store, categories, days=30)
+        chart = charts.get(lambda: ev.timeline(store, categories, days=30))
         return page(
             request,
             "events.html",
@@ -156,9 +171,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             raise HTTPException(400, "status: one of pending, sent, dead")
         names = {c.key: c.display for c in channels(settings)}
         rows = list_alerts(store, status or None, limit=300)
-        counts: dict[str, int] = {}
-        for r in list_alerts(store, None, limit=100_000):
-            counts[r["status"]] = counts.get(r["status"], 0) + 1
+        counts = alert_counts(store)
         return page(
             request,
             "alerts.html",
@@ -299,7 +312,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     @app.get("/api/events")
     def api_events(request: Request) -> JSONResponse:
         f = filters_from(request)
-        return JSONResponse([e.to_json() for e in ev.list_events(store, f, lex)])
+        return JSONResponse([ev.event_json(e) for e in ev.list_events(store, f, lex)])
 
     @app.get("/api/events/{event_id}")
     def api_event(event_id: int) -> JSONResponse:

@@ -7,22 +7,26 @@ JSON routes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, TypeVar
 
 from regionwatch.errors import ConfigError
-from regionwatch.models import SearchHit
+from regionwatch.models import Event, EventDetail, SearchHit
 from regionwatch.store import Store, utcnow
+from regionwatch.store import events as store_events
+from regionwatch.store.console import event_day_counts, item_texts
 from regionwatch.store.search import SearchFilters, search_items
-from web.reads import Highlighted, days_back
+from web.reads import Highlighted, days_back, highlight
 
 __all__ = [
     "ActorBook",
     "ArticleView",
-    "EventDetail",
+    "Fresh",
+    "EventPage",
     "EventFilters",
     "SearchGroup",
     "Timeline",
@@ -35,6 +39,7 @@ __all__ = [
 ]
 
 MAX_LIMIT = 500
+T = TypeVar("T")
 DEFAULT_LIMIT = 100
 
 
@@ -71,6 +76,10 @@ class ActorBook:
     def info(self, slug: str) -> ActorInfo:
         """What the watchlist says of ``slug`` (a bare entry when it says nothing)."""
         return self.actors.get(slug) or ActorInfo(slug, slug.replace("_", " ").title(), "", None)
+
+    def slugs_in(self, country: str) -> set[str]:
+        """The parties of one country."""
+        return {a.slug for a in self.actors.values() if a.country == country}
 
     def countries(self, slugs: Iterable[str]) -> set[str]:
         """The countries of these parties."""
@@ -195,7 +204,7 @@ class AlertView:
 
 
 @dataclass(frozen=True)
-class EventDetail:
+class EventPage:
     """Everything the event page shows."""
 
     event: Event
@@ -260,19 +269,7 @@ def _iso(v: datetime | None) -> str | None:
 
 def event_json(e: Event) -> dict[str, Any]:
     """The fields of ``regionwatch events --json`` for one event."""
-    return {
-        "event_id": e.event_id,
-        "categories": list(e.categories),
-        "title": e.title,
-        "actors": list(e.actors),
-        "first_seen": _iso(e.first_seen),
-        "last_seen": _iso(e.last_seen),
-        "published_first": _iso(e.published_first),
-        "articles": e.articles,
-        "outlets": list(e.outlets),
-        "languages": list(e.languages),
-        "alerted": dict(e.alerted),
-    }
+    return e.to_dict()
 
 
 def hit_json(h: SearchHit) -> dict[str, Any]:
@@ -292,16 +289,88 @@ def hit_json(h: SearchHit) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- reads
 def list_events(store: Store, f: EventFilters, book: ActorBook) -> list[Event]:
-    """Events passing the filters, newest first (at most ``f.limit``)."""
-    events: list[Event] = store.list_events(  # type: ignore[attr-defined]
-        category=f.category, since=f.since, limit=None
+    """Events passing the filters, the most recently active first (at most ``f.limit``).
+
+    Every filter is applied by the store's query (a country is the parties of that country),
+    so the limit holds on a store of any size.
+    """
+    parties: list[str] = []
+    if f.actor:
+        parties = [f.actor]
+    if f.country:
+        in_country = book.slugs_in(f.country)
+        parties = [p for p in parties if p in in_country] if f.actor else sorted(in_country)
+        if not parties:
+            return []
+    events = store_events.list_events(
+        store,
+        category=f.category,
+        since=f.since,
+        until=f.until,
+        actors=parties,
+        language=f.language,
+        limit=f.limit,
     )
-    return [e for e in events if f.matches(e, book)][: f.limit]
+    return [e for e in events if f.matches(e, book)]
 
 
-def get_event(store: Store, event_id: int, book: ActorBook) -> EventDetail | None:
+def get_event(store: Store, event_id: int, book: ActorBook) -> EventPage | None:
     """One event with its articles, evidence, parties, alerts and updates (None: unknown)."""
-    raise NotImplementedError
+    detail = store_events.get_event(store, event_id)
+    if detail is None:
+        return None
+    return event_page(detail, item_texts(store, [a.item_id for a in detail.articles]), book)
+
+
+def event_page(detail: EventDetail, texts: Mapping[int, Any], book: ActorBook) -> EventPage:
+    """Shape one event for its page: per article the evidence of its categories, matched
+    words marked; the parties with their kind and how many articles name them."""
+    articles = []
+    named: dict[str, int] = {}
+    for a in detail.articles:
+        tx = texts.get(a.item_id)
+        tags = tx.tags if tx is not None else None
+        for actor in tags.actors if tags is not None else []:
+            if isinstance(actor, dict) and actor.get("slug"):
+                named[str(actor["slug"])] = named.get(str(actor["slug"]), 0) + 1
+        articles.append(
+            ArticleView(
+                item_id=a.item_id,
+                url=a.url,
+                title=a.title,
+                outlet=a.outlet,
+                language=a.language,
+                published=a.published,
+                first_seen=a.first_seen,
+                categories=a.categories,
+                evidence=tuple(highlight(tags, a.categories)),
+            )
+        )
+    e = detail.event
+    order = list(e.actors) + sorted(set(named) - set(e.actors), key=lambda s: -named[s])
+    lead = next((a for a in articles if a.title == e.title), articles[0] if articles else None)
+    lead_text = texts.get(lead.item_id) if lead is not None else None
+    alerts = [
+        AlertView(
+            alert_id=x.alert_id,
+            category=x.category,
+            channel=x.channel,
+            status=x.status,
+            kind=x.kind,
+            created_at=x.created_at,
+            sent_at=x.sent_at,
+            title="",
+        )
+        for x in detail.alerts
+    ]
+    return EventPage(
+        event=e,
+        summary=lead_text.summary if lead_text is not None else "",
+        articles=articles,
+        actors=[(book.info(s), named.get(s, 0)) for s in order],
+        alerts=alerts,
+        updates=[dict(u) for u in detail.updates],
+    )
 
 
 @dataclass(frozen=True)
@@ -323,17 +392,31 @@ def search_grouped(store: Store, q: str, f: EventFilters, book: ActorBook) -> li
     groups: dict[int | None, list[SearchHit]] = {}
     for h in hits:
         groups.setdefault(h.event_id, []).append(h)
-    out = []
-    for eid, hs in groups.items():
-        e = None
-        if eid is not None:
-            detail = store.get_event(eid)  # type: ignore[attr-defined]
-            e = getattr(detail, "event", detail)
-        out.append(SearchGroup(e, hs))
+    ids = [i for i in groups if i is not None]
+    known = {e.event_id: e for e in store_events.list_events(store, ids=ids)} if ids else {}
+    out = [SearchGroup(known.get(i) if i is not None else None, hs) for i, hs in groups.items()]
+    # events newest first, then the items in no event
+    out.sort(key=lambda g: (g.event is None, -(g.event.last_seen.timestamp() if g.event else 0)))
     return out
 
 
 # ---------------------------------------------------------------------------- timeline
+class Fresh(Generic[T]):
+    """A value recomputed when older than ``seconds`` (one per process, thread-safe enough:
+    two requests racing both compute it, one result wins)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._value: T | None = None
+        self._at = -1e18
+
+    def get(self, compute: Callable[[], T]) -> T:
+        now = time.monotonic()
+        if self._value is None or now - self._at > self.seconds:
+            self._value, self._at = compute(), now
+        return self._value
+
+
 @dataclass(frozen=True)
 class Bar:
     """One rectangle of the chart."""
@@ -361,18 +444,12 @@ class Timeline:
 
 
 def timeline(store: Store, categories: Iterable[str], *, days: int = 30) -> Timeline:
-    """The chart of the last ``days`` days (by the events' first publication, else first seen)."""
+    """The chart of the last ``days`` days (by the events' earliest article)."""
     cats = list(categories)
     start = days_back(days)[0]
-    counts: dict[tuple[str, str], int] = {}
-    for e in store.list_events(since=start, limit=None):  # type: ignore[attr-defined]
-        when = (e.published_first or e.first_seen).astimezone(UTC)
-        if when < start:
-            continue
-        day = when.date().isoformat()
-        for c in e.categories:
-            if c in cats:
-                counts[(c, day)] = counts.get((c, day), 0) + 1
+    counts = {
+        (c, d.isoformat()): n for (c, d), n in event_day_counts(store, start).items() if c in cats
+    }
     return layout(counts, cats, days=days)
 
 

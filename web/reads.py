@@ -10,10 +10,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from regionwatch.alerts.render import Evidence, evidence_from_tags
 from regionwatch.store import Store, utcnow
+
+if TYPE_CHECKING:
+    from regionwatch.tagging import TagResult
 
 __all__ = [
     "FeedHealth",
@@ -64,7 +67,7 @@ def _cut(category: str, ev: Evidence) -> Highlighted:
     return Highlighted(category, tuple(segs), ev.rule)
 
 
-def highlight(tags: dict[str, Any] | None, categories: Sequence[str]) -> list[Highlighted]:
+def highlight(tags: TagResult | None, categories: Sequence[str]) -> list[Highlighted]:
     """The evidence sentences of every given category of one item, matched words marked."""
     out: list[Highlighted] = []
     for c in categories:

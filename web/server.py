@@ -24,7 +24,8 @@ def make_server(
     """A uvicorn server for the console (not started)."""
     from web.app import create_app
 
-    app = create_app(settings, store)
+    web = settings.web.model_copy(update={"host": host, "port": port})
+    app = create_app(settings.model_copy(update={"web": web}), store)
     config = uvicorn.Config(
         app,
         host=host,

@@ -4,11 +4,13 @@ Every command is a module-level function in the module of its group; :data:`app`
 
 - :mod:`flows.cli.run`: ``run``, ``serve``
 - :mod:`flows.cli.store`: ``feeds``, ``items``, ``retag``, ``status``
+- :mod:`flows.cli.events`: ``events``
 - :mod:`flows.cli.config`: ``config show``
 - :mod:`flows.cli.demo`: ``demo`` (the bundled sample served on loopback)
 - :mod:`flows.cli.tagging`: ``tag``, ``classify``, ``eval``, ``seeds build``
 - :mod:`flows.cli.alerts`: ``alerts test|list|retry``, ``digest``
 - :mod:`flows.cli.backfill`: ``backfill``
+- :mod:`flows.cli.db`: ``db upgrade``
 - :mod:`flows.cli.web`: ``web`` (the analyst console)
 - :mod:`flows.cli.feedback`: ``feedback export``
 
@@ -23,7 +25,19 @@ from typing import Annotated
 
 import typer
 
-from flows.cli import alerts, backfill, config, demo, feedback, run, store, tagging, web
+from flows.cli import (
+    alerts,
+    backfill,
+    config,
+    db,
+    demo,
+    events,
+    feedback,
+    run,
+    store,
+    tagging,
+    web,
+)
 
 __all__ = ["GROUPS", "app", "main"]
 
@@ -50,7 +64,7 @@ def _main(
 
 
 #: the command groups, in the order ``--help`` lists them
-GROUPS = (config, run, store, demo, tagging, alerts, backfill, web, feedback)
+GROUPS = (config, run, store, events, db, demo, tagging, alerts, backfill, web, feedback)
 for _group in GROUPS:
     _group.register(app)
 

@@ -17,7 +17,10 @@ if TYPE_CHECKING:
     from regionwatch.store import Store
 
 __all__ = [
+    "CategoryOpt",
     "ConfigOpt",
+    "JsonLinesOpt",
+    "LimitOpt",
     "console",
     "err_console",
     "fail",
@@ -37,6 +40,12 @@ ConfigOpt = Annotated[
         help="TOML config file (default: $REGIONWATCH_CONFIG or ./regionwatch.toml).",
     ),
 ]
+#: the filters and output switch listings share (``items``, ``events``)
+CategoryOpt = Annotated[
+    str | None, typer.Option("--category", help="csto, ceasefire or border_clash.")
+]
+LimitOpt = Annotated[int | None, typer.Option("--limit", help="At most this many rows.")]
+JsonLinesOpt = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

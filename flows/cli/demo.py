@@ -40,11 +40,9 @@ import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy import or_, select
 
 from regionwatch.errors import RegionWatchError
 from regionwatch.store import Store, utcnow
-from regionwatch.store import schema as t
 
 __all__ = [
     "DemoArticle",
@@ -503,19 +501,10 @@ class _Outcome:
 
 
 def _item_rows(store: Store, urls: list[str]) -> dict[str, dict[str, Any]]:
-    q = select(
-        t.items.c.id,
-        t.items.c.url,
-        t.items.c.canonical_url,
-        t.items.c.story_id,
-        t.items.c.categories,
-        t.items.c.tags,
-    ).where(or_(t.items.c.url.in_(urls), t.items.c.canonical_url.in_(urls)))
     out: dict[str, dict[str, Any]] = {}
-    with store.connect() as conn:
-        for r in conn.execute(q).mappings():
-            out[r["url"]] = dict(r)
-            out.setdefault(r["canonical_url"], dict(r))
+    for r in store.items_by_urls(urls):
+        out[r["url"]] = dict(r)
+        out.setdefault(r["canonical_url"], dict(r))
     return out
 
 

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from flows.cli.common import ConfigOpt, console, err_console, fail, settings_or_exit
 from regionwatch.errors import RegionWatchError, StoreError
+from regionwatch.models import RunSummary
 from regionwatch.settings import load_settings
 
 __all__ = ["print_run_table", "register", "run", "run_monitor_flow", "serve"]
@@ -86,11 +87,11 @@ def run_monitor_flow(cfg_path: str | None) -> dict[str, Any]:
 
         return run_cycle(load_settings(cfg_path)).to_dict()
     try:
-        result: dict[str, Any] = state.result()
+        result: RunSummary = state.result()
     except AllFeedsFailed as exc:
         # every feed failed (e.g. no network): the table says why; the cycle itself ran
-        return exc.summary
-    return result
+        return exc.summary.to_dict()
+    return result.to_dict()
 
 
 def run(

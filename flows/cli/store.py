@@ -11,7 +11,10 @@ import typer
 from rich.table import Table
 
 from flows.cli.common import (
+    CategoryOpt,
     ConfigOpt,
+    JsonLinesOpt,
+    LimitOpt,
     console,
     err_console,
     fail,
@@ -74,6 +77,8 @@ def parse_date(value: str | None, name: str) -> datetime | None:
 def item_json(r: dict[str, Any]) -> dict[str, Any]:
     """The ``items --json`` record of one stored item."""
     tags = r.get("tags") or {}
+    # ``event_id`` on every item that belongs to an event
+    event = {"event_id": r["event_id"]} if r.get("event_id") is not None else {}
     return {
         "id": r["id"],
         "url": r["url"],
@@ -87,6 +92,7 @@ def item_json(r: dict[str, Any]) -> dict[str, Any]:
         "categories": r.get("categories") or [],
         "actors": [a.get("slug") for a in tags.get("actors") or []],
         "story_id": r.get("story_id"),
+        **event,
         "chars": len(r.get("text") or ""),
         "note": r.get("fetch_note"),
     }
@@ -98,11 +104,9 @@ def items(
     since: Annotated[
         str | None, typer.Option("--since", help="Only items published since YYYY-MM-DD.")
     ] = None,
-    category: Annotated[
-        str | None, typer.Option("--category", help="csto, ceasefire or border_clash.")
-    ] = None,
-    limit: Annotated[int | None, typer.Option("--limit", help="At most this many rows.")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    category: CategoryOpt = None,
+    limit: LimitOpt = None,
+    json_out: JsonLinesOpt = False,
 ) -> None:
     """List stored items, newest first."""
     settings = settings_or_exit(config)

@@ -1,33 +1,34 @@
 """The daily digest per channel, and free-form summaries (e.g. after a backfill).
 
-A digest shows, for the categories a channel takes: the tagged items first seen in the last
-24 hours grouped by category and story; per category the daily item counts of the last 7 days
-with a unicode sparkline (``▁▂▃▅▇``, renders in common mail clients); and the stories that
-grew — outlets added after the story alerted — which never page on their own.
+A digest lists *events* (one real-world happening, however many outlets and languages report
+it), not articles: for the categories a channel takes, each event with new articles in the last
+24 hours — its headline (the lead article's), parties, first and last seen, outlets, languages
+and article count; per category the daily item counts of the last 7 days with a unicode
+sparkline (``▁▂▃▅▇``, renders in common mail clients); and the events that grew — articles
+added after the event alerted on that channel — which never page on their own.
 """
 
 from __future__ import annotations
 
 import html
 import logging
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-
-from sqlalchemy import select
 
 from regionwatch.alerts.deliver import Message, Sender
 from regionwatch.alerts.render import clean, escape_markdown, safe_url
 from regionwatch.alerts.rules import Channel, channels
 from regionwatch.errors import AlertError
+from regionwatch.models import Event
 from regionwatch.settings import CATEGORIES, Settings
-from regionwatch.store import Store, as_utc
-from regionwatch.store import schema as t
+from regionwatch.store import Store
+from regionwatch.store.events import alerted_channels, events_by_id
 
 __all__ = [
     "ChannelDigest",
     "Digest",
+    "EventEntry",
     "SendReport",
     "build_digest",
     "send_digest",
@@ -38,7 +39,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 BARS = "▁▂▃▅▇"
-MAX_STORIES_PER_CATEGORY = 25
+MAX_EVENTS_PER_CATEGORY = 25
 
 
 def sparkline(values: list[int]) -> str:
@@ -54,14 +55,19 @@ def sparkline(values: list[int]) -> str:
 
 
 @dataclass
-class StoryEntry:
-    """One story in a category section."""
+class EventEntry:
+    """One event in a category section (or among the events that grew)."""
 
-    story_id: int
+    event_id: int
     headline: str
     url: str
+    parties: list[str]
+    first_seen: datetime
+    last_seen: datetime
     outlets: list[str]
-    items: int
+    languages: list[str]
+    articles: int
+    grew: int = 0
 
 
 @dataclass
@@ -69,14 +75,14 @@ class ChannelDigest:
     """The digest for one channel, rendered."""
 
     channel: Channel
-    sections: dict[str, list[StoryEntry]]
+    sections: dict[str, list[EventEntry]]
     counts: dict[str, list[int]]
-    grew: list[StoryEntry]
+    grew: list[EventEntry]
     message: Message
 
     @property
     def empty(self) -> bool:
-        """No tagged item in the last 24 hours and no grown story."""
+        """No event with new articles in the last 24 hours and no grown event."""
         return not any(self.sections.values()) and not self.grew
 
 
@@ -119,124 +125,101 @@ class SendReport:
         }
 
 
-def _collect(
-    store: Store, now: datetime
-) -> tuple[list[dict[str, Any]], dict[int, dict[str, Any]], dict[int, set[str]]]:
-    since7 = now - timedelta(days=7)
-    with store.connect() as conn:
-        items = [
-            dict(r)
-            for r in conn.execute(
-                select(
-                    t.items.c.id,
-                    t.items.c.title,
-                    t.items.c.url,
-                    t.items.c.feed_name,
-                    t.items.c.first_seen_at,
-                    t.items.c.published_at,
-                    t.items.c.categories,
-                    t.items.c.story_id,
-                    t.items.c.origin,
-                )
-                .where(t.items.c.first_seen_at >= since7)
-                .order_by(t.items.c.first_seen_at)
-            ).mappings()
-        ]
-        stories = {
-            int(r["id"]): dict(r)
-            for r in conn.execute(
-                select(t.stories).where(t.stories.c.last_seen_at >= since7)
-            ).mappings()
-        }
-        alerted: dict[int, set[str]] = defaultdict(set)
-        for r in conn.execute(select(t.alerts.c.story_id, t.alerts.c.channel)):
-            alerted[int(r.story_id)].add(r.channel)
-    for it in items:
-        it["first_seen_at"] = as_utc(it["first_seen_at"])
-    return items, stories, alerted
+def _entry(ev: Event, url: str) -> EventEntry:
+    return EventEntry(
+        event_id=ev.event_id,
+        headline=clean(ev.title),
+        url=url,
+        parties=[clean(p) for p in ev.actors],
+        first_seen=ev.first_seen,
+        last_seen=ev.last_seen,
+        outlets=[clean(o) for o in ev.outlets],
+        languages=list(ev.languages),
+        articles=ev.articles,
+        grew=ev.grew,
+    )
 
 
 def build_digest(store: Store, settings: Settings, now: datetime) -> Digest:
     """Build the digest of the 24 hours (and 7-day counts) ending at ``now`` for every channel.
 
-    Channels with ``digest = false`` are left out.
+    Channels with ``digest = false`` are left out. Backfilled articles count in the 7-day
+    figures but bring no event into the 24-hour sections.
     """
-    items, stories, alerted = _collect(store, now)
+    items = store.items_since(now - timedelta(days=7))
     days = [(now - timedelta(days=6 - i)).strftime("%m-%d") for i in range(7)]
     since24 = now - timedelta(hours=24)
     counts: dict[str, list[int]] = {c: [0] * 7 for c in CATEGORIES}
-    recent: dict[str, dict[int, list[dict[str, Any]]]] = {c: defaultdict(list) for c in CATEGORIES}
+    recent: dict[str, set[int]] = {c: set() for c in CATEGORIES}
+    lead_url: dict[int, str] = {}
     for it in items:
         cats = [c for c in it.get("categories") or [] if c in counts]
         if not cats:
             continue
         age_days = (now - it["first_seen_at"]).total_seconds() / 86400
         idx = 6 - int(age_days)
+        fresh = it["first_seen_at"] >= since24 and it.get("origin") != "backfill"
         for c in cats:
             if 0 <= idx <= 6:
                 counts[c][idx] += 1
-            if it["first_seen_at"] >= since24 and it.get("origin") != "backfill":
-                recent[c][int(it["story_id"] or -it["id"])].append(it)
+            if fresh and it.get("event_id") is not None:
+                recent[c].add(int(it["event_id"]))
+                lead_url.setdefault(int(it["event_id"]), str(it["url"]))
+    events = events_by_id(store, sorted(set().union(*recent.values())))
+    urls = {ev.event_id: lead_url.get(i, "") for i, ev in events.items()}
+    grown = [ev for ev in events.values() if ev.grew > 0]
+    alerted = alerted_channels(store, sorted({ev.event_id for ev in grown}))
     digest = Digest(now=now, days=days)
     for ch in channels(settings):
         if ch.config is not None and not ch.config.digest:
             continue
         cats = [c for c in CATEGORIES if ch.accepts(c)]
-        sections: dict[str, list[StoryEntry]] = {}
+        sections: dict[str, list[EventEntry]] = {}
         for c in cats:
-            entries = []
-            for sid, its in recent[c].items():
-                st = stories.get(sid) or {}
-                lead = its[0]
-                entries.append(
-                    StoryEntry(
-                        story_id=sid,
-                        headline=clean(st.get("title") or lead["title"]),
-                        url=str(lead["url"]),
-                        outlets=list(st.get("outlets") or [lead["feed_name"]]),
-                        items=int(st.get("item_count") or len(its)),
-                    )
-                )
-            entries.sort(key=lambda e: (-len(e.outlets), -e.items, e.headline))
-            sections[c] = entries[:MAX_STORIES_PER_CATEGORY]
-        grew = []
-        for sid, st in stories.items():
-            base = int(st.get("alerted_outlet_count") or 0)
-            outlets = list(st.get("outlets") or [])
-            last = as_utc(st.get("last_seen_at"))
-            if (
-                base
-                and len(outlets) > base
-                and last
-                and last >= since24
-                and ch.key in alerted.get(sid, set())
-            ):
-                lead_url = next((i["url"] for i in items if i["id"] == st.get("lead_item_id")), "")
-                grew.append(
-                    StoryEntry(
-                        sid,
-                        clean(st.get("title")),
-                        str(lead_url),
-                        outlets,
-                        int(st.get("item_count") or 1),
-                    )
-                )
-        grew.sort(key=lambda e: -len(e.outlets))
+            seen: dict[int, EventEntry] = {}
+            for i in recent[c]:
+                ev = events.get(i)
+                if ev is not None and c in ev.categories:
+                    seen.setdefault(ev.event_id, _entry(ev, urls.get(ev.event_id, "")))
+            entries = sorted(
+                seen.values(), key=lambda e: (-len(e.outlets), -e.articles, e.headline)
+            )
+            sections[c] = entries[:MAX_EVENTS_PER_CATEGORY]
+        grew_by_id: dict[int, EventEntry] = {}
+        for ev in grown:
+            if ch.key in alerted.get(ev.event_id, set()) and any(c in ev.categories for c in cats):
+                grew_by_id.setdefault(ev.event_id, _entry(ev, urls.get(ev.event_id, "")))
+        grew = sorted(grew_by_id.values(), key=lambda e: (-e.grew, -len(e.outlets), e.headline))
         cd_counts = {c: counts[c] for c in cats}
         msg = _render(now, days, sections, cd_counts, grew)
         digest.channels.append(ChannelDigest(ch, sections, cd_counts, grew, msg))
     return digest
 
 
+def _when(e: EventEntry) -> str:
+    return f"{e.first_seen:%m-%d %H:%M}–{e.last_seen:%m-%d %H:%M} UTC"
+
+
+def _facts(e: EventEntry) -> str:
+    """Parties, outlets, languages and articles of an entry (feed text: escape before use)."""
+    n_out, n_lang = len(e.outlets), len(e.languages)
+    return (
+        f"{', '.join(e.parties[:4]) or 'no watched party'} · {n_out} outlet"
+        f"{'s' if n_out != 1 else ''} ({', '.join(e.outlets)}) · {n_lang} language"
+        f"{'s' if n_lang != 1 else ''} ({', '.join(e.languages)}) · {e.articles} article"
+        f"{'s' if e.articles != 1 else ''}"
+    )
+
+
 def _render(
     now: datetime,
     days: list[str],
-    sections: dict[str, list[StoryEntry]],
+    sections: dict[str, list[EventEntry]],
     counts: dict[str, list[int]],
-    grew: list[StoryEntry],
+    grew: list[EventEntry],
 ) -> Message:
-    n_items = sum(len(v) for v in sections.values())
-    title = f"[digest] RegionWatch {now:%Y-%m-%d}: {n_items} stories in 24 h"
+    n_events = len({e.event_id for v in sections.values() for e in v})
+    title = f"[digest] RegionWatch {now:%Y-%m-%d}: {n_events} events in 24 h"
 
     def md(html_target: bool) -> str:
         def esc(s: str) -> str:
@@ -251,17 +234,18 @@ def _render(
         for c, vals in counts.items():
             lines.append(f"- {esc(c)}: {sparkline(vals)} {sum(vals)} ({' '.join(map(str, vals))})")
         for c, entries in sections.items():
-            noun = "story" if len(entries) == 1 else "stories"
+            noun = "event" if len(entries) == 1 else "events"
             lines += ["", f"**{esc(c)}** — {len(entries)} {noun}", ""]
             for e in entries:
                 lines.append(
-                    f"- {esc(e.headline)} — {esc(', '.join(e.outlets))} <{safe_url(e.url)}>"
+                    f"- {esc(e.headline)} — {esc(_facts(e))} · {_when(e)} <{safe_url(e.url)}>"
                 )
         if grew:
-            lines += ["", "**Stories that grew since their alert:**", ""]
+            lines += ["", "**Events that grew since their alert:**", ""]
             for e in grew:
                 lines.append(
-                    f"- {esc(e.headline)} — now {len(e.outlets)} outlets <{safe_url(e.url)}>"
+                    f"- {esc(e.headline)} — +{e.grew} articles, now {esc(_facts(e))} "
+                    f"<{safe_url(e.url)}>"
                 )
         return "\n".join(lines)
 
@@ -281,15 +265,17 @@ def _render(
         for s in entries:
             u = e(safe_url(s.url))
             parts.append(
-                f'<li>{e(s.headline)} — {e(", ".join(s.outlets))} <a href="{u}">{u}</a></li>'
+                f"<li><b>{e(s.headline)}</b> — {e(_facts(s))} · {e(_when(s))} "
+                f'<a href="{u}">{u}</a></li>'
             )
         parts.append("</ul>")
     if grew:
-        parts.append("<h4>Stories that grew since their alert</h4><ul>")
+        parts.append("<h4>Events that grew since their alert</h4><ul>")
         for s in grew:
             u = e(safe_url(s.url))
             parts.append(
-                f'<li>{e(s.headline)} — now {len(s.outlets)} outlets <a href="{u}">{u}</a></li>'
+                f"<li><b>{e(s.headline)}</b> — +{s.grew} articles, now {e(_facts(s))} "
+                f'<a href="{u}">{u}</a></li>'
             )
         parts.append("</ul>")
     text_lines = [f"RegionWatch digest — 24 h to {now:%Y-%m-%d %H:%M} UTC", ""]
@@ -298,12 +284,14 @@ def _render(
     for c, entries in sections.items():
         text_lines += ["", f"{c} ({len(entries)})"]
         for s in entries:
-            text_lines.append(f"  - {s.headline} — {', '.join(s.outlets)}\n    {safe_url(s.url)}")
+            text_lines.append(
+                f"  - {s.headline}\n    {_facts(s)} · {_when(s)}\n    {safe_url(s.url)}"
+            )
     if grew:
-        text_lines += ["", "Stories that grew since their alert:"]
+        text_lines += ["", "Events that grew since their alert:"]
         for s in grew:
             text_lines.append(
-                f"  - {s.headline} — now {len(s.outlets)} outlets\n    {safe_url(s.url)}"
+                f"  - {s.headline} — +{s.grew} articles, now {_facts(s)}\n    {safe_url(s.url)}"
             )
     return Message(
         title=title,

@@ -17,18 +17,23 @@ import html
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from regionwatch.store import as_utc
-from regionwatch.store import schema as t
+from regionwatch.store.items import tag_result_from_json
+from regionwatch.store.outbox import alert_view_rows
+
+if TYPE_CHECKING:
+    from regionwatch.tagging import TagResult
 
 __all__ = [
     "AlertView",
     "Evidence",
     "Outlet",
+    "console_link",
     "escape_markdown",
     "load_view",
     "render_html",
@@ -81,6 +86,15 @@ class AlertView:
     evidence: tuple[Evidence, ...] = ()
     story_id: int | None = None
     story_items: int = 1
+    kind: str = "alert"  # "update": a material development of an event that already alerted
+    material: tuple[str, ...] = ()
+    event_id: int | None = None
+    event_outlets: tuple[str, ...] = ()
+    event_languages: tuple[str, ...] = ()
+    event_articles: int = 1
+    casualties: int | None = None
+    #: the event's page on the analyst console (``[web] base_url`` set), else ""
+    console_url: str = ""
 
 
 # ---------------------------------------------------------------------- building
@@ -120,12 +134,12 @@ def _spans(sentence: str, ev: dict[str, Any]) -> tuple[tuple[int, int], ...]:
     return tuple(merged)
 
 
-def evidence_from_tags(tags: dict[str, Any] | None, category: str) -> tuple[Evidence, ...]:
+def evidence_from_tags(tags: TagResult | None, category: str) -> tuple[Evidence, ...]:
     """The evidence sentences of ``category`` in a tagger result, with matched spans."""
-    d = ((tags or {}).get("categories") or {}).get(category) or {}
+    d = tags.categories.get(category) if tags is not None else None
     out: list[Evidence] = []
     seen: set[str] = set()
-    for ev in d.get("evidence") or []:
+    for ev in d.evidence if d is not None else ():
         if not isinstance(ev, dict):
             continue
         raw = str(ev.get("sentence") or "")
@@ -140,9 +154,9 @@ def evidence_from_tags(tags: dict[str, Any] | None, category: str) -> tuple[Evid
     return tuple(out)
 
 
-def actors_from_tags(tags: dict[str, Any] | None) -> tuple[str, ...]:
+def actors_from_tags(tags: TagResult | None) -> tuple[str, ...]:
     """Actor names, most mentioned first."""
-    actors = [a for a in (tags or {}).get("actors") or [] if isinstance(a, dict)]
+    actors = [a for a in (tags.actors if tags is not None else []) if isinstance(a, dict)]
     actors.sort(key=lambda a: -int(a.get("mentions") or 0))
     names: list[str] = []
     for a in actors:
@@ -154,22 +168,19 @@ def actors_from_tags(tags: dict[str, Any] | None) -> tuple[str, ...]:
 
 def load_view(conn: Connection, alert: dict[str, Any]) -> AlertView:
     """Build the view of one outbox row from its item, feed and story rows."""
-    item_row = (
-        conn.execute(select(t.items).where(t.items.c.id == alert["item_id"])).mappings().first()
-    )
-    item: dict[str, Any] = dict(item_row) if item_row else {}
-    feeds = {
-        r["name"]: r
-        for r in conn.execute(
-            select(t.feeds.c.name, t.feeds.c.country, t.feeds.c.state_affiliated)
-        ).mappings()
-    }
-    story_row = (
-        conn.execute(select(t.stories).where(t.stories.c.id == alert["story_id"]))
-        .mappings()
-        .first()
-    )
-    story: dict[str, Any] = dict(story_row) if story_row else {}
+    item, feeds, story, event = alert_view_rows(conn, alert)
+    return view_of(alert, item, feeds, story, event)
+
+
+def view_of(
+    alert: dict[str, Any],
+    item: dict[str, Any],
+    feeds: dict[str, dict[str, Any]],
+    story: dict[str, Any],
+    event: dict[str, Any] | None = None,
+) -> AlertView:
+    """The view of one outbox row, given its item, the feeds by name, its story and event."""
+    event = event or {}
 
     def outlet(name: str) -> Outlet:
         f = feeds.get(name)
@@ -181,11 +192,11 @@ def load_view(conn: Connection, alert: dict[str, Any]) -> AlertView:
     feed_name = item.get("feed_name") or ""
     if feed_name and feed_name not in outlet_names:
         outlet_names.insert(0, feed_name)
-    tags = item.get("tags") or {}
+    tags = tag_result_from_json(item.get("tags"))
     cat = alert["category"]
     score = alert.get("score")
-    if not score:
-        score = float((((tags.get("categories") or {}).get(cat)) or {}).get("score") or 0.0)
+    if not score and tags is not None and cat in tags.categories:
+        score = tags.categories[cat].score
     return AlertView(
         category=cat,
         headline=clean(item.get("title")) or "(no headline)",
@@ -200,7 +211,21 @@ def load_view(conn: Connection, alert: dict[str, Any]) -> AlertView:
         evidence=evidence_from_tags(tags, cat),
         story_id=alert.get("story_id"),
         story_items=int(story.get("item_count") or 1),
+        kind=str(alert.get("kind") or "alert"),
+        material=tuple(alert.get("material") or ()),
+        event_id=alert.get("event_id"),
+        event_outlets=tuple(clean(o) for o in event.get("outlets") or [feed_name] if o),
+        event_languages=tuple(clean(x) for x in event.get("languages") or () if x),
+        event_articles=int(event.get("item_count") or 1),
+        casualties=event.get("max_casualties"),
     )
+
+
+def console_link(base_url: str | None, event_id: int | None) -> str:
+    """``{base_url}/events/{event_id}``: where the console shows the event ("" without either)."""
+    if not base_url or event_id is None:
+        return ""
+    return f"{base_url.rstrip('/')}/events/{int(event_id)}"
 
 
 # ---------------------------------------------------------------------- escaping
@@ -250,13 +275,45 @@ def _carried(v: AlertView) -> str:
     return f"{n} outlet{'s' if n != 1 else ''}"
 
 
+_MATERIAL_TEXT = {
+    "casualties_rose": "casualty figure rose",
+    "new_party": "a further party is involved",
+    "violated": "reported violated",
+    "ended": "reported ended",
+}
+
+
+def _coverage(v: AlertView) -> str:
+    """How widely the event is carried: ``Event carried by 3 outlets in 2 languages (en, ru)``."""
+    n = len(v.event_outlets) or 1
+    langs = v.event_languages
+    text = f"Event carried by {n} outlet{'s' if n != 1 else ''}"
+    if langs:
+        text += f" in {len(langs)} language{'s' if len(langs) != 1 else ''} ({', '.join(langs)})"
+    text += f", {v.event_articles} article{'s' if v.event_articles != 1 else ''}"
+    if v.casualties:
+        text += f"; highest casualty figure reported: {v.casualties}"
+    return text
+
+
+def _what_changed(v: AlertView) -> str:
+    """What an update reports (empty for a first alert)."""
+    if v.kind != "update":
+        return ""
+    bits = [_MATERIAL_TEXT.get(m, m.replace("_", " ")) for m in v.material]
+    if "casualties_rose" in v.material and v.casualties:
+        bits[v.material.index("casualties_rose")] = f"casualty figure now {v.casualties}"
+    return "Update: " + ("; ".join(bits) if bits else "new development")
+
+
 # ---------------------------------------------------------------------- formats
 def render_title(v: AlertView, fmt: str = "text") -> str:
     """``[category] Actor, Actor — headline``; feed text escaped for ``fmt`` (text|markdown)."""
     esc = escape_markdown if fmt == "markdown" else (lambda s: s)
     actors = ", ".join(esc(a) for a in v.actors[:MAX_TITLE_ACTORS])
     head = esc(v.headline)
-    return f"[{v.category}] {actors} — {head}" if actors else f"[{v.category}] {head}"
+    tag = f"[{v.category}] Update:" if v.kind == "update" else f"[{v.category}]"
+    return f"{tag} {actors} — {head}" if actors else f"{tag} {head}"
 
 
 def render_text(v: AlertView) -> str:
@@ -264,6 +321,7 @@ def render_text(v: AlertView) -> str:
     lines = [
         f"{v.category} alert — score {v.score:.2f} ({v.severity})",
         "",
+        *([_what_changed(v), ""] if v.kind == "update" else []),
         f"Headline: {v.headline}",
         f"Outlet: {_outlet_text(v.outlet) or '—'}",
         f"Published: {_fmt_time(v.published_at)}; first seen: {_fmt_time(v.first_seen_at)}",
@@ -274,10 +332,13 @@ def render_text(v: AlertView) -> str:
         lines.append("Evidence:")
         for ev in v.evidence:
             lines.append("  - " + _mark(ev, lambda s: s, "*", "*"))
+    lines.append(f"{_coverage(v)}: " + ", ".join(v.event_outlets))
     lines.append(
         f"Story carried by {_carried(v)}: " + ", ".join(_outlet_text(o) for o in v.story_outlets)
     )
     lines += ["", "Link:", safe_url(v.url), ""]
+    if v.console_url:
+        lines += ["Event in the console:", safe_url(v.console_url), ""]
     return "\n".join(lines)
 
 
@@ -290,6 +351,7 @@ def render_markdown(v: AlertView, *, html_target: bool = False) -> str:
     lines = [
         f"**{esc(v.category)}** alert — score **{v.score:.2f}** ({esc(v.severity)})",
         "",
+        *([f"**{esc(_what_changed(v))}**", ""] if v.kind == "update" else []),
         f"**Headline:** {esc(v.headline)}",
         f"**Outlet:** {esc(_outlet_text(v.outlet)) or '—'}",
         f"**Published:** {_fmt_time(v.published_at)} · "
@@ -303,11 +365,14 @@ def render_markdown(v: AlertView, *, html_target: bool = False) -> str:
             lines.append("- " + _mark(ev, esc, "**", "**"))
     lines += [
         "",
+        f"**Event:** {esc(_coverage(v))} — {esc(', '.join(v.event_outlets))}",
         f"**Story:** carried by {_carried(v)} — "
         + esc(", ".join(_outlet_text(o) for o in v.story_outlets)),
         "",
         f"<{safe_url(v.url)}>",
     ]
+    if v.console_url:
+        lines += ["", f"**Event in the console:** <{safe_url(v.console_url)}>"]
     return "\n".join(lines)
 
 
@@ -324,6 +389,7 @@ def render_html(v: AlertView) -> str:
     ]
     if v.actors:
         rows.append(("Actors", e(", ".join(v.actors))))
+    rows.append(("Event", e(_coverage(v)) + ": " + e(", ".join(v.event_outlets))))
     rows.append(
         (
             "Story",
@@ -341,6 +407,14 @@ def render_html(v: AlertView) -> str:
     return (
         f'<div style="font-family:sans-serif">'
         f"<p><b>[{e(v.category)}]</b> alert</p>"
-        f"<p>{lines}</p>{ev_html}"
-        f'<p>Link:<br><a href="{e(url)}">{e(url)}</a></p></div>'
+        + (f"<p><b>{e(_what_changed(v))}</b></p>" if v.kind == "update" else "")
+        + f"<p>{lines}</p>{ev_html}"
+        f'<p>Link:<br><a href="{e(url)}">{e(url)}</a></p>'
+        + (
+            f'<p>Event in the console:<br><a href="{e(safe_url(v.console_url))}">'
+            f"{e(safe_url(v.console_url))}</a></p>"
+            if v.console_url
+            else ""
+        )
+        + "</div>"
     )

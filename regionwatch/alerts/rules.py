@@ -12,12 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from regionwatch.settings import AlertRule, ChannelConfig, Settings
 from regionwatch.store import as_utc
 
+if TYPE_CHECKING:
+    from regionwatch.tagging import TagResult
+
 __all__ = [
+    "SERVICE_RATES_PER_MINUTE",
     "TERMINAL",
     "Channel",
     "Decision",
@@ -72,31 +76,50 @@ def channels(settings: Settings) -> list[Channel]:
     return [Channel(c.key, c.display, c) for c in settings.channels]
 
 
+#: Published limits of services whose Apprise URL scheme says which they are (messages per
+#: minute to one channel): Slack posts at most one message per second to a channel, a Discord
+#: webhook 30 a minute. Telegram groups (~20 a minute) use ``alerts.telegram_rate_per_minute``;
+#: anything else (SMTP relays, webhooks) ``alerts.default_rate_per_minute`` — set a relay's own
+#: quota as the channel's ``rate_per_minute``.
+SERVICE_RATES_PER_MINUTE: dict[str, float] = {"slack": 60.0, "discord": 30.0}
+
+
 def rate_per_minute(settings: Settings, channel: Channel) -> float:
-    """The channel's delivery rate limit (messages per minute)."""
+    """The channel's delivery rate limit (messages per minute).
+
+    This is the only throttle on delivery: Apprise's own per-plugin pause between two
+    notifications is switched off by :class:`regionwatch.alerts.deliver.Sender`.
+    """
     cfg = channel.config
     if cfg is not None and cfg.rate_per_minute:
         return float(cfg.rate_per_minute)
     scheme = cfg.url.split("://", 1)[0].lower() if cfg else ""
     if scheme in ("tgram", "telegram"):
         return float(settings.alerts.telegram_rate_per_minute)
+    if scheme in SERVICE_RATES_PER_MINUTE:
+        return SERVICE_RATES_PER_MINUTE[scheme]
     if cfg is None:
         return 1e9
     return float(settings.alerts.default_rate_per_minute)
 
 
-def _actor_keys(tags: dict[str, Any]) -> set[str]:
+def _actor_keys(tags: TagResult) -> set[str]:
     keys: set[str] = set()
-    for a in tags.get("actors") or []:
+    for a in tags.actors:
         for k in ("slug", "name"):
-            v = a.get(k) if isinstance(a, dict) else None
+            v = a.get(k)
             if v:
                 keys.add(str(v).casefold())
     return keys
 
 
 def is_too_old(
-    item: dict[str, Any], *, max_age_hours: float, baseline_cutoff: datetime | None, now: datetime
+    published: datetime | None,
+    first_seen: datetime | None,
+    *,
+    max_age_hours: float,
+    baseline_cutoff: datetime | None,
+    now: datetime,
 ) -> str | None:
     """Why an item may not alert because of its age (None when it may).
 
@@ -104,8 +127,8 @@ def is_too_old(
     poll (``baseline_cutoff`` given) only items published after the cutoff may alert; items
     without a date are then part of the baseline.
     """
-    published = as_utc(item.get("published_at"))
-    ref = published or as_utc(item.get("first_seen_at")) or now
+    published = as_utc(published)
+    ref = published or as_utc(first_seen) or now
     if ref < now - timedelta(hours=max_age_hours):
         return f"older than {max_age_hours:g} h"
     if baseline_cutoff is not None and (published is None or published < baseline_cutoff):
@@ -113,18 +136,17 @@ def is_too_old(
     return None
 
 
-def evaluate(settings: Settings, tags: dict[str, Any]) -> list[Decision]:
+def evaluate(settings: Settings, tags: TagResult) -> list[Decision]:
     """The (rule, category, channel) triples a tagger result raises, first rule first."""
-    cats = tags.get("categories") or {}
     actors = _actor_keys(tags)
     chans = channels(settings)
     out: list[Decision] = []
     seen: set[tuple[str, str]] = set()
     for rule in settings.alerts.effective_rules():
-        d = cats.get(rule.category)
-        if not isinstance(d, dict) or not d.get("decision"):
+        d = tags.categories.get(rule.category)
+        if d is None or not d.decision:
             continue
-        score = float(d.get("score") or 0.0)
+        score = float(d.score or 0.0)
         if score < rule.min_score:
             continue
         if rule.require_actors and not any(a.casefold() in actors for a in rule.require_actors):

@@ -22,6 +22,8 @@ from sqlalchemy import (
 __all__ = [
     "alerts",
     "backfill_chunks",
+    "event_merges",
+    "events",
     "feedback",
     "feeds",
     "item_tags",
@@ -79,6 +81,46 @@ stories = Table(
     Index("ix_stories_last_seen", "last_seen_at"),
 )
 
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _ts("first_seen_at", nullable=False),  # wall clock: first article stored
+    _ts("last_seen_at", nullable=False),  # wall clock: latest article stored
+    _ts("published_first"),  # earliest publication time among its articles
+    _ts("time_first", nullable=False),  # grouping time (published, else first seen): earliest
+    _ts("time_last", nullable=False),  # ... and latest (the sliding window evicts on it)
+    Column("categories", JSON, nullable=False, default=list),
+    Column("actors", JSON, nullable=False, default=list),  # normalised watched parties
+    Column("places", JSON, nullable=False, default=list),
+    Column("title", Text),
+    Column("lead_item_id", Integer),
+    Column("item_count", Integer, nullable=False, default=0),
+    Column("outlets", JSON, nullable=False, default=list),
+    Column("languages", JSON, nullable=False, default=list),
+    Column("max_casualties", Integer),
+    Column("phases", JSON, nullable=False, default=list),
+    Column("merged_into", Integer, ForeignKey("events.id")),
+    Column("updates", JSON, nullable=False, default=list),  # material developments recorded
+    Column("alerted_item_count", Integer, nullable=False, default=0),  # size at first alert
+    Column("state", JSON),  # the grouping module's own extras (reloaded after a restart)
+    _ts("changed_at", nullable=False),
+    # store-wide revision of the last change (max + 1, written under the save lock): another
+    # worker's index reloads when it sees a revision above the last one it knows
+    Column("rev", Integer, nullable=False, default=0),
+    Index("ix_events_time_last", "time_last"),
+    Index("ix_events_rev", "rev"),
+)
+
+event_merges = Table(
+    "event_merges",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("from_event_id", Integer, ForeignKey("events.id"), nullable=False),
+    Column("into_event_id", Integer, ForeignKey("events.id"), nullable=False),
+    _ts("merged_at", nullable=False),
+)
+
 items = Table(
     "items",
     metadata,
@@ -102,6 +144,7 @@ items = Table(
     Column("content_hash", String(64), index=True),
     Column("origin", String(16), nullable=False, default="feed"),
     Column("story_id", Integer, ForeignKey("stories.id")),
+    Column("event_id", Integer, ForeignKey("events.id")),
     Column("lexicon_hash", String(64)),
     Column("categories", JSON, nullable=False, default=list),
     Column("tags", JSON),
@@ -109,6 +152,7 @@ items = Table(
     Index("ix_items_feed_published", "feed_name", "published_at"),
     Index("ix_items_first_seen", "first_seen_at"),
     Index("ix_items_story", "story_id"),
+    Index("ix_items_event", "event_id"),
 )
 
 item_tags = Table(
@@ -138,8 +182,13 @@ alerts = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("story_id", Integer, ForeignKey("stories.id"), nullable=False),
+    Column("event_id", Integer, ForeignKey("events.id")),
     Column("item_id", Integer, ForeignKey("items.id"), nullable=False),
     Column("category", String(32), nullable=False),
+    # "alert": the first message of (event, category, channel), seq 0; "update": seq 1, 2, ...
+    Column("kind", String(16), nullable=False, default="alert"),
+    Column("seq", Integer, nullable=False, default=0),
+    Column("material", JSON),  # what an update reports (casualties_rose, new_party, ...)
     Column("rule", String(100), nullable=False),
     Column("channel", String(100), nullable=False),
     Column("severity", String(16), nullable=False, default="warning"),
@@ -152,7 +201,9 @@ alerts = Table(
     Column("last_error", Text),
     Column("claimed_by", String(100)),
     _ts("claimed_until"),
-    UniqueConstraint("story_id", "category", "channel", name="uq_alerts_story_category_channel"),
+    UniqueConstraint(
+        "event_id", "category", "channel", "seq", name="uq_alerts_event_category_channel_seq"
+    ),
     Index("ix_alerts_status_next", "status", "next_attempt_at"),
 )
 
@@ -179,6 +230,10 @@ backfill_chunks = Table(
 )
 
 # analyst verdicts from the console (issue 15): never touch alerts already sent
+# the console's reads (issue 15): the events list by latest activity, the timeline by day
+ix_events_last_seen = Index("ix_events_last_seen", events.c.last_seen_at)
+ix_events_time_first = Index("ix_events_time_first", events.c.time_first)
+
 feedback = Table(
     "feedback",
     metadata,

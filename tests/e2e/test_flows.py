@@ -98,8 +98,8 @@ def test_digest_flow_sends_to_channels(
         state = digest(config_path=str(cfg), return_state=True)
         assert state.is_completed(), state
         result = state.result()
-        assert result["kind"] == "digest"
-        assert result["digest"]["sent"] == 1
+        assert result.kind == "digest"
+        assert result.extra["digest"]["sent"] == 1
         assert len(wh.delivered()) == 1
         assert "digest-summary" in _artifacts(on_server, str(state.state_details.flow_run_id))
     finally:

@@ -252,3 +252,80 @@ def test_send_test_and_digest(servers: Any, tmp_path: Path) -> None:
     inbox.messages.clear()
     rep = send_digest(w.store, w.settings, datetime.now(UTC))
     assert rep.ok and len(inbox.messages) == 1 and len(hook.delivered()) == 1
+
+
+# ------------------------------------------------------------- delivery never stalls monitoring
+def _burst(w: World, n: int) -> None:
+    for i in range(n):
+        w.add(title=f"Separate border report {i}", text=" ".join(f"b{i}w{k}" for k in range(40)))
+
+
+def _mail_url(port: int) -> str:
+    return f"mailto://127.0.0.1:{port}?mode=insecure&from=rw@example.org&to=desk@example.org"
+
+
+def test_smtp_down_for_a_pass_then_up_delivers_every_alert_once(tmp_path: Path) -> None:
+    port = _free_port()  # nothing listens yet: the relay is down
+    w = _world(tmp_path, [_mail_url(port)], retry_base_seconds=0)
+    _burst(w, 12)
+    down = deliver_pending(w.store, w.settings, budget_seconds=30)
+    # one connection attempt, then the channel is set aside: the other rows back off untouched
+    assert (down.sent, down.failed, down.backed_off) == (0, 1, 11)
+    assert down.set_aside == ["ch0"]
+    rows = alert_rows(w.store)
+    assert {r["status"] for r in rows} == {"pending"}
+    assert sorted(r["attempts"] for r in rows) == [0] * 11 + [1]
+    assert all(r["claimed_by"] is None for r in rows)
+
+    inbox = Inbox()
+    ctl = Controller(inbox, hostname="127.0.0.1", port=port)
+    ctl.start()
+    try:
+        up = deliver_pending(w.store, w.settings, budget_seconds=30)
+        assert (up.sent, up.failed, up.set_aside) == (12, 0, [])
+        assert deliver_pending(w.store, w.settings).attempted == 0
+    finally:
+        ctl.stop()
+    subjects = [m["Subject"] for m in inbox.messages]
+    assert len(subjects) == 12 and len(set(subjects)) == 12  # every alert, each once
+    assert {r["status"] for r in alert_rows(w.store)} == {"sent"}
+
+
+def test_burst_of_mail_goes_out_in_one_pass_without_apprise_throttle(
+    servers: Any, tmp_path: Path
+) -> None:
+    inbox, port, _hook = servers
+    w = _world(tmp_path, [_mail_url(port)])
+    _burst(w, 6)
+    # Apprise's own pause (5.5 s between two emails) would leave 5 of 6 over a 4 s budget
+    rep = deliver_pending(w.store, w.settings, budget_seconds=4)
+    assert (rep.sent, rep.over_budget, rep.deferred) == (6, 0, 0)
+    assert len(inbox.messages) == 6
+
+
+def test_dead_channel_does_not_hold_up_a_live_one(servers: Any, tmp_path: Path) -> None:
+    _inbox, _port, hook = servers
+    dead = _mail_url(_free_port())
+    w = _world(tmp_path, [dead, f"json://127.0.0.1:{hook.port}/hook"])
+    _burst(w, 5)
+    rep = deliver_pending(w.store, w.settings)
+    assert rep.sent == 5 and rep.failed == 1 and rep.backed_off == 4
+    assert len(hook.delivered()) == 5
+    by_channel: dict[str, list[str]] = {}
+    for r in alert_rows(w.store):
+        by_channel.setdefault(r["channel"], []).append(r["status"])
+    assert sorted(len(v) for v in by_channel.values()) == [5, 5]
+    assert sorted(sorted(v) for v in by_channel.values()) == [["pending"] * 5, ["sent"] * 5]
+
+
+def test_pass_out_of_budget_releases_the_rest_for_the_next(servers: Any, tmp_path: Path) -> None:
+    _inbox, _port, hook = servers
+    w = _world(tmp_path, [f"json://127.0.0.1:{hook.port}/hook"])
+    _burst(w, 4)
+    rep = deliver_pending(w.store, w.settings, budget_seconds=0)
+    assert (rep.attempted, rep.over_budget) == (0, 4)
+    rows = alert_rows(w.store)
+    assert all(r["status"] == "pending" and r["attempts"] == 0 for r in rows)
+    assert all(r["claimed_by"] is None for r in rows)  # released, due again at once
+    assert deliver_pending(w.store, w.settings).sent == 4
+    assert len(hook.delivered()) == 4

@@ -19,9 +19,13 @@ import pytest
 from sqlalchemy import func, select
 
 from regionwatch.alerts import deliver_pending, enqueue_alerts, list_alerts, retry_alerts
+from regionwatch.events import EventDecision, EventState
+from regionwatch.models import Article
 from regionwatch.settings import AlertsConfig, ChannelConfig, Settings, StorageConfig
 from regionwatch.store import Store, insert_ignore
 from regionwatch.store import schema as t
+from regionwatch.store.events import EventLedger, solo_event
+from regionwatch.store.items import tag_result_from_json
 from regionwatch.stories import StoryIndex
 from tests.loopback import Webhook
 
@@ -105,9 +109,10 @@ class World:
         self.store = store
         self.settings = settings
         self.index = StoryIndex(settings.stories)
-        with store.connect() as conn:
-            self.index.load(conn, datetime.now(UTC))
+        self.index.load(store, datetime.now(UTC))
         self.n = 0
+        self.ledger = EventLedger(settings.events)
+        self.events: dict[int, EventState] = {}  # story -> its event (one per story here)
 
     def add(
         self,
@@ -132,8 +137,8 @@ class World:
         tags = tags if tags is not None else tags_for()
         published = published or now - timedelta(minutes=5)
         cats = [c for c, d in tags["categories"].items() if d["decision"]]
-        with self.store.begin() as conn:
-            item_id = conn.execute(
+        with self.store.transaction() as tx:
+            item_id = tx.conn.execute(
                 t.items.insert()
                 .values(
                     url_hash=f"h{os.getpid()}-{self.n}-{url}"[-64:],
@@ -151,23 +156,43 @@ class World:
                 .returning(t.items.c.id)
             ).scalar_one()
             story_id, _new = self.index.assign(
-                conn, item_id=item_id, title=title, text=text, outlet=feed, now=now
+                tx, item_id=item_id, title=title, text=text, outlet=feed, now=now
             )
-            item = {
-                "id": item_id,
-                "title": title,
-                "url": url,
-                "feed_name": feed,
-                "published_at": published,
-                "first_seen_at": now,
-                "origin": origin,
-            }
+            article = Article(
+                url=url,
+                canonical_url=url,
+                source=feed,
+                title=title,
+                text=text,
+                text_source="page",
+                published=published,
+                language=None,
+                origin="backfill" if origin == "backfill" else "feed",
+            )
+            tag_result = tag_result_from_json(tags)
+            assert tag_result is not None
+            state = self.events.get(story_id)
+            if state is None:
+                state = solo_event(
+                    key=url, title=title, time=published, outlet=feed, language="en", cats=cats
+                )
+                self.events[story_id] = state
+            else:  # the story's event grows as the pipeline's grouping would grow it
+                state.articles += 1
+                state.outlets.add(feed)
+            decision = EventDecision(event=state, is_new=state.event_id is None)
+            event_id = self.ledger.record(
+                tx, decision, item_id=item_id, published=published, now=now
+            )
             created = enqueue_alerts(
-                conn,
+                tx,
                 settings=self.settings,
-                item=item,
+                item_id=item_id,
+                article=article,
+                first_seen=now,
                 story_id=story_id,
-                tags=tags,
+                event_id=event_id,
+                tags=tag_result,
                 baseline_cutoff=baseline_cutoff,
                 now=now,
             )

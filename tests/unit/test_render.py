@@ -21,6 +21,7 @@ from regionwatch.alerts.render import (
     render_title,
     safe_url,
 )
+from regionwatch.store.items import tag_result_from_json
 
 URL = "http://127.0.0.1:8123/ararat-wire/news/2026/11/12/clash-near-sotk-123456.html"
 T0 = datetime(2026, 11, 12, 8, 30, tzinfo=UTC)
@@ -49,6 +50,24 @@ def view(headline: str = HEAD, **kw: object) -> AlertView:
 def test_title_is_routable() -> None:
     assert render_title(view()) == f"[border_clash] Armenia, Azerbaijan, Russia — {HEAD}"
     assert render_title(view(actors=())) == f"[border_clash] {HEAD}"
+
+
+def test_update_title_and_body_say_what_changed() -> None:
+    upd = view(
+        kind="update",
+        material=("casualties_rose", "new_party"),
+        casualties=6,
+        event_outlets=("Ararat Wire", "Vostok Vestnik", "Donau Kurier"),
+        event_languages=("de", "en", "ru"),
+        event_articles=5,
+    )
+    assert render_title(upd) == f"[border_clash] Update: Armenia, Azerbaijan, Russia — {HEAD}"
+    assert render_title(upd, "markdown").startswith("[border_clash] Update: ")
+    for body in (render_text(upd), render_markdown(upd), html.unescape(render_html(upd))):
+        assert "casualty figure now 6" in body and "a further party is involved" in body
+        assert "Event carried by 3 outlets in 3 languages (de, en, ru), 5 articles" in body
+    first = render_text(view(event_outlets=("Ararat Wire",), event_languages=("en",)))
+    assert "Update" not in first and "Event carried by 1 outlet in 1 language (en)" in first
 
 
 def test_text_body_explains_the_alert() -> None:
@@ -126,11 +145,12 @@ def test_evidence_marks_matched_words_from_tagger_output() -> None:
             }
         }
     }
-    ev = evidence_from_tags(tags, "border_clash")
+    ev = evidence_from_tags(tag_result_from_json(tags), "border_clash")
     assert ev[0].sentence == "Azerbaijani forces shelled Armenian positions."
     assert [ev[0].sentence[s:e] for s, e in ev[0].spans] == ["shelled"]
     assert [ev[1].sentence[s:e] for s, e in ev[1].spans] == ["Shelling", "shelling"]
-    assert evidence_from_tags({}, "csto") == ()
+    assert evidence_from_tags(None, "csto") == ()
+    assert evidence_from_tags(tag_result_from_json({"categories": {}}), "csto") == ()
 
 
 def test_safe_url_encodes_only_breaking_characters() -> None:
@@ -143,3 +163,26 @@ def test_sparkline() -> None:
     assert sparkline([0, 0, 0]) == "▁▁▁"
     line = sparkline([0, 1, 2, 4, 8])
     assert line[0] == "▁" and line[-1] == "▇" and len(line) == 5
+
+
+def test_console_link_in_every_format() -> None:
+    from dataclasses import replace
+
+    from regionwatch.alerts.render import (
+        AlertView,
+        console_link,
+        render_html,
+        render_markdown,
+        render_text,
+    )
+
+    assert console_link(None, 7) == ""
+    assert console_link("https://desk.example.org/rw/", None) == ""
+    link = console_link("https://desk.example.org/rw/", 7)
+    assert link == "https://desk.example.org/rw/events/7"
+    v = AlertView(category="ceasefire", headline="Truce <b>agreed</b>", url="https://x.example/a")
+    assert "/events/" not in render_text(v)
+    v = replace(v, console_url=link)
+    assert link in render_text(v)
+    assert f"<{link}>" in render_markdown(v)
+    assert f'href="{link}"' in render_html(v)

@@ -55,7 +55,8 @@ def _add(
     now: datetime = NOW,
     at: datetime | None = None,
 ) -> tuple[int, int, bool]:
-    with store.begin() as conn:
+    with store.transaction() as tx:
+        conn = tx.conn
         n = conn.execute(select(t.items.c.id).order_by(t.items.c.id.desc())).scalar() or 0
         url = f"http://127.0.0.1:9/{outlet}/{n + 1}"
         item_id = conn.execute(
@@ -72,7 +73,7 @@ def _add(
             .returning(t.items.c.id)
         ).scalar_one()
         story_id, new = idx.assign(
-            conn, item_id=item_id, title=title, text=text, outlet=outlet, now=now, at=at
+            tx, item_id=item_id, title=title, text=text, outlet=outlet, now=now, at=at
         )
     return item_id, story_id, new
 
@@ -119,8 +120,7 @@ def test_restart_rebuilds_from_signatures_and_window_evicts(store: Store) -> Non
     idx = StoryIndex(cfg)
     _i, story, _n = _add(store, idx, "Kyrgyz, Tajik guards exchange fire", REPORT, "A")
     fresh = StoryIndex(cfg)
-    with store.connect() as conn:
-        assert fresh.load(conn, NOW + timedelta(hours=1)) == 1
+    assert fresh.load(store, NOW + timedelta(hours=1)) == 1
     _i2, story2, new2 = _add(
         store,
         fresh,
@@ -137,13 +137,13 @@ def test_restart_rebuilds_from_signatures_and_window_evicts(store: Store) -> Non
     )
     assert new3 and story3 != story
     assert len(fresh) == 1  # the two old entries were evicted
-    with store.connect() as conn:
-        assert StoryIndex(cfg).load(conn, later) == 1
+    assert StoryIndex(cfg).load(store, later) == 1
 
 
 def test_rolled_back_story_is_forgotten(store: Store) -> None:
     idx = StoryIndex(StoriesConfig())
-    with pytest.raises(StoreError), store.begin() as conn:
+    with pytest.raises(StoreError), store.transaction() as tx:
+        conn = tx.conn
         item_id = conn.execute(
             t.items.insert()
             .values(
@@ -158,7 +158,7 @@ def test_rolled_back_story_is_forgotten(store: Store) -> None:
             .returning(t.items.c.id)
         ).scalar_one()
         idx.assign(
-            conn,
+            tx,
             item_id=item_id,
             title="Kyrgyz, Tajik guards exchange fire",
             text=REPORT,
@@ -188,8 +188,7 @@ def test_assign_on_postgres(fresh_pg: str) -> None:
     )
     assert new and (story2, new2) == (story, False)
     fresh = StoryIndex(StoriesConfig())
-    with store.connect() as conn:
-        assert fresh.load(conn, NOW) == 2
+    assert fresh.load(store, NOW) == 2
     store.close()
 
 
@@ -289,5 +288,5 @@ def test_backfilled_items_slide_the_window_along_the_archive(store: Store) -> No
             .scalars()
             .all()
         )
-        assert StoryIndex(cfg).load(conn, NOW) == 1
+    assert StoryIndex(cfg).load(store, NOW) == 1
     assert seen[0].replace(tzinfo=UTC) == day0

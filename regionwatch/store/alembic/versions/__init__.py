@@ -1,0 +1,1 @@
+"""One module per schema revision: ``NNNN_<what>.py``, revision id ``NNNN``."""
