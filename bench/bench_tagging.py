@@ -11,7 +11,8 @@ Three corpora, each ``RW_BENCH_TAG_N`` texts (default 300) of ~``RW_BENCH_TAG_WO
 * **generated**: pages of bench/pagegen.py through ``trafilatura.extract`` (distinct articles);
 * **one line**: the *articles* texts with every run of white space folded to one space. On such
   text stock spaCy's tokenizer cache works on every chunk (no ``"\n"`` special case stops it,
-  see ``Tagger._keep_tokenizer_cache_on``): its best case, where our own Python is most visible.
+  see ``regionwatch.tagging.matcher.keep_tokenizer_cache_on``): its best case, where our own
+  Python is most visible.
 
 Prints a markdown section.
 
@@ -156,10 +157,10 @@ def _compare(tagger: Tagger, texts: list[str], repeats: int, label: str) -> dict
         bare_nlp(t)
         tagger.tag(t)
     make_doc = tagger.nlp.make_doc
-    match = getattr(tagger, "_match", None)
+    match = tagger.matcher
 
     def tokenise_and_match(text: str) -> Any:
-        return match(make_doc(text)) if match is not None else make_doc(text)
+        return match(make_doc(text))
 
     bare, full, tok, tok_match = [], [], [], []
     for r in range(repeats):  # alternate, keep the best of each

@@ -2,7 +2,11 @@
 
 * :func:`classify_jsonl` — the ``regionwatch classify`` interface: reads ``{"id", "text",
   "title"?, "lang"?}`` lines and writes ``{"id", "labels", "scores", "actors", "evidence"}`` lines.
-* :func:`evaluate` — precision / recall / F1 per label against a dataset's ``labels`` field.
+* :func:`evaluate` — precision / recall / F1 per label against a dataset's ``labels`` field, for
+  the whole set and per language group (``in scope``: the sixteen languages the tagging issue
+  lists, :data:`LISTED_LANGUAGES`; ``beyond``: every other one), and each wrong item's confusion
+  classes (missed secondary label, late-named CSTO, CSTO not named, nothing recognised,
+  background or out-of-region false positive ...).
 * :func:`build_seed_proposals` — ``regionwatch seeds build``: proposes actors from a seed corpus
   (alias hits, capitalised spans, optional statistical NER) with counts and example sentences, and
   diffs them against the watchlist.
@@ -26,6 +30,8 @@ if TYPE_CHECKING:
     from regionwatch.tagging import Tagger
 
 __all__ = [
+    "CONFUSION_CLASSES",
+    "LISTED_LANGUAGES",
     "EvalReport",
     "LabelStats",
     "SeedProposals",
@@ -37,6 +43,23 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 LABELS = ("border_clash", "ceasefire", "csto")
+# the languages the tagging targets name (the region's languages plus English, French, German,
+# Persian): "in scope"; every other language is "beyond"
+LISTED_LANGUAGES = frozenset(
+    ["en", "ru", "uk", "be", "hy", "az", "ka", "tr", "kk", "ky", "tg", "uz", "tk", "fr", "de", "fa"]
+)
+GROUPS = ("all", "in scope", "beyond")
+# why a label was missed or wrongly given, from the item and the tagger's output
+CONFUSION_CLASSES = {
+    "nothing recognised": "missed: no watched actor found at all (language or names unknown)",
+    "missed secondary label": "missed: another of the item's labels was found",
+    "CSTO not named": "missed csto: the organisation's name (OVKS, KGAÖ, a local full name ...) "
+    "was not recognised",
+    "late-named CSTO": "missed csto: named, but late, in passing or without an action",
+    "missed only label": "missed: none of the item's labels was found",
+    "out-of-region false positive": "given to an item outside the region",
+    "background false positive": "given on background (history, another topic) in the region",
+}
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -111,6 +134,15 @@ class LabelStats:
     fp: int = 0
     fn: int = 0
 
+    def add(self, predicted: bool, gold: bool) -> None:
+        """Count one item."""
+        if predicted and gold:
+            self.tp += 1
+        elif predicted:
+            self.fp += 1
+        elif gold:
+            self.fn += 1
+
     @property
     def precision(self) -> float:
         """tp / (tp + fp); 1.0 when nothing was predicted and nothing missed."""
@@ -130,31 +162,80 @@ class LabelStats:
         return 2 * p * r / (p + r) if p + r else 0.0
 
 
+def _stats_dict(st: LabelStats) -> dict[str, Any]:
+    return {
+        "precision": round(st.precision, 4),
+        "recall": round(st.recall, 4),
+        "f1": round(st.f1, 4),
+        "tp": st.tp,
+        "fp": st.fp,
+        "fn": st.fn,
+    }
+
+
+def micro(stats: dict[str, LabelStats]) -> LabelStats:
+    """The counts of every label added up (micro-averaged P/R/F1)."""
+    out = LabelStats()
+    for st in stats.values():
+        out.tp += st.tp
+        out.fp += st.fp
+        out.fn += st.fn
+    return out
+
+
 @dataclass
 class EvalReport:
-    """Per-label statistics and the per-item confusions."""
+    """Per-label statistics (all items and per language group) and the per-item confusions."""
 
     total: int
     stats: dict[str, LabelStats]
     confusions: list[dict[str, Any]] = field(default_factory=list)
+    groups: dict[str, dict[str, LabelStats]] = field(default_factory=dict)
+    group_items: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def confusion_classes(self) -> Counter[str]:
+        """How many (item, label) confusions fall in each class of :data:`CONFUSION_CLASSES`."""
+        return Counter(cls for c in self.confusions for cls in c.get("classes", {}).values())
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {
             "total": self.total,
-            "labels": {
-                k: {
-                    "precision": round(v.precision, 4),
-                    "recall": round(v.recall, 4),
-                    "f1": round(v.f1, 4),
-                    "tp": v.tp,
-                    "fp": v.fp,
-                    "fn": v.fn,
+            "labels": {k: _stats_dict(v) for k, v in self.stats.items()},
+            "groups": {
+                g: {
+                    "items": self.group_items.get(g, 0),
+                    "labels": {k: _stats_dict(v) for k, v in by_label.items()},
+                    "micro": _stats_dict(micro(by_label)),
                 }
-                for k, v in self.stats.items()
+                for g, by_label in self.groups.items()
             },
+            "confusion_classes": dict(self.confusion_classes.most_common()),
             "confusions": self.confusions,
         }
+
+
+def language_group(lang: str | None) -> str:
+    """``"in scope"`` for a language of :data:`LISTED_LANGUAGES`, else ``"beyond"``."""
+    return "in scope" if (lang or "").lower() in LISTED_LANGUAGES else "beyond"
+
+
+def _confusion_class(
+    label: str, gold: set[str], pred: set[str], out: dict[str, Any], row: dict[str, Any]
+) -> str:
+    """The class of one wrong (item, label), see :data:`CONFUSION_CLASSES`."""
+    if label in pred:  # a false positive
+        if row.get("region_relevant") is False:
+            return "out-of-region false positive"
+        return "background false positive"
+    if not out["actors"]:
+        return "nothing recognised"
+    if label == "csto":
+        return "late-named CSTO" if "csto" in out["actors"] else "CSTO not named"
+    if gold & pred:
+        return "missed secondary label"
+    return "missed only label"
 
 
 def evaluate(dataset: Path, tagger: Tagger) -> EvalReport:
@@ -165,39 +246,50 @@ def evaluate(dataset: Path, tagger: Tagger) -> EvalReport:
         tagger: the tagger to use.
 
     Returns:
-        An :class:`EvalReport` with P/R/F1 per label and every wrong item (id, gold, predicted,
-        false positives / negatives, scores and the evidence of false positives).
+        An :class:`EvalReport` with P/R/F1 per label, for all items and per language group
+        (``in scope`` / ``beyond``), and every wrong item (id, language group, gold, predicted,
+        false positives / negatives, the class of each, scores and the evidence of the wrong
+        labels).
     """
     rows = _read_jsonl(Path(dataset))
-    stats = {lab: LabelStats() for lab in LABELS}
+    groups = {g: {lab: LabelStats() for lab in LABELS} for g in GROUPS}
+    group_items: Counter[str] = Counter()
     confusions: list[dict[str, Any]] = []
     for row in rows:
         out = classify_row(row, tagger)
         gold = set(row.get("labels") or []) & set(LABELS)
         pred = set(out["labels"])
+        group = language_group(row.get("lang"))
+        group_items.update(("all", group))
         for lab in LABELS:
-            st = stats[lab]
-            if lab in pred and lab in gold:
-                st.tp += 1
-            elif lab in pred:
-                st.fp += 1
-            elif lab in gold:
-                st.fn += 1
+            for g in ("all", group):
+                groups[g][lab].add(lab in pred, lab in gold)
         if gold != pred:
             confusions.append(
                 {
                     "id": row.get("id"),
                     "lang": row.get("lang"),
+                    "group": group,
                     "title": (row.get("title") or str(row.get("text") or "")[:80]).strip(),
                     "gold": sorted(gold),
                     "pred": sorted(pred),
                     "fp": sorted(pred - gold),
                     "fn": sorted(gold - pred),
+                    "classes": {
+                        lab: _confusion_class(lab, gold, pred, out, row)
+                        for lab in sorted(pred ^ gold)
+                    },
                     "scores": out["scores"],
                     "evidence": {lab: out["evidence"].get(lab, []) for lab in sorted(pred ^ gold)},
                 }
             )
-    return EvalReport(total=len(rows), stats=stats, confusions=confusions)
+    return EvalReport(
+        total=len(rows),
+        stats=groups["all"],
+        confusions=confusions,
+        groups=groups,
+        group_items=dict(group_items),
+    )
 
 
 # ----------------------------------------------------------------------------- seeds build

@@ -37,8 +37,11 @@ __all__ = [
     "Lexicon",
     "Membership",
     "Pattern",
+    "LanguagePack",
     "Theme",
+    "load_language_packs",
     "load_lexicon",
+    "merge_language_packs",
 ]
 
 log = logging.getLogger(__name__)
@@ -87,6 +90,20 @@ LANGS = frozenset(
 )
 _SLUG = r"^[a-z][a-z0-9_]*$"
 
+# named actor groups the category rules read (``groups:`` of an actor in actors.yaml)
+ACTOR_GROUPS = frozenset(
+    {
+        "armenian_side",  # speaks or fights for Armenia in the Armenian-Azerbaijani conflict
+        "azerbaijani_side",  # ... for Azerbaijan
+        "karabakh_conflict",  # names the Armenian-Azerbaijani conflict
+        "inside_karabakh",  # a town inside Karabakh: fire on it is the war there, not the line
+        "ukraine_war",  # names the Russia-Ukraine war's theatre (Ukraine, Donbas, Kursk ...)
+        "ukraine_war_party",  # the other party of that war (Russia)
+        "other_fronts",  # the region's conflicts other than the Russia-Ukraine war
+        "csto_body",  # the CSTO itself and its officials
+    }
+)
+
 Region = Literal["core", "conditional", "out", "neutral"]
 Kind = Literal["state", "capital", "institution", "person", "organisation", "armed_force", "place"]
 
@@ -99,14 +116,18 @@ def _check_patterns(value: dict[str, list[str]]) -> dict[str, list[str]]:
     for lang, items in value.items():
         if lang not in LANGS:
             raise ValueError(f"unknown language code {lang!r} (known: {', '.join(sorted(LANGS))})")
-        for item in items:
-            if not isinstance(item, str) or not item.strip():
-                raise ValueError(f"{lang}: empty pattern")
-            if any("*" in word[:-1] for word in item.split()):
-                raise ValueError(f"{lang}: '*' may only end a word: {item!r}")
-            if item.count("[") != item.count("]"):
-                raise ValueError(f"{lang}: unbalanced [] in {item!r}")
+        _check_items(lang, items)
     return value
+
+
+def _check_items(lang: str, items: list[str]) -> None:
+    for item in items:
+        if not isinstance(item, str) or not item.strip():
+            raise ValueError(f"{lang}: empty pattern")
+        if any("*" in word[:-1] for word in item.split()):
+            raise ValueError(f"{lang}: '*' may only end a word: {item!r}")
+        if item.count("[") != item.count("]"):
+            raise ValueError(f"{lang}: unbalanced [] in {item!r}")
 
 
 class Membership(_Model):
@@ -131,6 +152,26 @@ class Actor(_Model):
     border_zone: bool = False
     aliases: dict[str, list[str]]
     memberships: list[Membership] = Field(default_factory=list)
+    groups: list[str] = Field(default_factory=list)
+    clash_neighbours: list[str] = Field(default_factory=list)
+
+    @field_validator("groups")
+    @classmethod
+    def _groups(cls, v: list[str]) -> list[str]:
+        unknown = sorted(set(v) - ACTOR_GROUPS)
+        if unknown:
+            raise ValueError(
+                f"unknown group {unknown[0]!r} (known: {', '.join(sorted(ACTOR_GROUPS))})"
+            )
+        return v
+
+    @field_validator("clash_neighbours")
+    @classmethod
+    def _neighbours(cls, v: list[str]) -> list[str]:
+        for code in v:
+            if not re.fullmatch(r"[A-Z]{2}", code):
+                raise ValueError(f"not an ISO country code: {code!r}")
+        return v
 
     @field_validator("aliases")
     @classmethod
@@ -244,6 +285,26 @@ class Lexicon:
                 for text in items:
                     yield Pattern(f"cue:{name}", text, lang)
 
+    def group(self, name: str) -> frozenset[str]:
+        """Slugs of the actors in the named group (``groups:`` in actors.yaml).
+
+        Raises:
+            KeyError: ``name`` is not one of ``ACTOR_GROUPS``.
+        """
+        if name not in ACTOR_GROUPS:
+            raise KeyError(name)
+        return frozenset(slug for slug, a in self.actors.items() if name in a.groups)
+
+    def border_dyads(self) -> frozenset[frozenset[str]]:
+        """Pairs of country codes whose armed incidents are border incidents: a state and each
+        of its ``clash_neighbours`` (no other front line between them)."""
+        return frozenset(
+            frozenset({a.country, n})
+            for a in self.actors.values()
+            if a.country
+            for n in a.clash_neighbours
+        )
+
     def actor_alias_index(self) -> dict[str, str]:
         """Lower-cased exact aliases -> actor slug (for the seed builder's diff)."""
         out: dict[str, str] = {}
@@ -256,7 +317,12 @@ class Lexicon:
 
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        # libyaml's safe loader when PyYAML has it: the watchlist with its language packs is
+        # ~7,000 patterns, ~2 s in the pure-Python loader and a tenth of that in libyaml's
+        if yaml.__with_libyaml__:
+            return yaml.load(text, Loader=yaml.CSafeLoader)
+        return yaml.safe_load(text)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc}", key="seeds") from exc
     except yaml.YAMLError as exc:
@@ -300,13 +366,16 @@ def _validate(model: type[_Model], path: Path, data: Any) -> Any:
 
 
 def load_lexicon(seeds_dir: Path) -> Lexicon:
-    """Load and validate ``actors.yaml``, ``themes.yaml`` and (if present) ``corpus.yaml``.
+    """Load and validate ``actors.yaml``, ``themes.yaml``, (if present) ``corpus.yaml`` and the
+    language packs ``languages/*.yaml`` (merged into the actors' aliases and the cues' and
+    themes' patterns, see :func:`merge_language_packs`).
 
     Args:
         seeds_dir: the folder holding the YAML files.
 
     Returns:
-        The lexicon, with ``hash`` = SHA-256 over the YAML content (first 16 hex digits).
+        The lexicon, with ``hash`` = SHA-256 over the YAML content, language packs included
+        (first 16 hex digits).
 
     Raises:
         ConfigError: a file is missing, is not YAML, or an entry is invalid (names file, entry
@@ -399,14 +468,128 @@ def load_lexicon(seeds_dir: Path) -> Lexicon:
                         key="seeds",
                     )
         corpus = list(corpus_file.documents)
+    cues = dict(themes_file.cues)
+    packs = load_language_packs(seeds_dir / "languages")
+    actors, themes, cues = merge_language_packs(packs, actors, themes, cues)
+    for pack in packs:
+        digest.update(pack.path.read_bytes())
     lex = Lexicon(
         seeds_dir=seeds_dir,
         actors=actors,
         themes=themes,
         categories=cats,
-        cues=dict(themes_file.cues),
+        cues=cues,
         corpus=corpus,
         hash=digest.hexdigest()[:16],
     )
     log.debug("lexicon %s: %d actors, %d themes", lex.hash, len(actors), len(themes))
     return lex
+
+
+# ----------------------------------------------------------------------------- language packs
+_LANG_CODE = r"^[a-z]{2,3}$"
+
+
+class _PackFile(_Model):
+    lang: str = Field(pattern=_LANG_CODE)
+    source: str = Field(min_length=1)
+    actors: dict[str, list[str]] = Field(default_factory=dict)
+    cues: dict[str, list[str]] = Field(default_factory=dict)
+    themes: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("actors", "cues", "themes")
+    @classmethod
+    def _items(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for key, items in v.items():
+            _check_items(key, items)
+        return v
+
+
+@dataclass(frozen=True)
+class LanguagePack:
+    """One ``seeds/languages/<code>.yaml``: the watchlist's words in one language.
+
+    ``actors`` maps an actor slug, ``cues`` a cue-list name and ``themes`` a theme slug to the
+    aliases / patterns in the language ``lang`` (same syntax as ``actors.yaml``); ``source``
+    says where the words come from.
+    """
+
+    path: Path
+    lang: str
+    source: str
+    actors: dict[str, list[str]]
+    cues: dict[str, list[str]]
+    themes: dict[str, list[str]]
+
+
+def load_language_packs(folder: Path) -> list[LanguagePack]:
+    """Load and validate every ``<code>.yaml`` of ``folder`` (none when it does not exist).
+
+    Raises:
+        ConfigError: a pack is not YAML, has an invalid field, or its ``lang`` is not its file
+            name (names the file and the key).
+    """
+    if not folder.is_dir():
+        return []
+    packs: list[LanguagePack] = []
+    for path in sorted(folder.glob("*.yaml")):
+        data: _PackFile = _validate(_PackFile, path, _read_yaml(path))
+        if data.lang != path.stem:
+            raise ConfigError(
+                f"{path}: field 'lang': {data.lang!r} differs from the file name {path.stem!r}",
+                key="seeds",
+            )
+        packs.append(
+            LanguagePack(path, data.lang, data.source, data.actors, data.cues, data.themes)
+        )
+    return packs
+
+
+def merge_language_packs(
+    packs: list[LanguagePack],
+    actors: dict[str, Actor],
+    themes: dict[str, Theme],
+    cues: dict[str, dict[str, list[str]]],
+) -> tuple[dict[str, Actor], dict[str, Theme], dict[str, dict[str, list[str]]]]:
+    """The actors, themes and cues with every pack's words added under its language.
+
+    Raises:
+        ConfigError: a pack names an actor slug, cue list or theme slug the watchlist does not
+            have (names the file and the key).
+    """
+    actors, themes = dict(actors), dict(themes)
+    cues = {name: dict(langs) for name, langs in cues.items()}
+    for pack in packs:
+        sections = (
+            ("actors", "actor", pack.actors, actors),
+            ("cues", "cue list", pack.cues, cues),
+            ("themes", "theme", pack.themes, themes),
+        )
+        for section, what, given, known in sections:
+            for key in given:
+                if key not in known:
+                    raise ConfigError(
+                        f"{pack.path}: {section}: unknown {what} {key!r}", key="seeds"
+                    )
+        for slug, items in pack.actors.items():
+            actor = actors[slug]
+            aliases = {**actor.aliases, pack.lang: _union(actor.aliases.get(pack.lang), items)}
+            actors[slug] = actor.model_copy(update={"aliases": aliases})
+        for slug, items in pack.themes.items():
+            theme = themes[slug]
+            pats = {**theme.patterns, pack.lang: _union(theme.patterns.get(pack.lang), items)}
+            themes[slug] = theme.model_copy(update={"patterns": pats})
+        for name, items in pack.cues.items():
+            cues[name][pack.lang] = _union(cues[name].get(pack.lang), items)
+    return actors, themes, cues
+
+
+def _union(old: list[str] | None, new: list[str]) -> list[str]:
+    """``old`` then the items of ``new`` it lacks, in order."""
+    out = list(old or [])
+    seen = set(out)
+    for item in new:
+        if item not in seen:
+            seen.add(item)
+            out.append(item)
+    return out

@@ -157,7 +157,8 @@ def eval_(
     config: ConfigOpt = None,
     seeds: SeedsOpt = None,
 ) -> None:
-    """Precision, recall and F1 per label against a labelled dataset, and the confusions."""
+    """Precision, recall and F1 per label, per language group (in scope = the listed languages /
+    beyond), and the confusions by class."""
     from regionwatch.evaluation import evaluate
 
     seeds_dir, settings = _seeds_dir(config, seeds)
@@ -177,23 +178,47 @@ def eval_(
     if as_json:
         typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
         return
-    table = Table(title=f"{dataset.name}: {report.total} items (lexicon {tagger.lexicon_hash})")
-    for col in ("label", "precision", "recall", "F1", "tp", "fp", "fn"):
-        table.add_column(col, justify="left" if col == "label" else "right")
-    for lab, st in report.stats.items():
-        table.add_row(
-            lab,
-            f"{st.precision:.3f}",
-            f"{st.recall:.3f}",
-            f"{st.f1:.3f}",
-            str(st.tp),
-            str(st.fp),
-            str(st.fn),
-        )
+    _print_report(
+        report, f"{dataset.name}: {report.total} items (lexicon {tagger.lexicon_hash})", show
+    )
+
+
+def _print_report(report: Any, title: str, show: int) -> None:
+    """Per-label P/R/F1 per language group, the confusions by class, then the wrong items."""
+    from regionwatch.evaluation import CONFUSION_CLASSES, micro
+
+    table = Table(title=title)
+    for col in ("group", "items", "label", "precision", "recall", "F1", "tp", "fp", "fn"):
+        table.add_column(col, justify="left" if col in ("group", "label") else "right")
+    for group, by_label in report.groups.items():
+        n = report.group_items.get(group, 0)
+        if not n:
+            continue
+        for i, (lab, st) in enumerate([*by_label.items(), ("micro", micro(by_label))]):
+            table.add_row(
+                group if i == 0 else "",
+                str(n) if i == 0 else "",
+                lab,
+                f"{st.precision:.3f}",
+                f"{st.recall:.3f}",
+                f"{st.f1:.3f}",
+                str(st.tp),
+                str(st.fp),
+                str(st.fn),
+                end_section=lab == "micro",
+            )
     console.print(table)
+    classes = report.confusion_classes
+    if classes:
+        kt = Table(title="confusions by class (item x label)")
+        for col in ("class", "n", "meaning"):
+            kt.add_column(col, overflow="fold")
+        for cls, n in classes.most_common():
+            kt.add_row(cls, str(n), CONFUSION_CLASSES.get(cls, ""))
+        console.print(kt)
     if report.confusions and show:
         ct = Table(title=f"confusions ({len(report.confusions)})")
-        for col in ("id", "lang", "FP", "FN", "scores", "title"):
+        for col in ("id", "lang", "FP", "FN", "class", "scores", "title"):
             ct.add_column(col, overflow="fold")
         for c in report.confusions[:show]:
             ct.add_row(
@@ -201,6 +226,7 @@ def eval_(
                 str(c["lang"] or ""),
                 ",".join(c["fp"]),
                 ",".join(c["fn"]),
+                "; ".join(f"{k}: {v}" for k, v in c.get("classes", {}).items()),
                 " ".join(f"{k[:4]}={v:.2f}" for k, v in c["scores"].items()),
                 c["title"][:70],
             )

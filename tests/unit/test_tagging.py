@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from flows.cli.tagging import register
 from regionwatch.evaluation import classify_jsonl, evaluate
 from regionwatch.tagging import CATEGORY_ORDER, Tagger, get_tagger
+from regionwatch.tagging.matcher import add_elision_prefixes
 
 
 @pytest.fixture(scope="module")
@@ -553,7 +554,7 @@ def test_tokenizer_cache_works_across_line_breaks(tagger: Tagger) -> None:
     import spacy
 
     stock = spacy.blank("xx")
-    Tagger._add_elision_prefixes(stock)
+    add_elision_prefixes(stock)
     # stock spaCy re-splits every chunk after the first special case ("\n") of a text ...
     assert _prefix_searches(stock, _PARAGRAPHS)
     # ... ours tokenises a text it has seen from its cache alone, and into the same tokens

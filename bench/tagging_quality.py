@@ -1,0 +1,81 @@
+"""Tagging quality on the dev sets, per label and language group, with dev2's held-out slice apart.
+
+Issue 13 measures generalisation honestly: dev2 is split by id into a *tuning* slice and a
+*held-out* slice (``int(sha256(id), 16) % 3 == 0``, 40 of 119 items) whose texts and confusions
+are never looked at while rules are written; only its scores are read. Scores come from
+:func:`regionwatch.evaluation.evaluate` (the ``regionwatch eval`` report), so the groups are its
+``in scope`` (the sixteen listed languages) and ``beyond``. Our own challenge sets
+(tests/unit/heldout_cases.yaml, recall_cases.yaml) are scored too.
+
+Prints a markdown table (P / R / F1 and tp/fp/fn per label, micro F1)::
+
+    .venv/bin/python bench/tagging_quality.py       # needs $REGIONWATCH_SHARED (the dev sets)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH.parent))
+sys.path.insert(0, str(BENCH))
+
+from common import shared_dir  # noqa: E402
+
+from regionwatch.evaluation import LABELS, LabelStats, evaluate, micro  # noqa: E402
+from regionwatch.tagging import get_tagger  # noqa: E402
+
+
+def held_out(item_id: str) -> bool:
+    """Whether a dev2 item belongs to the held-out slice (a third, by id hash)."""
+    return int(hashlib.sha256(item_id.encode("utf-8")).hexdigest(), 16) % 3 == 0
+
+
+def _cell(st: LabelStats) -> str:
+    return f"{st.precision:.2f} / {st.recall:.2f} / {st.f1:.2f} ({st.tp}/{st.fp}/{st.fn})"
+
+
+def _rows(name: str, rows: list[dict[str, Any]], tmp: Path) -> list[str]:
+    path = tmp / f"{name.replace(' ', '_')}.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    rep = evaluate(path, get_tagger())
+    out = []
+    for group, by_label in rep.groups.items():
+        n = rep.group_items.get(group, 0)
+        if not n:
+            continue
+        cells = " | ".join(_cell(by_label[lab]) for lab in LABELS)
+        out.append(f"| {name}, {group} | {n} | {cells} | {micro(by_label).f1:.3f} |")
+    return out
+
+
+def main() -> None:
+    shared = shared_dir()
+    sets: list[tuple[str, list[dict[str, Any]]]] = []
+    if shared is not None:
+        for name in ("dev", "dev2"):
+            path = shared / "eval" / f"{name}.jsonl"
+            sets.append((name, [json.loads(x) for x in path.read_text("utf-8").splitlines() if x]))
+        dev2 = sets[-1][1]
+        sets.append(("dev2 tuning slice", [r for r in dev2 if not held_out(r["id"])]))
+        sets.append(("**dev2 held-out slice**", [r for r in dev2 if held_out(r["id"])]))
+    for own in ("heldout_cases", "recall_cases"):
+        path = BENCH.parent / "tests" / "unit" / f"{own}.yaml"
+        sets.append((f"own {own}", yaml.safe_load(path.read_text("utf-8"))["cases"]))
+    print(f"lexicon {get_tagger().lexicon_hash}\n")
+    print("| set / group | items | " + " | ".join(LABELS) + " | micro F1 |")
+    print("|---|---|" + "---|" * len(LABELS) + "---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, rows in sets:
+            print("\n".join(_rows(name, rows, Path(tmp))))
+
+
+if __name__ == "__main__":
+    main()
