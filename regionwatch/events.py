@@ -92,6 +92,9 @@ _ALSO_KIND = 0.5  # the article's main category differs, but it also carries the
 _OTHER_KIND = 0.3  # it does not carry the event's main category at all
 _ORG_WEIGHT = 0.5  # an organisation's mentions count half against the states'
 _MAIN_SHARE = 0.15  # a party with at least this share of the mentions is a main party
+_PAIR_SHARE = 0.2  # a party with this share on one side ...
+_PAIR_MIN = 0.05  # ... must have at least this share on the other (the same pair, not a third)
+_PAIR_PENALTY = 0.3  # taken when the pair differs (see EventIndex._same_pair)
 _ANCHOR_WEIGHT = 0.35  # shared places/people add up to this; none shared takes half of it
 _MAX_TOKENS = 24  # title/lead tokens per signal
 _MAX_EVENT_TOKENS = 200  # tokens an event keeps per language
@@ -100,6 +103,96 @@ _LEAD_CHARS = 600
 _SCAN_CHARS = 1500  # casualty figures stand in the headline and the first paragraphs
 _MAX_NUMBERS = 12  # the largest numbers tried (a bound on the cost of a table of figures)
 _SENTENCE_REACH = 200  # characters searched either side of a number for its sentence
+#: What sort of CSTO happening the headline and lead report: a meeting (summit, session), a
+#: deployment of the bloc's forces, or a change of membership (the lexicon's
+#: ``csto_membership_change`` cues).
+#: Words in the languages the tagger covers; the first one named decides.
+_FACET_WORDS: dict[str, tuple[str, ...]] = {
+    "meeting": (
+        "summit*",
+        "session*",
+        "сесси*",
+        "заседани*",
+        "sessão",
+        "sesión",
+        "sessione",
+        "sitzung*",
+        "tagung*",
+        "oturum*",
+        "նիստ*",
+        "iclas*",
+        "саммит*",
+        "саміт*",
+        "самит*",
+        "գագաթնաժողով*",
+        "sammit*",
+        "zirve*",
+        "sommet*",
+        "gipfel*",
+        "cumbre*",
+        "cúpula*",
+        "cimeira*",
+        "vertice*",
+        "szczyt*",
+        "samit*",
+    ),
+    "deployment": (
+        "peacekeep*",
+        "deploy*",
+        "contingent*",
+        "paratroop*",
+        "миротвор*",
+        "ввод войск*",
+        "ввод* миротвор*",
+        "контингент*",
+        "десант*",
+        "խաղաղապահ*",
+        "sülhməramlı*",
+        "barış gücü*",
+        "бітімгер*",
+        "тынчтык орнотуучу*",
+        "сулҳбон*",
+        "déploi*",
+        "friedenstruppe*",
+        "despliegue*",
+        "dispiegamento*",
+        "destacamento*",
+        "contingente*",
+        "контингент*",
+        "миротворц*",
+        "mirotvor*",
+    ),
+}
+#: Number words for casualty figures in the main languages ("two soldiers killed").
+_NUMBER_WORDS: dict[str, int] = {
+    w: n
+    for n, words in {
+        1: "one один одна одного одной ein eine einer une uno una",
+        2: "two два две двух двоих zwei deux dos dois duas",
+        3: "three три трех трёх троих drei trois tres tre três",
+        4: "four четыре четырех четырёх четверо vier quatre cuatro quattro quatro",
+        5: "five пять пяти пятеро fünf cinq cinco cinque",
+        6: "six шесть шести шестеро sechs seis",
+        7: "seven семь семи семеро sieben siete sette sete",
+        8: "eight восемь восьми acht huit ocho otto oito",
+        9: "nine девять девяти neun neuf nueve nove",
+        10: "ten десять десяти zehn dix diez dieci dez",
+        11: "eleven одиннадцать одиннадцати elf onze undici",
+        12: "twelve dozen двенадцать двенадцати zwölf douze doce dodici",
+        15: "fifteen пятнадцать пятнадцати",
+        20: "twenty двадцать двадцати zwanzig vingt veinte venti vinte",
+        30: "thirty тридцать тридцати",
+        50: "fifty пятьдесят пятидесяти",
+        100: "hundred сто сотни hundert cien cento",
+    }.items()
+    for w in words.split()
+}
+_NUMBER_WORD = re.compile(
+    r"(?<!\w)("
+    + "|".join(sorted(map(re.escape, _NUMBER_WORDS), key=len, reverse=True))
+    + r")(?!\w)",
+    re.IGNORECASE,
+)
 _WORD = re.compile(r"\w+", re.UNICODE)
 _NUMBER = re.compile(r"(?<![\w.,])\d{1,4}(?![\w.,]\d)")
 _SENT_END = re.compile(r"[.!?\n;]")
@@ -130,6 +223,9 @@ class EventSignal:
             CSTO (a clash report that mentions the truce and the CSTO is a clash), if any.
         anchors: the specific watched actors named (places, people, capitals, armed forces):
             the same happening names the same ones in every language.
+        facet: what sort of happening of its kind the headline and lead report, where the
+            words say so: ``meeting`` (a summit or session), ``membership`` (joining, freezing,
+            leaving) or ``deployment`` for the CSTO; ``None`` otherwise.
     """
 
     key: str
@@ -148,6 +244,7 @@ class EventSignal:
     story_id: int | None = None
     kind: str | None = None
     anchors: frozenset[str] = frozenset()
+    facet: str | None = None
 
 
 @dataclass(slots=True)
@@ -175,6 +272,7 @@ class EventState:
     tokens: dict[str, set[str]] = field(default_factory=dict)
     kind: str | None = None
     anchors: set[str] = field(default_factory=set)
+    facet: str | None = None
     local_id: int = 0
 
     @property
@@ -202,6 +300,7 @@ class EventState:
             "tokens": {k: sorted(v) for k, v in sorted(self.tokens.items())},
             "kind": self.kind,
             "anchors": sorted(self.anchors),
+            "facet": self.facet,
         }
 
     @classmethod
@@ -230,6 +329,7 @@ class EventState:
                 tokens={str(k): set(v) for k, v in (data.get("tokens") or {}).items()},
                 kind=str(data["kind"]) if data.get("kind") else None,
                 anchors=set(data.get("anchors") or ()),
+                facet=str(data["facet"]) if data.get("facet") else None,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"not a saved event state: {exc}") from exc
@@ -299,18 +399,22 @@ class _CueWords:
 
     def search(self, tokens: Sequence[str]) -> bool:
         """Whether any pattern matches the tokens."""
+        return self.first(tokens) is not None
+
+    def first(self, tokens: Sequence[str]) -> int | None:
+        """The index of the first token where a pattern matches, if any."""
         n = len(tokens)
         for i, tok in enumerate(tokens):
             for rest in self._exact.get(tok, ()):
                 if _rest_matches(tokens, i + 1, n, rest):
-                    return True
+                    return i
             for stem, rest in self._stems.get(tok[:2], ()):
                 if tok.startswith(stem) and _rest_matches(tokens, i + 1, n, rest):
-                    return True
+                    return i
             for first, rest in self._other:
                 if first(tok) and _rest_matches(tokens, i + 1, n, rest):
-                    return True
-        return False
+                    return i
+        return None
 
 
 _Matcher = Callable[[str], bool]
@@ -396,6 +500,10 @@ class SignalBuilder:
         self._violation = cue("violation")
         self._ended = cue("event_ended")
         self._truce = cue("ceasefire", "ceasefire_phrase")
+        self._facets = [
+            ("membership", cue("csto_membership_change")),
+            *((name, _CueWords(words)) for name, words in _FACET_WORDS.items()),
+        ]
 
     def build(
         self,
@@ -450,7 +558,17 @@ class SignalBuilder:
             story_id=story_id,
             kind=kind,
             anchors=frozenset(anchors),
+            facet=self.facet(_tokens(title), words) if kind == "csto" else None,
         )
+
+    def facet(self, title: Sequence[str], lead: Sequence[str]) -> str | None:
+        """The sort of CSTO happening reported: the facet named first in the headline, else in
+        the headline and lead (``None`` when neither names one)."""
+        for tokens in (title, lead):
+            found = [(i, name) for name, cw in self._facets if (i := cw.first(tokens)) is not None]
+            if found:
+                return min(found)[1]
+        return None
 
     def casualties(self, text: str) -> int | None:
         """The highest number reported in one sentence with a casualty word, if any.
@@ -469,6 +587,8 @@ class SignalBuilder:
             if tail.startswith(("km", "%", "км", "m ", "h ", "ч")):
                 continue
             cands.append((value, num.start(), num.end()))
+        for word in _NUMBER_WORD.finditer(text):
+            cands.append((_NUMBER_WORDS[word.group().casefold()], word.start(), word.end()))
         if not cands:
             return None
         cands.sort(reverse=True)
@@ -544,9 +664,16 @@ def _norm(values: Iterable[float]) -> float:
     return math.sqrt(sum(v * v for v in values))
 
 
-def _shape(weights: Mapping[str, float]) -> tuple[float, list[str]]:
-    """The length of a party vector and its two main parties."""
-    return _norm(weights.values()), heapq.nlargest(2, weights, key=weights.__getitem__)
+_Shape = tuple[float, list[str], float]
+
+
+def _shape(weights: Mapping[str, float]) -> _Shape:
+    """The length of a party vector, its two main parties and its total weight."""
+    return (
+        _norm(weights.values()),
+        heapq.nlargest(2, weights, key=weights.__getitem__),
+        sum(weights.values()),
+    )
 
 
 def _cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
@@ -585,7 +712,7 @@ class EventIndex:
         self._by_party: dict[str, set[int]] = {}
         self._heap: list[tuple[datetime, int]] = []
         # per event: the length of its party vector and its two main parties (a cache)
-        self._shape: dict[int, tuple[float, list[str]]] = {}
+        self._shape: dict[int, _Shape] = {}
         self._ids = itertools.count(1)
 
     def __len__(self) -> int:
@@ -653,10 +780,8 @@ class EventIndex:
         """The match score of ``sig`` against ``ev`` (0 when time or parties rule it out)."""
         return self._score(sig, _norm(w for _, w in sig.weights), ev, _shape(ev.weights))
 
-    def _score(
-        self, sig: EventSignal, snorm: float, ev: EventState, shape: tuple[float, list[str]]
-    ) -> float:
-        enorm, etop = shape
+    def _score(self, sig: EventSignal, snorm: float, ev: EventState, shape: _Shape) -> float:
+        enorm, etop, etotal = shape
         if not self._time_fits(sig, ev) or not snorm or not enorm:
             return 0.0
         evw = ev.weights
@@ -670,6 +795,11 @@ class EventIndex:
         # about its side actors)
         if sig.weights[0][0] not in etop or etop[0] not in [p for p, _ in sig.weights[:2]]:
             return 0.0
+        # the same pair: a party that weighs on one side is named on the other (an
+        # Azerbaijani-Iranian firefight is not the Armenian-Azerbaijani clash of the day)
+        pair = 0.0
+        if not self._same_pair(sig, evw, etotal):
+            pair = _PAIR_PENALTY
         text = 0.0
         if sig.language and sig.tokens:
             have = ev.tokens.get(sig.language)
@@ -681,7 +811,24 @@ class EventIndex:
             anchor = _ANCHOR_WEIGHT * (
                 shared / min(len(sig.anchors), len(ev.anchors)) if shared else -0.5
             )
-        return cos * _kind(sig, ev) + anchor + self.cfg.text_weight * text
+        kind = _kind(sig, ev)
+        if sig.facet and ev.facet and sig.facet != ev.facet:
+            kind = min(kind, _OTHER_KIND)  # a summit is not the deployment it discusses
+        return cos * kind + anchor + self.cfg.text_weight * text - pair
+
+    @staticmethod
+    def _same_pair(sig: EventSignal, evw: Mapping[str, float], etotal: float) -> bool:
+        """Whether every party with a fifth of the mentions on one side (article or event) has
+        at least 5 % on the other: the same pair of states, not a third one."""
+        if etotal <= 0:
+            return False
+        sw = dict(sig.weights)
+        for p, w in sig.weights:
+            if w < _PAIR_SHARE:
+                break
+            if evw.get(p, 0.0) / etotal < _PAIR_MIN:
+                return False
+        return all(w / etotal < _PAIR_SHARE or sw.get(p, 0.0) >= _PAIR_MIN for p, w in evw.items())
 
     def _candidates(self, sig: EventSignal) -> set[int]:
         out: set[int] = set()
@@ -725,6 +872,8 @@ class EventIndex:
                 break
             if other.kind != best.kind and None not in (other.kind, best.kind):
                 continue  # a clash and a truce between one pair stay two events
+            if other.facet and best.facet and other.facet != best.facet:
+                continue  # so do a summit and a deployment
             if _cosine(best.weights, other.weights) < self.cfg.party_similarity:
                 continue
             lo = min(best.first_time, other.first_time)
@@ -799,8 +948,12 @@ class EventIndex:
             heapq.heappush(self._heap, (ev.last_time, ev.local_id))
         if sig.categories and not ev.categories:
             ev.lead_key, ev.lead_title = sig.key, sig.title  # the first article that qualifies
-        if ev.kind is None:
+        if ev.kind is None or (
+            sig.kind is not None and _ORDER.index(sig.kind) < _ORDER.index(ev.kind)
+        ):
             ev.kind = sig.kind
+        if ev.facet is None and sig.kind == ev.kind:
+            ev.facet = sig.facet
         ev.categories |= sig.categories
         ev.parties |= sig.parties
         ev.places |= sig.places
@@ -832,6 +985,8 @@ class EventIndex:
             into.last_time = other.last_time
             heapq.heappush(self._heap, (into.last_time, into.local_id))
         into.categories |= other.categories
+        if into.facet is None:
+            into.facet = other.facet
         into.parties |= other.parties
         into.places |= other.places
         into.anchors |= other.anchors
