@@ -38,20 +38,34 @@ How a signal is matched (``[events]`` settings in brackets):
    mentioned, and the event's most mentioned one of the article's two):
    a Kyrgyz-Tajik and an Armenian-Azerbaijani shootout on one day stay apart, a truce "brokered by
    Russia between Armenia and Azerbaijan" stays with the Armenian-Azerbaijani clash;
-3. kind: an article's kind is its first decided category in the order border clash, ceasefire,
+3. the pair: a party with a fifth of the mentions on one side (article or event) that has less
+   than 5 % on the other takes 0.3 off the score (an Azerbaijani-Iranian firefight is not the
+   Armenian-Azerbaijani clash of the same day; a CSTO summit Belarus hosts is not Armenia's
+   freeze); a penalty, not a veto, because a commenting capital (the Kremlin) can weigh a fifth;
+4. kind: an article's kind is its first decided category in the order border clash, ceasefire,
    CSTO (a clash report that mentions the truce and the appeal to the CSTO is a clash); an event's
-   kind is its first categorised article's. The same kind counts fully, an article that carries
-   the event's kind among its categories 0.5, another kind 0.3, an uncategorised article 0.8:
-   a clash and a truce between the same pair, live at once, stay two events;
-4. anchors: the people, capitals, institutions, armed forces and border-zone places named
+   kind is the first in that order among its categorised articles (a clash report the tagger read
+   as truce-only and the clash reports after it stay one event). The same kind counts fully, an
+   article that carries the event's kind among its categories 0.5, another kind 0.3, an
+   uncategorised article 0.8: a clash and a truce between the same pair, live at once, stay two
+   events. Within the CSTO the *facet* the headline (else the lead) names first — a meeting
+   (summit, session), a deployment, a change of membership — must not differ from the event's:
+   a summit in Astana is not the deployment to Kazakhstan it discusses;
+5. anchors: the people, capitals, institutions, armed forces and border-zone places named
    (Sotk, Batken, Lukashenko, the Kremlin …) pin down one happening in every language: shared
    ones add up to 0.35 (share of the smaller set), none shared when both name some takes 0.175.
    A territory without the border-zone mark (Karabakh, Crimea …) names a whole conflict, not one
    happening, and is no anchor;
-5. score = parties x kind + anchors + ``text_weight`` x (share of the article's title/lead tokens
-   the event already carries in that language); the best event at or above ``join_threshold``
-   wins; any other event of the same kind at or above ``merge_threshold`` whose parties match
-   the winner's is merged into it (recorded in :attr:`EventDecision.merged_from`).
+6. score = parties x kind + anchors + ``text_weight`` x (share of the article's title/lead tokens
+   the event already carries in that language) - pair penalty; the best event at or above
+   ``join_threshold`` wins; any other event of the same kind and facet at or above
+   ``merge_threshold`` whose parties match the winner's is merged into it (recorded in
+   :attr:`EventDecision.merged_from`).
+
+Casualty figures are the highest number in a sentence with a casualty word, digits or number
+words of the main languages ("two soldiers killed", "погибли двое"). Years named in the lead were
+tried as a conflict and dropped: the lead names a background year (1988, 2006, 2016) as often as
+the happening's own.
 """
 
 from __future__ import annotations
@@ -168,8 +182,8 @@ _NUMBER_WORDS: dict[str, int] = {
     w: n
     for n, words in {
         1: "one один одна одного одной ein eine einer une uno una",
-        2: "two два две двух двоих zwei deux dos dois duas",
-        3: "three три трех трёх троих drei trois tres tre três",
+        2: "two два две двух двое двоих дві двоє zwei deux dos dois duas",
+        3: "three три трех трёх трое троих троє drei trois tres tre três",
         4: "four четыре четырех четырёх четверо vier quatre cuatro quattro quatro",
         5: "five пять пяти пятеро fünf cinq cinco cinque",
         6: "six шесть шести шестеро sechs seis",
@@ -811,10 +825,9 @@ class EventIndex:
             anchor = _ANCHOR_WEIGHT * (
                 shared / min(len(sig.anchors), len(ev.anchors)) if shared else -0.5
             )
-        kind = _kind(sig, ev)
         if sig.facet and ev.facet and sig.facet != ev.facet:
-            kind = min(kind, _OTHER_KIND)  # a summit is not the deployment it discusses
-        return cos * kind + anchor + self.cfg.text_weight * text - pair
+            return 0.0  # a summit is not the deployment it discusses, whoever attends both
+        return cos * _kind(sig, ev) + anchor + self.cfg.text_weight * text - pair
 
     @staticmethod
     def _same_pair(sig: EventSignal, evw: Mapping[str, float], etotal: float) -> bool:

@@ -364,3 +364,80 @@ def test_signal_needs_a_watched_party_and_reads_phases(
     assert builder.phases("The fighting stopped overnight after the ceasefire.") == {"ended"}
     assert builder.phases("The ceasefire was violated within hours.") == {"violated"}
     assert builder.phases("Troops were put on alert.") == frozenset()
+
+
+def test_casualty_figures_in_number_words(builder: SignalBuilder) -> None:
+    assert builder.casualties("Two soldiers were killed in the shelling.") == 2
+    assert builder.casualties("На границе погибли двое военнослужащих, трое ранены.") == 3
+    assert builder.casualties("Zwei Soldaten wurden getötet.") == 2
+    # 'UN', 'due to', 'once' are not numbers; digits still win when larger
+    assert builder.casualties("The UN said the soldiers were killed due to shelling.") is None
+    assert builder.casualties("Two soldiers were killed and 14 wounded.") == 14
+
+
+def test_a_third_state_makes_another_pair(tagger: Tagger, builder: SignalBuilder) -> None:
+    iran = (
+        "en",
+        "Azerbaijani and Iranian border guards exchange fire",
+        "Azerbaijani and Iranian border guards exchanged fire on the Azerbaijan-Iran border on "
+        "Monday; Iran said one of its guards was wounded and blamed Azerbaijan.",
+    )
+    idx = EventIndex(EventsConfig())
+    clash = idx.assign(signal(tagger, builder, AM_AZ[0], T0, "a"))
+    sig = signal(tagger, builder, iran, T0 + timedelta(minutes=15), "i")
+    assert "iran" in sig.parties and "azerbaijan" in sig.parties
+    other = idx.assign(sig)
+    assert clash is not None and other is not None
+    assert other.is_new and other.event is not clash.event
+
+
+def test_a_csto_summit_and_a_csto_deployment_stay_apart(
+    tagger: Tagger, builder: SignalBuilder
+) -> None:
+    summit = (
+        "en",
+        "CSTO summit opens in Astana",
+        "Leaders of the Collective Security Treaty Organization met in Astana for the CSTO summit "
+        "hosted by Kazakhstan's president Tokayev; Russia's Putin attended.",
+    )
+    deployment = (
+        "ru",
+        "Миротворцы ОДКБ прибыли в Казахстан",
+        "Миротворческий контингент ОДКБ прибыл в Казахстан по просьбе Токаева; основу сил "
+        "составляют российские десантники.",
+    )
+    s1 = signal(tagger, builder, summit, T0, "s")
+    s2 = signal(tagger, builder, deployment, T0 + timedelta(minutes=10), "d")
+    assert (s1.kind, s1.facet) == ("csto", "meeting")
+    assert (s2.kind, s2.facet) == ("csto", "deployment")
+    idx = EventIndex(EventsConfig())
+    first, second = idx.assign(s1), idx.assign(s2)
+    assert first is not None and second is not None
+    assert second.is_new and second.event is not first.event
+
+
+def _sig(key: str, kind: str | None, cats: set[str], at: datetime) -> EventSignal:
+    return EventSignal(
+        key=key,
+        time=at,
+        outlet="O",
+        language="en",
+        title=key,
+        categories=frozenset(cats),
+        parties=frozenset({"kyrgyzstan", "tajikistan"}),
+        weights=(("kyrgyzstan", 0.55), ("tajikistan", 0.45)),
+        kind=kind,
+        anchors=frozenset({"batken"}),
+    )
+
+
+def test_an_event_becomes_a_clash_once_a_clash_report_joins() -> None:
+    idx = EventIndex(EventsConfig())
+    truce = idx.assign(_sig("t", "ceasefire", {"ceasefire"}, T0))
+    clash = idx.assign(_sig("c", "border_clash", {"border_clash", "ceasefire"}, T0))
+    assert truce is not None and clash is not None and not clash.is_new
+    assert clash.event.kind == "border_clash"
+    # a further clash-only report joins the clash event fully
+    more = idx.assign(_sig("m", "border_clash", {"border_clash"}, T0 + timedelta(minutes=5)))
+    assert more is not None and more.event is truce.event
+    assert more.score >= 1.0
