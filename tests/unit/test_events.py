@@ -343,13 +343,17 @@ def test_a_truce_elsewhere_between_the_same_pair_stays_apart_from_the_clash(
         "Azerbaijan and Armenia agreed a ceasefire in Nagorno-Karabakh after talks hosted by "
         "Vladimir Putin in Moscow; Aliyev and Pashinyan signed the statement in the Kremlin.",
     )
-    idx = EventIndex(EventsConfig())
-    clash = idx.assign(signal(tagger, builder, AM_AZ[0], T0, "a"))
     sig = signal(tagger, builder, truce, T0 + timedelta(minutes=20), "t")
     assert sig.kind == "ceasefire" and "border_clash" not in sig.categories
-    other = idx.assign(sig)
-    assert clash is not None and other is not None
-    assert other.is_new and other.event is not clash.event
+    assert_apart(signal(tagger, builder, AM_AZ[0], T0, "a"), sig)
+
+
+def assert_apart(first: EventSignal, second: EventSignal) -> None:
+    """The second signal opens its own event beside the first's."""
+    idx = EventIndex(EventsConfig())
+    a, b = idx.assign(first), idx.assign(second)
+    assert a is not None and b is not None
+    assert b.is_new and b.event is not a.event and len(idx) == 2
 
 
 def test_signal_needs_a_watched_party_and_reads_phases(
@@ -382,13 +386,9 @@ def test_a_third_state_makes_another_pair(tagger: Tagger, builder: SignalBuilder
         "Azerbaijani and Iranian border guards exchanged fire on the Azerbaijan-Iran border on "
         "Monday; Iran said one of its guards was wounded and blamed Azerbaijan.",
     )
-    idx = EventIndex(EventsConfig())
-    clash = idx.assign(signal(tagger, builder, AM_AZ[0], T0, "a"))
     sig = signal(tagger, builder, iran, T0 + timedelta(minutes=15), "i")
     assert "iran" in sig.parties and "azerbaijan" in sig.parties
-    other = idx.assign(sig)
-    assert clash is not None and other is not None
-    assert other.is_new and other.event is not clash.event
+    assert_apart(signal(tagger, builder, AM_AZ[0], T0, "a"), sig)
 
 
 def test_a_csto_summit_and_a_csto_deployment_stay_apart(
@@ -410,10 +410,7 @@ def test_a_csto_summit_and_a_csto_deployment_stay_apart(
     s2 = signal(tagger, builder, deployment, T0 + timedelta(minutes=10), "d")
     assert (s1.kind, s1.facet) == ("csto", "meeting")
     assert (s2.kind, s2.facet) == ("csto", "deployment")
-    idx = EventIndex(EventsConfig())
-    first, second = idx.assign(s1), idx.assign(s2)
-    assert first is not None and second is not None
-    assert second.is_new and second.event is not first.event
+    assert_apart(s1, s2)
 
 
 def _sig(key: str, kind: str | None, cats: set[str], at: datetime) -> EventSignal:
