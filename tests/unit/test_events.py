@@ -413,7 +413,14 @@ def test_a_csto_summit_and_a_csto_deployment_stay_apart(
     assert_apart(s1, s2)
 
 
-def _sig(key: str, kind: str | None, cats: set[str], at: datetime) -> EventSignal:
+def _sig(
+    key: str,
+    kind: str | None,
+    cats: set[str],
+    at: datetime,
+    weights: tuple[tuple[str, float], ...] = (("kyrgyzstan", 0.55), ("tajikistan", 0.45)),
+    anchors: frozenset[str] = frozenset({"batken"}),
+) -> EventSignal:
     return EventSignal(
         key=key,
         time=at,
@@ -421,10 +428,10 @@ def _sig(key: str, kind: str | None, cats: set[str], at: datetime) -> EventSigna
         language="en",
         title=key,
         categories=frozenset(cats),
-        parties=frozenset({"kyrgyzstan", "tajikistan"}),
-        weights=(("kyrgyzstan", 0.55), ("tajikistan", 0.45)),
+        parties=frozenset(p for p, _ in weights),
+        weights=weights,
         kind=kind,
-        anchors=frozenset({"batken"}),
+        anchors=anchors,
     )
 
 
@@ -438,3 +445,19 @@ def test_an_event_becomes_a_clash_once_a_clash_report_joins() -> None:
     more = idx.assign(_sig("m", "border_clash", {"border_clash"}, T0 + timedelta(minutes=5)))
     assert more is not None and more.event is truce.event
     assert more.score >= 1.0
+
+
+def test_a_third_state_with_a_fifth_of_the_mentions_is_another_pair() -> None:
+    clash = (("azerbaijan", 0.55), ("armenia", 0.45))
+    iran = (("azerbaijan", 0.75), ("iran", 0.25))  # cosine 0.73: the parties alone would join
+    cat, none = {"border_clash"}, frozenset[str]()
+    assert_apart(
+        _sig("a", "border_clash", cat, T0, clash, none),
+        _sig("i", "border_clash", cat, T0 + timedelta(minutes=5), iran, none),
+    )
+    # a mediator under a fifth of the mentions joins the clash
+    idx = EventIndex(EventsConfig())
+    first = idx.assign(_sig("a", "border_clash", cat, T0, clash, none))
+    medi = (("azerbaijan", 0.5), ("armenia", 0.35), ("russia", 0.15))
+    second = idx.assign(_sig("r", "border_clash", cat, T0, medi, none))
+    assert first is not None and second is not None and second.event is first.event
