@@ -177,6 +177,7 @@ _FACET_WORDS: dict[str, tuple[str, ...]] = {
         "mirotvor*",
     ),
 }
+_EXERCISE_WORDS = ("militärübung*", "militärmanöver*", "kommandostabsübung*", "stabsübung*")
 #: Number words for casualty figures in the main languages ("two soldiers killed").
 _NUMBER_WORDS: dict[str, int] = {
     w: n
@@ -207,6 +208,9 @@ _NUMBER_WORD = re.compile(
     + r")(?!\w)",
     re.IGNORECASE,
 )
+_YEAR_CHARS = 500  # years named in the headline and first lines
+_YEAR = re.compile(r"(?<![\w.,])(19[89]\d|20\d\d)(?![\w.,]\d)")
+_RECURRING = frozenset({"meeting", "exercise"})  # held every year: told apart by the year named
 _WORD = re.compile(r"\w+", re.UNICODE)
 _NUMBER = re.compile(r"(?<![\w.,])\d{1,4}(?![\w.,]\d)")
 _SENT_END = re.compile(r"[.!?\n;]")
@@ -239,7 +243,9 @@ class EventSignal:
             the same happening names the same ones in every language.
         facet: what sort of happening of its kind the headline and lead report, where the
             words say so: ``meeting`` (a summit or session), ``membership`` (joining, freezing,
-            leaving) or ``deployment`` for the CSTO; ``None`` otherwise.
+            leaving), ``exercise`` or ``deployment`` for the CSTO; ``None`` otherwise.
+        years: the years the headline and first lines name (used to tell apart recurring
+            happenings of one facet: the 2019 summit is not the 2024 one).
     """
 
     key: str
@@ -259,6 +265,7 @@ class EventSignal:
     kind: str | None = None
     anchors: frozenset[str] = frozenset()
     facet: str | None = None
+    years: frozenset[int] = frozenset()
 
 
 @dataclass(slots=True)
@@ -287,6 +294,7 @@ class EventState:
     kind: str | None = None
     anchors: set[str] = field(default_factory=set)
     facet: str | None = None
+    years: set[int] = field(default_factory=set)
     local_id: int = 0
 
     @property
@@ -315,6 +323,7 @@ class EventState:
             "kind": self.kind,
             "anchors": sorted(self.anchors),
             "facet": self.facet,
+            "years": sorted(self.years),
         }
 
     @classmethod
@@ -344,6 +353,7 @@ class EventState:
                 kind=str(data["kind"]) if data.get("kind") else None,
                 anchors=set(data.get("anchors") or ()),
                 facet=str(data["facet"]) if data.get("facet") else None,
+                years={int(y) for y in data.get("years") or ()},
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"not a saved event state: {exc}") from exc
@@ -514,8 +524,10 @@ class SignalBuilder:
         self._violation = cue("violation")
         self._ended = cue("event_ended")
         self._truce = cue("ceasefire", "ceasefire_phrase")
+        exercise = [p for ps in cues.get("exercise", {}).values() for p in ps]
         self._facets = [
             ("membership", cue("csto_membership_change")),
+            ("exercise", _CueWords([*exercise, *_EXERCISE_WORDS])),
             *((name, _CueWords(words)) for name, words in _FACET_WORDS.items()),
         ]
 
@@ -573,6 +585,7 @@ class SignalBuilder:
             kind=kind,
             anchors=frozenset(anchors),
             facet=self.facet(_tokens(title), words) if kind == "csto" else None,
+            years=frozenset(int(y) for y in _YEAR.findall(f"{title}\n{text[:_YEAR_CHARS]}")),
         )
 
     def facet(self, title: Sequence[str], lead: Sequence[str]) -> str | None:
@@ -712,6 +725,19 @@ def _kind(sig: EventSignal, ev: EventState) -> float:
     return _OTHER_KIND
 
 
+def _same_facet(fa: str | None, ya: Iterable[int], fb: str | None, yb: Iterable[int]) -> bool:
+    """Whether two facets can be one happening: unknown on either side, or equal and — for a
+    recurring one (a summit, an exercise) — not dated to different years by the leads."""
+    if not fa or not fb:
+        return True
+    if fa != fb:
+        return False
+    if fa in _RECURRING:
+        a, b = set(ya), set(yb)
+        return not a or not b or bool(a & b)
+    return True
+
+
 class EventIndex:
     """The live events of the sliding window, matched against each new article."""
 
@@ -825,7 +851,7 @@ class EventIndex:
             anchor = _ANCHOR_WEIGHT * (
                 shared / min(len(sig.anchors), len(ev.anchors)) if shared else -0.5
             )
-        if sig.facet and ev.facet and sig.facet != ev.facet:
+        if not _same_facet(sig.facet, sig.years, ev.facet, ev.years):
             return 0.0  # a summit is not the deployment it discusses, whoever attends both
         return cos * _kind(sig, ev) + anchor + self.cfg.text_weight * text - pair
 
@@ -885,8 +911,8 @@ class EventIndex:
                 break
             if other.kind != best.kind and None not in (other.kind, best.kind):
                 continue  # a clash and a truce between one pair stay two events
-            if other.facet and best.facet and other.facet != best.facet:
-                continue  # so do a summit and a deployment
+            if not _same_facet(other.facet, other.years, best.facet, best.years):
+                continue  # so do a summit and a deployment, or two years' summits
             if _cosine(best.weights, other.weights) < self.cfg.party_similarity:
                 continue
             lo = min(best.first_time, other.first_time)
@@ -967,6 +993,7 @@ class EventIndex:
             ev.kind = sig.kind
         if ev.facet is None and sig.kind == ev.kind:
             ev.facet = sig.facet
+        ev.years |= sig.years
         ev.categories |= sig.categories
         ev.parties |= sig.parties
         ev.places |= sig.places
@@ -1000,6 +1027,7 @@ class EventIndex:
         into.categories |= other.categories
         if into.facet is None:
             into.facet = other.facet
+        into.years |= other.years
         into.parties |= other.parties
         into.places |= other.places
         into.anchors |= other.anchors

@@ -461,3 +461,43 @@ def test_a_third_state_with_a_fifth_of_the_mentions_is_another_pair() -> None:
     medi = (("azerbaijan", 0.5), ("armenia", 0.35), ("russia", 0.15))
     second = idx.assign(_sig("r", "border_clash", cat, T0, medi, none))
     assert first is not None and second is not None and second.event is first.event
+
+
+def test_summits_of_different_years_and_an_exercise_are_different_happenings(
+    tagger: Tagger, builder: SignalBuilder
+) -> None:
+    def csto(title: str, text: str, key: str) -> EventSignal:
+        return signal(tagger, builder, ("en", title, text), T0, key)
+
+    summit_2019 = csto(
+        "CSTO summit held in Bishkek",
+        "Leaders of the CSTO met in Bishkek for the 2019 summit of the Collective Security "
+        "Treaty Organization hosted by Kyrgyzstan; Russia's Putin attended.",
+        "s19",
+    )
+    summit_2024 = csto(
+        "CSTO summit: Kyrgyzstan to chair the bloc",
+        "At the CSTO summit Kyrgyzstan took over the chairmanship of the Collective Security "
+        "Treaty Organization for 2025; Russia's Putin attended.",
+        "s24",
+    )
+    drills = csto(
+        "CSTO plans exercises in Kyrgyzstan",
+        "The Collective Security Treaty Organization plans military exercises of its rapid "
+        "reaction forces in Kyrgyzstan; Russia will send troops, the CSTO said.",
+        "ex",
+    )
+    assert (summit_2019.facet, summit_2019.years) == ("meeting", frozenset({2019}))
+    assert (summit_2024.facet, drills.facet) == ("meeting", "exercise")
+    assert_apart(summit_2019, summit_2024)
+    assert_apart(summit_2019, drills)
+    # an undated report of the summit joins it
+    undated = csto(
+        "Putin arrives in Bishkek for the CSTO summit",
+        "Russia's Putin arrived in Bishkek for the summit of the Collective Security Treaty "
+        "Organization hosted by Kyrgyzstan.",
+        "u",
+    )
+    idx = EventIndex(EventsConfig())
+    first, second = idx.assign(summit_2019), idx.assign(undated)
+    assert first is not None and second is not None and second.event is first.event
