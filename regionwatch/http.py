@@ -661,8 +661,12 @@ class HttpClient:
         scheme, host, port = _parse_guarded(url)
         if self.cfg.allow_private_networks or _check_host_literal(host, url):
             return
+        try:  # the name exactly as httpcore will dial it (IDNA), so one cache entry serves both
+            dial_host = httpx.URL(url).raw_host.decode("ascii").lower()
+        except (httpx.InvalidURL, UnicodeError) as exc:
+            raise BlockedURLError(f"malformed URL: {exc}", url=url) from exc
         try:
-            addrs = await self._dns_cache.lookup(host, port)
+            addrs = await self._dns_cache.lookup(dial_host, port)
         except OSError as exc:
             raise TransientFetchError(f"cannot resolve host {host!r}", url=url) from exc
         _check_addresses(host, addrs, url, strict=True)

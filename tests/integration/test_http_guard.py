@@ -138,6 +138,15 @@ def test_check_and_dial_use_one_resolution(site: LoopServer, internal: SilentLis
     assert req.headers["host"] == f"rebind.example.org:{internal.port}"  # Host keeps the name
 
 
+def test_idn_name_is_resolved_once_as_dialled(site: LoopServer) -> None:
+    dns = Dns({"xn--e1afmkfd.example": [[PUBLIC], ["127.0.0.1"]]})  # пример.example
+    fence = Fence(site.port)
+    res = fetch("http://пример.example/ok", cfg(), resolver=dns, network_backend=fence)
+    assert res.status == 200
+    assert dns.calls == ["xn--e1afmkfd.example"]
+    assert fence.dials == [(PUBLIC, 80)]
+
+
 @pytest.mark.parametrize(
     "host",
     [
