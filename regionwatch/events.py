@@ -38,20 +38,34 @@ How a signal is matched (``[events]`` settings in brackets):
    mentioned, and the event's most mentioned one of the article's two):
    a Kyrgyz-Tajik and an Armenian-Azerbaijani shootout on one day stay apart, a truce "brokered by
    Russia between Armenia and Azerbaijan" stays with the Armenian-Azerbaijani clash;
-3. kind: an article's kind is its first decided category in the order border clash, ceasefire,
+3. the pair: a party with a fifth of the mentions on one side (article or event) that has less
+   than 5 % on the other takes 0.3 off the score (an Azerbaijani-Iranian firefight is not the
+   Armenian-Azerbaijani clash of the same day; a CSTO summit Belarus hosts is not Armenia's
+   freeze); a penalty, not a veto, because a commenting capital (the Kremlin) can weigh a fifth;
+4. kind: an article's kind is its first decided category in the order border clash, ceasefire,
    CSTO (a clash report that mentions the truce and the appeal to the CSTO is a clash); an event's
-   kind is its first categorised article's. The same kind counts fully, an article that carries
-   the event's kind among its categories 0.5, another kind 0.3, an uncategorised article 0.8:
-   a clash and a truce between the same pair, live at once, stay two events;
-4. anchors: the people, capitals, institutions, armed forces and border-zone places named
+   kind is the first in that order among its categorised articles (a clash report the tagger read
+   as truce-only and the clash reports after it stay one event). The same kind counts fully, an
+   article that carries the event's kind among its categories 0.5, another kind 0.3, an
+   uncategorised article 0.8: a clash and a truce between the same pair, live at once, stay two
+   events. Within the CSTO the *facet* the headline (else the lead) names first — a meeting
+   (summit, session), a deployment, a change of membership — must not differ from the event's:
+   a summit in Astana is not the deployment to Kazakhstan it discusses;
+5. anchors: the people, capitals, institutions, armed forces and border-zone places named
    (Sotk, Batken, Lukashenko, the Kremlin …) pin down one happening in every language: shared
    ones add up to 0.35 (share of the smaller set), none shared when both name some takes 0.175.
    A territory without the border-zone mark (Karabakh, Crimea …) names a whole conflict, not one
    happening, and is no anchor;
-5. score = parties x kind + anchors + ``text_weight`` x (share of the article's title/lead tokens
-   the event already carries in that language); the best event at or above ``join_threshold``
-   wins; any other event of the same kind at or above ``merge_threshold`` whose parties match
-   the winner's is merged into it (recorded in :attr:`EventDecision.merged_from`).
+6. score = parties x kind + anchors + ``text_weight`` x (share of the article's title/lead tokens
+   the event already carries in that language) - pair penalty; the best event at or above
+   ``join_threshold`` wins; any other event of the same kind and facet at or above
+   ``merge_threshold`` whose parties match the winner's is merged into it (recorded in
+   :attr:`EventDecision.merged_from`).
+
+Casualty figures are the highest number in a sentence with a casualty word, digits or number
+words of the main languages ("two soldiers killed", "погибли двое"). Years named in the lead were
+tried as a conflict and dropped: the lead names a background year (1988, 2006, 2016) as often as
+the happening's own.
 """
 
 from __future__ import annotations
@@ -92,6 +106,9 @@ _ALSO_KIND = 0.5  # the article's main category differs, but it also carries the
 _OTHER_KIND = 0.3  # it does not carry the event's main category at all
 _ORG_WEIGHT = 0.5  # an organisation's mentions count half against the states'
 _MAIN_SHARE = 0.15  # a party with at least this share of the mentions is a main party
+_PAIR_SHARE = 0.2  # a party with this share on one side ...
+_PAIR_MIN = 0.05  # ... must have at least this share on the other (the same pair, not a third)
+_PAIR_PENALTY = 0.3  # taken when the pair differs (see EventIndex._same_pair)
 _ANCHOR_WEIGHT = 0.35  # shared places/people add up to this; none shared takes half of it
 _MAX_TOKENS = 24  # title/lead tokens per signal
 _MAX_EVENT_TOKENS = 200  # tokens an event keeps per language
@@ -100,6 +117,94 @@ _LEAD_CHARS = 600
 _SCAN_CHARS = 1500  # casualty figures stand in the headline and the first paragraphs
 _MAX_NUMBERS = 12  # the largest numbers tried (a bound on the cost of a table of figures)
 _SENTENCE_REACH = 200  # characters searched either side of a number for its sentence
+#: What sort of CSTO happening the headline and lead report: a meeting (summit, session), a
+#: deployment of the bloc's forces, or a change of membership (the lexicon's
+#: ``csto_membership_change`` cues).
+#: Words in the languages the tagger covers; the first one named decides.
+_FACET_WORDS: dict[str, tuple[str, ...]] = {
+    "meeting": (
+        "summit*",
+        "session*",
+        "сесси*",
+        "заседани*",
+        "sessão",
+        "sesión",
+        "sessione",
+        "sitzung*",
+        "tagung*",
+        "oturum*",
+        "նիստ*",
+        "iclas*",
+        "саммит*",
+        "саміт*",
+        "самит*",
+        "գագաթնաժողով*",
+        "sammit*",
+        "zirve*",
+        "sommet*",
+        "gipfel*",
+        "cumbre*",
+        "cúpula*",
+        "cimeira*",
+        "vertice*",
+        "szczyt*",
+        "samit*",
+    ),
+    "deployment": (
+        "peacekeep*",
+        "deploy*",
+        "contingent*",
+        "paratroop*",
+        "миротвор*",
+        "ввод войск*",
+        "ввод* миротвор*",
+        "контингент*",
+        "десант*",
+        "խաղաղապահ*",
+        "sülhməramlı*",
+        "barış gücü*",
+        "бітімгер*",
+        "тынчтык орнотуучу*",
+        "сулҳбон*",
+        "déploi*",
+        "friedenstruppe*",
+        "despliegue*",
+        "dispiegamento*",
+        "destacamento*",
+        "contingente*",
+        "контингент*",
+        "миротворц*",
+        "mirotvor*",
+    ),
+}
+_EXERCISE_WORDS = ("militärübung*", "militärmanöver*", "kommandostabsübung*", "stabsübung*")
+#: Number words for casualty figures in the main languages ("two soldiers killed").
+_NUMBER_WORDS: dict[str, int] = {
+    w: n
+    for n, words in {
+        1: "one один одна одного одной",
+        2: "two два две двух двое двоих дві двоє zwei deux dos dois duas",
+        3: "three три трех трёх трое троих троє drei trois tres tre três",
+        4: "four четыре четырех четырёх четверо vier quatre cuatro quattro quatro",
+        5: "five пять пяти пятеро fünf cinq cinco cinque",
+        6: "six шесть шести шестеро sechs seis",
+        7: "seven семь семи семеро sieben siete sette sete",
+        8: "eight восемь восьми acht huit ocho otto oito",
+        9: "nine девять девяти neun neuf nueve nove",
+        10: "ten десять десяти zehn dix diez dieci dez",
+        11: "eleven одиннадцать одиннадцати elf onze undici",
+        12: "twelve dozen двенадцать двенадцати zwölf douze doce dodici",
+        15: "fifteen пятнадцать пятнадцати",
+        20: "twenty двадцать двадцати zwanzig vingt veinte venti vinte",
+        30: "thirty тридцать тридцати",
+        50: "fifty пятьдесят пятидесяти",
+        100: "hundred сто сотни hundert cien cento",
+    }.items()
+    for w in words.split()
+}
+_YEAR_CHARS = 500  # years named in the headline and first lines
+_YEAR = re.compile(r"(?<![\w.,])(19[89]\d|20\d\d)(?![\w.,]\d)")
+_RECURRING = frozenset({"meeting", "exercise"})  # held every year: told apart by the year named
 _WORD = re.compile(r"\w+", re.UNICODE)
 _NUMBER = re.compile(r"(?<![\w.,])\d{1,4}(?![\w.,]\d)")
 _SENT_END = re.compile(r"[.!?\n;]")
@@ -130,6 +235,11 @@ class EventSignal:
             CSTO (a clash report that mentions the truce and the CSTO is a clash), if any.
         anchors: the specific watched actors named (places, people, capitals, armed forces):
             the same happening names the same ones in every language.
+        facet: what sort of happening of its kind the headline and lead report, where the
+            words say so: ``meeting`` (a summit or session), ``membership`` (joining, freezing,
+            leaving), ``exercise`` or ``deployment`` for the CSTO; ``None`` otherwise.
+        years: the years the headline and first lines name (used to tell apart recurring
+            happenings of one facet: the 2019 summit is not the 2024 one).
     """
 
     key: str
@@ -148,6 +258,8 @@ class EventSignal:
     story_id: int | None = None
     kind: str | None = None
     anchors: frozenset[str] = frozenset()
+    facet: str | None = None
+    years: frozenset[int] = frozenset()
 
 
 @dataclass(slots=True)
@@ -175,6 +287,8 @@ class EventState:
     tokens: dict[str, set[str]] = field(default_factory=dict)
     kind: str | None = None
     anchors: set[str] = field(default_factory=set)
+    facet: str | None = None
+    years: set[int] = field(default_factory=set)
     local_id: int = 0
 
     @property
@@ -202,6 +316,8 @@ class EventState:
             "tokens": {k: sorted(v) for k, v in sorted(self.tokens.items())},
             "kind": self.kind,
             "anchors": sorted(self.anchors),
+            "facet": self.facet,
+            "years": sorted(self.years),
         }
 
     @classmethod
@@ -230,6 +346,8 @@ class EventState:
                 tokens={str(k): set(v) for k, v in (data.get("tokens") or {}).items()},
                 kind=str(data["kind"]) if data.get("kind") else None,
                 anchors=set(data.get("anchors") or ()),
+                facet=str(data["facet"]) if data.get("facet") else None,
+                years={int(y) for y in data.get("years") or ()},
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"not a saved event state: {exc}") from exc
@@ -275,18 +393,23 @@ class _CueWords:
     """Lexicon cue patterns matched on word tokens (NFKC, case-folded, as :func:`_tokens`
     gives them): exact words, stems (``погиб*``), one-letter choices (``инди[яие]``) and phrases
     of them. A dictionary lookup per token instead of a regular expression with hundreds of
-    alternatives tried at every character."""
+    alternatives tried at every character; only stems under two letters and choices in the
+    first two letters are tried on every token."""
 
     def __init__(self, patterns: Iterable[str]) -> None:
         self._exact: dict[str, list[tuple[_Matcher, ...]]] = {}
         self._stems: dict[str, list[tuple[str, tuple[_Matcher, ...]]]] = {}
+        # patterns with a letter choice, keyed by the two letters before it when it has them
+        self._choices: dict[str, list[tuple[_Matcher, tuple[_Matcher, ...]]]] = {}
         self._other: list[tuple[_Matcher, tuple[_Matcher, ...]]] = []
         for pat in patterns:
             words = _PATTERN_WORD.findall(unicodedata.normalize("NFKC", pat).casefold())
             if not words:
                 continue
             first, rest = words[0], tuple(_matcher(w) for w in words[1:])
-            if "[" in first or len(first.rstrip("*")) < 2:
+            if "[" in first and first.index("[") >= 2:
+                self._choices.setdefault(first[:2], []).append((_matcher(first), rest))
+            elif "[" in first or (first.endswith("*") and len(first) < 3):
                 self._other.append((_matcher(first), rest))
             elif first.endswith("*"):
                 stem = first[:-1]
@@ -295,22 +418,29 @@ class _CueWords:
                 self._exact.setdefault(first, []).append(rest)
 
     def __bool__(self) -> bool:
-        return bool(self._exact or self._stems or self._other)
+        return bool(self._exact or self._stems or self._choices or self._other)
 
     def search(self, tokens: Sequence[str]) -> bool:
         """Whether any pattern matches the tokens."""
+        return self.first(tokens) is not None
+
+    def first(self, tokens: Sequence[str]) -> int | None:
+        """The index of the first token where a pattern matches, if any."""
         n = len(tokens)
         for i, tok in enumerate(tokens):
             for rest in self._exact.get(tok, ()):
                 if _rest_matches(tokens, i + 1, n, rest):
-                    return True
+                    return i
             for stem, rest in self._stems.get(tok[:2], ()):
                 if tok.startswith(stem) and _rest_matches(tokens, i + 1, n, rest):
-                    return True
+                    return i
+            for first, rest in self._choices.get(tok[:2], ()):
+                if first(tok) and _rest_matches(tokens, i + 1, n, rest):
+                    return i
             for first, rest in self._other:
                 if first(tok) and _rest_matches(tokens, i + 1, n, rest):
-                    return True
-        return False
+                    return i
+        return None
 
 
 _Matcher = Callable[[str], bool]
@@ -396,6 +526,12 @@ class SignalBuilder:
         self._violation = cue("violation")
         self._ended = cue("event_ended")
         self._truce = cue("ceasefire", "ceasefire_phrase")
+        exercise = [p for ps in cues.get("exercise", {}).values() for p in ps]
+        self._facets = [
+            ("membership", cue("csto_membership_change")),
+            ("exercise", _CueWords([*exercise, *_EXERCISE_WORDS])),
+            *((name, _CueWords(words)) for name, words in _FACET_WORDS.items()),
+        ]
 
     def build(
         self,
@@ -450,7 +586,18 @@ class SignalBuilder:
             story_id=story_id,
             kind=kind,
             anchors=frozenset(anchors),
+            facet=self.facet(_tokens(title), words) if kind == "csto" else None,
+            years=frozenset(int(y) for y in _YEAR.findall(f"{title}\n{text[:_YEAR_CHARS]}")),
         )
+
+    def facet(self, title: Sequence[str], lead: Sequence[str]) -> str | None:
+        """The sort of CSTO happening reported: the facet named first in the headline, else in
+        the headline and lead (``None`` when neither names one)."""
+        for tokens in (title, lead):
+            found = [(i, name) for name, cw in self._facets if (i := cw.first(tokens)) is not None]
+            if found:
+                return min(found)[1]
+        return None
 
     def casualties(self, text: str) -> int | None:
         """The highest number reported in one sentence with a casualty word, if any.
@@ -469,6 +616,12 @@ class SignalBuilder:
             if tail.startswith(("km", "%", "км", "m ", "h ", "ч")):
                 continue
             cands.append((value, num.start(), num.end()))
+        # number words ("two soldiers killed") in the headline and lead, where a toll in words
+        # stands; a lookup per word (an alternation regex of them costs ~1 ms an article)
+        for word in _WORD.finditer(text, 0, _LEAD_CHARS):
+            n = _NUMBER_WORDS.get(word.group().casefold())
+            if n is not None:
+                cands.append((n, word.start(), word.end()))
         if not cands:
             return None
         cands.sort(reverse=True)
@@ -544,9 +697,16 @@ def _norm(values: Iterable[float]) -> float:
     return math.sqrt(sum(v * v for v in values))
 
 
-def _shape(weights: Mapping[str, float]) -> tuple[float, list[str]]:
-    """The length of a party vector and its two main parties."""
-    return _norm(weights.values()), heapq.nlargest(2, weights, key=weights.__getitem__)
+_Shape = tuple[float, list[str], float]
+
+
+def _shape(weights: Mapping[str, float]) -> _Shape:
+    """The length of a party vector, its two main parties and its total weight."""
+    return (
+        _norm(weights.values()),
+        heapq.nlargest(2, weights, key=weights.__getitem__),
+        sum(weights.values()),
+    )
 
 
 def _cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
@@ -571,6 +731,19 @@ def _kind(sig: EventSignal, ev: EventState) -> float:
     return _OTHER_KIND
 
 
+def _same_facet(fa: str | None, ya: Iterable[int], fb: str | None, yb: Iterable[int]) -> bool:
+    """Whether two facets can be one happening: unknown on either side, or equal and — for a
+    recurring one (a summit, an exercise) — not dated to different years by the leads."""
+    if not fa or not fb:
+        return True
+    if fa != fb:
+        return False
+    if fa in _RECURRING:
+        a, b = set(ya), set(yb)
+        return not a or not b or bool(a & b)
+    return True
+
+
 class EventIndex:
     """The live events of the sliding window, matched against each new article."""
 
@@ -585,7 +758,7 @@ class EventIndex:
         self._by_party: dict[str, set[int]] = {}
         self._heap: list[tuple[datetime, int]] = []
         # per event: the length of its party vector and its two main parties (a cache)
-        self._shape: dict[int, tuple[float, list[str]]] = {}
+        self._shape: dict[int, _Shape] = {}
         self._ids = itertools.count(1)
 
     def __len__(self) -> int:
@@ -653,10 +826,8 @@ class EventIndex:
         """The match score of ``sig`` against ``ev`` (0 when time or parties rule it out)."""
         return self._score(sig, _norm(w for _, w in sig.weights), ev, _shape(ev.weights))
 
-    def _score(
-        self, sig: EventSignal, snorm: float, ev: EventState, shape: tuple[float, list[str]]
-    ) -> float:
-        enorm, etop = shape
+    def _score(self, sig: EventSignal, snorm: float, ev: EventState, shape: _Shape) -> float:
+        enorm, etop, etotal = shape
         if not self._time_fits(sig, ev) or not snorm or not enorm:
             return 0.0
         evw = ev.weights
@@ -670,6 +841,11 @@ class EventIndex:
         # about its side actors)
         if sig.weights[0][0] not in etop or etop[0] not in [p for p, _ in sig.weights[:2]]:
             return 0.0
+        # the same pair: a party that weighs on one side is named on the other (an
+        # Azerbaijani-Iranian firefight is not the Armenian-Azerbaijani clash of the day)
+        pair = 0.0
+        if not self._same_pair(sig, evw, etotal):
+            pair = _PAIR_PENALTY
         text = 0.0
         if sig.language and sig.tokens:
             have = ev.tokens.get(sig.language)
@@ -681,7 +857,23 @@ class EventIndex:
             anchor = _ANCHOR_WEIGHT * (
                 shared / min(len(sig.anchors), len(ev.anchors)) if shared else -0.5
             )
-        return cos * _kind(sig, ev) + anchor + self.cfg.text_weight * text
+        if not _same_facet(sig.facet, sig.years, ev.facet, ev.years):
+            return 0.0  # a summit is not the deployment it discusses, whoever attends both
+        return cos * _kind(sig, ev) + anchor + self.cfg.text_weight * text - pair
+
+    @staticmethod
+    def _same_pair(sig: EventSignal, evw: Mapping[str, float], etotal: float) -> bool:
+        """Whether every party with a fifth of the mentions on one side (article or event) has
+        at least 5 % on the other: the same pair of states, not a third one."""
+        if etotal <= 0:
+            return False
+        sw = dict(sig.weights)
+        for p, w in sig.weights:
+            if w < _PAIR_SHARE:
+                break
+            if evw.get(p, 0.0) / etotal < _PAIR_MIN:
+                return False
+        return all(w / etotal < _PAIR_SHARE or sw.get(p, 0.0) >= _PAIR_MIN for p, w in evw.items())
 
     def _candidates(self, sig: EventSignal) -> set[int]:
         out: set[int] = set()
@@ -725,6 +917,8 @@ class EventIndex:
                 break
             if other.kind != best.kind and None not in (other.kind, best.kind):
                 continue  # a clash and a truce between one pair stay two events
+            if not _same_facet(other.facet, other.years, best.facet, best.years):
+                continue  # so do a summit and a deployment, or two years' summits
             if _cosine(best.weights, other.weights) < self.cfg.party_similarity:
                 continue
             lo = min(best.first_time, other.first_time)
@@ -799,8 +993,13 @@ class EventIndex:
             heapq.heappush(self._heap, (ev.last_time, ev.local_id))
         if sig.categories and not ev.categories:
             ev.lead_key, ev.lead_title = sig.key, sig.title  # the first article that qualifies
-        if ev.kind is None:
+        if ev.kind is None or (
+            sig.kind is not None and _ORDER.index(sig.kind) < _ORDER.index(ev.kind)
+        ):
             ev.kind = sig.kind
+        if ev.facet is None and sig.kind == ev.kind:
+            ev.facet = sig.facet
+        ev.years |= sig.years
         ev.categories |= sig.categories
         ev.parties |= sig.parties
         ev.places |= sig.places
@@ -832,6 +1031,9 @@ class EventIndex:
             into.last_time = other.last_time
             heapq.heappush(self._heap, (into.last_time, into.local_id))
         into.categories |= other.categories
+        if into.facet is None:
+            into.facet = other.facet
+        into.years |= other.years
         into.parties |= other.parties
         into.places |= other.places
         into.anchors |= other.anchors

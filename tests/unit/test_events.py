@@ -343,13 +343,17 @@ def test_a_truce_elsewhere_between_the_same_pair_stays_apart_from_the_clash(
         "Azerbaijan and Armenia agreed a ceasefire in Nagorno-Karabakh after talks hosted by "
         "Vladimir Putin in Moscow; Aliyev and Pashinyan signed the statement in the Kremlin.",
     )
-    idx = EventIndex(EventsConfig())
-    clash = idx.assign(signal(tagger, builder, AM_AZ[0], T0, "a"))
     sig = signal(tagger, builder, truce, T0 + timedelta(minutes=20), "t")
     assert sig.kind == "ceasefire" and "border_clash" not in sig.categories
-    other = idx.assign(sig)
-    assert clash is not None and other is not None
-    assert other.is_new and other.event is not clash.event
+    assert_apart(signal(tagger, builder, AM_AZ[0], T0, "a"), sig)
+
+
+def assert_apart(first: EventSignal, second: EventSignal) -> None:
+    """The second signal opens its own event beside the first's."""
+    idx = EventIndex(EventsConfig())
+    a, b = idx.assign(first), idx.assign(second)
+    assert a is not None and b is not None
+    assert b.is_new and b.event is not a.event and len(idx) == 2
 
 
 def test_signal_needs_a_watched_party_and_reads_phases(
@@ -364,3 +368,136 @@ def test_signal_needs_a_watched_party_and_reads_phases(
     assert builder.phases("The fighting stopped overnight after the ceasefire.") == {"ended"}
     assert builder.phases("The ceasefire was violated within hours.") == {"violated"}
     assert builder.phases("Troops were put on alert.") == frozenset()
+
+
+def test_casualty_figures_in_number_words(builder: SignalBuilder) -> None:
+    assert builder.casualties("Two soldiers were killed in the shelling.") == 2
+    assert builder.casualties("На границе погибли двое военнослужащих, трое ранены.") == 3
+    assert builder.casualties("Zwei Soldaten wurden getötet.") == 2
+    # 'UN', 'due to', 'once' are not numbers; digits still win when larger
+    assert builder.casualties("The UN said the soldiers were killed due to shelling.") is None
+    assert builder.casualties("Two soldiers were killed and 14 wounded.") == 14
+
+
+def test_a_third_state_makes_another_pair(tagger: Tagger, builder: SignalBuilder) -> None:
+    iran = (
+        "en",
+        "Azerbaijani and Iranian border guards exchange fire",
+        "Azerbaijani and Iranian border guards exchanged fire on the Azerbaijan-Iran border on "
+        "Monday; Iran said one of its guards was wounded and blamed Azerbaijan.",
+    )
+    sig = signal(tagger, builder, iran, T0 + timedelta(minutes=15), "i")
+    assert "iran" in sig.parties and "azerbaijan" in sig.parties
+    assert_apart(signal(tagger, builder, AM_AZ[0], T0, "a"), sig)
+
+
+def test_a_csto_summit_and_a_csto_deployment_stay_apart(
+    tagger: Tagger, builder: SignalBuilder
+) -> None:
+    summit = (
+        "en",
+        "CSTO summit opens in Astana",
+        "Leaders of the Collective Security Treaty Organization met in Astana for the CSTO summit "
+        "hosted by Kazakhstan's president Tokayev; Russia's Putin attended.",
+    )
+    deployment = (
+        "ru",
+        "Миротворцы ОДКБ прибыли в Казахстан",
+        "Миротворческий контингент ОДКБ прибыл в Казахстан по просьбе Токаева; основу сил "
+        "составляют российские десантники.",
+    )
+    s1 = signal(tagger, builder, summit, T0, "s")
+    s2 = signal(tagger, builder, deployment, T0 + timedelta(minutes=10), "d")
+    assert (s1.kind, s1.facet) == ("csto", "meeting")
+    assert (s2.kind, s2.facet) == ("csto", "deployment")
+    assert_apart(s1, s2)
+
+
+def _sig(
+    key: str,
+    kind: str | None,
+    cats: set[str],
+    at: datetime,
+    weights: tuple[tuple[str, float], ...] = (("kyrgyzstan", 0.55), ("tajikistan", 0.45)),
+    anchors: frozenset[str] = frozenset({"batken"}),
+) -> EventSignal:
+    return EventSignal(
+        key=key,
+        time=at,
+        outlet="O",
+        language="en",
+        title=key,
+        categories=frozenset(cats),
+        parties=frozenset(p for p, _ in weights),
+        weights=weights,
+        kind=kind,
+        anchors=anchors,
+    )
+
+
+def test_an_event_becomes_a_clash_once_a_clash_report_joins() -> None:
+    idx = EventIndex(EventsConfig())
+    truce = idx.assign(_sig("t", "ceasefire", {"ceasefire"}, T0))
+    clash = idx.assign(_sig("c", "border_clash", {"border_clash", "ceasefire"}, T0))
+    assert truce is not None and clash is not None and not clash.is_new
+    assert clash.event.kind == "border_clash"
+    # a further clash-only report joins the clash event fully
+    more = idx.assign(_sig("m", "border_clash", {"border_clash"}, T0 + timedelta(minutes=5)))
+    assert more is not None and more.event is truce.event
+    assert more.score >= 1.0
+
+
+def test_a_third_state_with_a_fifth_of_the_mentions_is_another_pair() -> None:
+    clash = (("azerbaijan", 0.55), ("armenia", 0.45))
+    iran = (("azerbaijan", 0.75), ("iran", 0.25))  # cosine 0.73: the parties alone would join
+    cat, none = {"border_clash"}, frozenset[str]()
+    assert_apart(
+        _sig("a", "border_clash", cat, T0, clash, none),
+        _sig("i", "border_clash", cat, T0 + timedelta(minutes=5), iran, none),
+    )
+    # a mediator under a fifth of the mentions joins the clash
+    idx = EventIndex(EventsConfig())
+    first = idx.assign(_sig("a", "border_clash", cat, T0, clash, none))
+    medi = (("azerbaijan", 0.5), ("armenia", 0.35), ("russia", 0.15))
+    second = idx.assign(_sig("r", "border_clash", cat, T0, medi, none))
+    assert first is not None and second is not None and second.event is first.event
+
+
+def test_summits_of_different_years_and_an_exercise_are_different_happenings(
+    tagger: Tagger, builder: SignalBuilder
+) -> None:
+    def csto(title: str, text: str, key: str) -> EventSignal:
+        return signal(tagger, builder, ("en", title, text), T0, key)
+
+    summit_2019 = csto(
+        "CSTO summit held in Bishkek",
+        "Leaders of the CSTO met in Bishkek for the 2019 summit of the Collective Security "
+        "Treaty Organization hosted by Kyrgyzstan; Russia's Putin attended.",
+        "s19",
+    )
+    summit_2024 = csto(
+        "CSTO summit: Kyrgyzstan to chair the bloc",
+        "At the CSTO summit Kyrgyzstan took over the chairmanship of the Collective Security "
+        "Treaty Organization for 2025; Russia's Putin attended.",
+        "s24",
+    )
+    drills = csto(
+        "CSTO plans exercises in Kyrgyzstan",
+        "The Collective Security Treaty Organization plans military exercises of its rapid "
+        "reaction forces in Kyrgyzstan; Russia will send troops, the CSTO said.",
+        "ex",
+    )
+    assert (summit_2019.facet, summit_2019.years) == ("meeting", frozenset({2019}))
+    assert (summit_2024.facet, drills.facet) == ("meeting", "exercise")
+    assert_apart(summit_2019, summit_2024)
+    assert_apart(summit_2019, drills)
+    # an undated report of the summit joins it
+    undated = csto(
+        "Putin arrives in Bishkek for the CSTO summit",
+        "Russia's Putin arrived in Bishkek for the summit of the Collective Security Treaty "
+        "Organization hosted by Kyrgyzstan.",
+        "u",
+    )
+    idx = EventIndex(EventsConfig())
+    first, second = idx.assign(summit_2019), idx.assign(undated)
+    assert first is not None and second is not None and second.event is first.event
