@@ -289,6 +289,7 @@ class EventState:
     anchors: set[str] = field(default_factory=set)
     facet: str | None = None
     years: set[int] = field(default_factory=set)
+    stories: set[int] = field(default_factory=set)
     local_id: int = 0
 
     @property
@@ -318,6 +319,7 @@ class EventState:
             "anchors": sorted(self.anchors),
             "facet": self.facet,
             "years": sorted(self.years),
+            "stories": sorted(self.stories),
         }
 
     @classmethod
@@ -348,6 +350,7 @@ class EventState:
                 anchors=set(data.get("anchors") or ()),
                 facet=str(data["facet"]) if data.get("facet") else None,
                 years={int(y) for y in data.get("years") or ()},
+                stories={int(x) for x in data.get("stories") or ()},
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"not a saved event state: {exc}") from exc
@@ -759,6 +762,8 @@ class EventIndex:
         self._heap: list[tuple[datetime, int]] = []
         # per event: the length of its party vector and its two main parties (a cache)
         self._shape: dict[int, _Shape] = {}
+        # story id -> the event holding it: a copy of a text joins its story's event
+        self._by_story: dict[int, int] = {}
         self._ids = itertools.count(1)
 
     def __len__(self) -> int:
@@ -775,6 +780,8 @@ class EventIndex:
         self._events[ev.local_id] = ev
         for p in itertools.chain(ev.weights, ev.places):
             self._by_party.setdefault(p, set()).add(ev.local_id)
+        for story in ev.stories:
+            self._by_story[story] = ev.local_id
         heapq.heappush(self._heap, (ev.last_time, ev.local_id))
 
     def _index_keys(self, ev: EventState, keys: Iterable[str]) -> None:
@@ -785,6 +792,9 @@ class EventIndex:
         self._shape.pop(ev.local_id, None)
         if self._events.pop(ev.local_id, None) is None:
             return
+        for story in ev.stories:
+            if self._by_story.get(story) == ev.local_id:
+                del self._by_story[story]
         for p in itertools.chain(ev.weights, ev.places):
             ids = self._by_party.get(p)
             if ids is not None:
@@ -893,6 +903,20 @@ class EventIndex:
             The decision, or ``None`` for an uncategorised article no event fits (it opens none).
         """
         self.evict(sig.time)
+        held = self._by_story.get(sig.story_id) if sig.story_id is not None else None
+        if held is not None and held in self._events:
+            # a near-duplicate of an article already grouped: the same text, the same happening
+            ev = self._events[held]
+            before = set(ev.categories)
+            material = self._material(ev, sig)
+            self._join(ev, sig)
+            return EventDecision(
+                event=ev,
+                is_new=False,
+                new_categories=frozenset(sig.categories - before),
+                material=tuple(material),
+                score=1.0,
+            )
         scored = []
         snorm = _norm(w for _, w in sig.weights)
         shapes = self._shape
@@ -1017,6 +1041,10 @@ class EventIndex:
                 have.update(sig.tokens)
         if sig.outlet:
             ev.outlets.add(sig.outlet)
+        if sig.story_id is not None:
+            ev.stories.add(sig.story_id)
+            if ev.local_id:
+                self._by_story[sig.story_id] = ev.local_id
         ev.articles += 1
         if ev.local_id and new_keys:
             self._index_keys(ev, new_keys)
@@ -1045,6 +1073,9 @@ class EventIndex:
         into.phases |= other.phases
         into.languages |= other.languages
         into.outlets |= other.outlets
+        into.stories |= other.stories
+        for story in other.stories:
+            self._by_story[story] = into.local_id
         into.articles += other.articles
         for lang, toks in other.tokens.items():
             have = into.tokens.setdefault(lang, set())

@@ -501,3 +501,28 @@ def test_summits_of_different_years_and_an_exercise_are_different_happenings(
     idx = EventIndex(EventsConfig())
     first, second = idx.assign(summit_2019), idx.assign(undated)
     assert first is not None and second is not None and second.event is first.event
+
+
+def test_a_copy_joins_its_storys_event_even_where_its_own_signal_would_not() -> None:
+    """Syndicated copies are one story: a copy whose extracted text names other parties (a
+    wire prefix, another outlet's boilerplate) still joins the event its story is in, also
+    after the index is rebuilt from saved states."""
+    from dataclasses import replace
+
+    idx = EventIndex(EventsConfig())
+    first = idx.assign(replace(_sig("a", "csto", {"csto"}, T0), story_id=7))
+    assert first is not None and first.is_new
+    other_pair = (("azerbaijan", 0.5), ("turkey", 0.5))
+    alone = replace(_sig("b", "csto", {"csto"}, T0, weights=other_pair), story_id=None)
+    copy = replace(alone, key="c", story_id=7)
+    # without the story the copy's own signal opens an event of its own
+    probe = EventIndex(EventsConfig())
+    probe.load([EventState.from_dict(first.event.to_dict())])
+    assert probe.assign(alone) is not None and len(probe) == 2
+    joined = idx.assign(copy)
+    assert joined is not None and not joined.is_new and joined.event is first.event
+    # rebuilt from what the store saves, the story still leads to its event
+    again = EventIndex(EventsConfig())
+    again.load([EventState.from_dict(first.event.to_dict())])
+    late = again.assign(replace(copy, key="d", time=T0 + timedelta(hours=1)))
+    assert late is not None and not late.is_new and len(again) == 1
