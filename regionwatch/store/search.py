@@ -101,9 +101,8 @@ def search_items(
         t.items.c.text,
         t.items.c.summary,
         t.items.c.story_id,
+        t.items.c.event_id,
     ]
-    if "event_id" in t.items.c:
-        cols.append(t.items.c.event_id)
     when = func.coalesce(t.items.c.published_at, t.items.c.first_seen_at)
     sel = select(*cols).where(t.items.c.id.in_(ids)).order_by(when.desc(), t.items.c.id.desc())
     if f.language:
