@@ -52,6 +52,10 @@ def border_clash(ctx: ItemContext) -> Outcome:
         casualties = s.has("cue:casualty")
         if _drill(s):
             continue  # "live-fire drills with machine guns near the border": an exercise
+        if not armed and _brawl(s):
+            continue  # "residents of the two border villages clashed": stones, no armed side
+        if _buildup(s):
+            continue  # "a build-up of artillery and armour along the border": no firing
         if s.has("cue:accident") or truce:
             # "killed when their vehicle overturned": casualties of a mishap, not of firing;
             # "وقف إطلاق النار", "припинення вогню": the firing word of a truce term is no firing
@@ -169,10 +173,28 @@ def _drill(s: Sentence) -> bool:
         return False
     if s.has("cue:mock_enemy"):
         return True  # "opened fire on the notional enemy": whatever it fires, a drill
+    return _weapons_only(s, "cue:armed_fire")
+
+
+def _brawl(s: Sentence) -> bool:
+    """A clash of residents: civilians named, and no serviceman, weapon or firing word (the
+    caller checked ``armed``) — a brawl over water or pasture, no armed incident."""
+    return s.has("cue:civilians") and not s.has("cue:servicemen") and not s.has("cue:weapon")
+
+
+def _buildup(s: Sentence) -> bool:
+    """Forces and weapons massed or moved ("a build-up of artillery and armour"): every incident
+    word of the sentence is a weapon's name, no casualties — nothing was fired."""
+    if not s.has("cue:buildup") or (s.has("cue:casualty") and not s.has("cue:accident")):
+        return False
+    return _weapons_only(s, "cue:incident") and _weapons_only(s, "cue:armed_fire")
+
+
+def _weapons_only(s: Sentence, label: str) -> bool:
+    """Every match of ``label`` in ``s`` overlaps a weapon's name."""
     weapons = s.by_label.get("cue:weapon", [])
     return all(
-        any(w.start < m.end and m.start < w.end for w in weapons)
-        for m in s.by_label.get("cue:armed_fire", [])
+        any(w.start < m.end and m.start < w.end for w in weapons) for m in s.by_label.get(label, [])
     )
 
 
