@@ -26,7 +26,7 @@ ROUND_TWO = (  # the classes of round two (branch tag2)
     "fire_stopped",
     "wartime_truce",
 )
-ROUND_THREE = ("resident_brawl", "buildup", "fighting_noun")  # (2026-12-06)
+ROUND_THREE = ("resident_brawl", "buildup", "fighting_noun", "stop_phrase")  # (2026-12-06)
 
 
 @pytest.fixture(scope="module")
