@@ -37,7 +37,8 @@ class Weights:
     ceasefire_peace_deal: float = 0.3  # a truce word beside a peace deal
     peace_headline: float = 0.5  # a headline about a peace deal or delimitation
     # border_clash
-    ukraine_war: float = 0.35  # Russia-Ukraine war reporting: border words are front-line news
+    ukraine_war: float = 0.2  # Russia-Ukraine war reporting: border shelling is the war (0.35 let
+    # a border-village shelling report with three mentions through)
     neighbours_fire: float = 0.75  # firing between neighbours, no "border", no "positions"
     war_context_lead: float = 0.25  # an inferred border in war reporting, war in the lead
     war_context_body: float = 0.5  # ... war further down

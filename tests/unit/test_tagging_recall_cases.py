@@ -26,7 +26,16 @@ ROUND_TWO = (  # the classes of round two (branch tag2)
     "fire_stopped",
     "wartime_truce",
 )
-ROUND_THREE = ("resident_brawl", "buildup", "fighting_noun", "stop_phrase")  # (2026-12-06)
+ROUND_THREE = (
+    "resident_brawl",
+    "buildup",
+    "fighting_noun",
+    "stop_phrase",
+    "war_border",
+    "shooting_subsided",
+    "inside_karabakh",
+    "fire_from",
+)  # (2026-12-06)
 
 
 @pytest.fixture(scope="module")

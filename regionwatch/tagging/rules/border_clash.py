@@ -80,6 +80,7 @@ def border_clash(ctx: ItemContext) -> Outcome:
                 and s.has("cue:violation")
                 and s.has("cue:ceasefire")
                 and not s.has("cue:heavy_weapons")
+                and not _inside_karabakh(s, ctx.sets)  # shots in Stepanakert: not the line
             ):
                 border, rule = "cue:ceasefire", "border_clash.ceasefire-violation-fire"
             if (
