@@ -49,7 +49,7 @@ class SentInfo:
             elif a.out:
                 out += 1
             if a.place:
-                places.add(a.state)
+                places.add(a.any_country or a.state)  # border sectors of one state: no list
             if a.org:
                 orgs.add(a.slug)
         self._out_cancel = out > 0 and out >= core

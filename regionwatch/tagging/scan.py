@@ -61,23 +61,26 @@ _BIRTH_AFTER = re.compile(
 _BORN_BEFORE = re.compile(r"(?i)(?<!\w)(?:born|b\.|né|née|geboren|нар\.)\s+(?:in\s+|en\s+|im\s+)?$")
 # sentence breaks: sentence-final punctuation (Latin, Cyrillic, Armenian, Arabic-script,
 # Devanagari, CJK) then space, a line break, or a run of spaces (flattened paragraph breaks);
-# the CJK full stops 。！？ end a sentence without a space (Chinese and Japanese use none).
+# the CJK full stops 。！？ end a sentence without a space (Chinese and Japanese use none);
+# Armenian text typed with ":" for its full stop "։" (common on news sites) breaks at ": ".
 # One C-level pass; spaCy's sentencizer component cost ~40% of the per-article budget. (The
 # definition; Scanner.scan runs one of the two equivalent forms below.)
 _SENT_BREAK = re.compile(
     r"[.!?։؟۔।。！？…][\"'»”’)\]]*(?:\s+|(?=[A-ZА-ЯЁ][a-zа-яё]))|[。！？][」』\"'»”’)\]]*|\n|  +"
+    r"|(?<=[\u0531-\u0587]):\s+"
 )
 # The same breaks, written to start with one character class so that the regex engine skips to
 # the candidates (sentence-final punctuation, a line break, a space) at C speed instead of trying
 # every alternative at every position; the lookbehinds restore which alternative may follow.
 _SENT_BREAK_FAST = re.compile(
-    r"[.!?։؟۔।。！？…\n ](?:(?<=[.!?։؟۔।。！？…])[\"'»”’)\]]*(?:\s+|(?=[A-ZА-ЯЁ][a-zа-яё]))"
-    r"|(?<=[。！？])[」』\"'»”’)\]]*|(?<=\n)|(?<= ) +)"
+    r"[.!?։؟۔।。！？…\n :](?:(?<=[.!?։؟۔।。！？…])[\"'»”’)\]]*(?:\s+|(?=[A-ZА-ЯЁ][a-zа-яё]))"
+    r"|(?<=[。！？])[」』\"'»”’)\]]*|(?<=\n)|(?<= ) +|(?<=[\u0531-\u0587]:)\s+)"
 )
 # ... and without the run-of-spaces alternative, for texts with no double space (most of them):
 # spaces are then no candidates at all
 _SENT_BREAK_NO_RUNS = re.compile(
-    r"[.!?։؟۔।。！？…\n](?:(?<=\n)|[\"'»”’)\]]*(?:\s+|(?=[A-ZА-ЯЁ][a-zа-яё]))"
+    r"[.!?։؟۔।。！？…\n:](?:(?<=\n)|(?<=[\u0531-\u0587]:)\s+"
+    r"|(?<=[.!?։؟۔।。！？…])[\"'»”’)\]]*(?:\s+|(?=[A-ZА-ЯЁ][a-zа-яё]))"
     r"|(?<=[。！？])[」』\"'»”’)\]]*)"
 )
 _FIRST = itemgetter(0)

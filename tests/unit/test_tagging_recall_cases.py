@@ -35,6 +35,7 @@ ROUND_THREE = (
     "shooting_subsided",
     "inside_karabakh",
     "fire_from",
+    "sectors",
 )  # (2026-12-06)
 
 

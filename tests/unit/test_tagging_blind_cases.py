@@ -1,0 +1,60 @@
+"""The tagger on the two challenge sets written blind (tests/unit/blind_cases_[ab].yaml).
+
+Two helpers wrote them from the label rules of the shared eval README alone, never seeing the
+tagger, its seeds or our other cases. Set A was scored once and then tuned on; set B is never
+read by whoever writes rules — only these aggregate floors guard it, at the issue's targets for
+the listed languages (P >= 0.95, R >= 0.90 per label) and micro F1 >= 0.70 beyond them. Set A's
+precision floor is 0.90: its one known false positive (ba041, a CSTO appeal the government "did
+not discuss") needs negation, which the rules do not read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from regionwatch.evaluation import LISTED_LANGUAGES
+from regionwatch.tagging import CATEGORY_ORDER, Tagger, get_tagger
+
+HERE = Path(__file__).parent
+
+
+def _cases(name: str) -> list[dict[str, Any]]:
+    return list(yaml.safe_load((HERE / name).read_text(encoding="utf-8"))["cases"])
+
+
+@pytest.fixture(scope="module")
+def tagger() -> Tagger:
+    return get_tagger()
+
+
+def _counts(cases: list[dict[str, Any]], tagger: Tagger) -> tuple[dict[str, list[int]], list[int]]:
+    """Per label [tp, fp, fn] over the listed languages, and micro [tp, fp, fn] beyond them."""
+    listed = {lab: [0, 0, 0] for lab in CATEGORY_ORDER}
+    beyond = [0, 0, 0]
+    for c in cases:
+        got = set(tagger.tag(c["text"], title=c["title"] or None, lang=c["lang"]).labels)
+        gold = set(c["labels"])
+        for lab in CATEGORY_ORDER:
+            cell = listed[lab] if c["lang"] in LISTED_LANGUAGES else beyond
+            cell[0] += lab in got and lab in gold
+            cell[1] += lab in got and lab not in gold
+            cell[2] += lab in gold and lab not in got
+    return listed, beyond
+
+
+@pytest.mark.parametrize(
+    ("name", "min_p"), [("blind_cases_a.yaml", 0.90), ("blind_cases_b.yaml", 0.95)]
+)
+def test_blind_set_meets_the_targets(name: str, min_p: float, tagger: Tagger) -> None:
+    cases = _cases(name)
+    assert len(cases) == 80 and len({c["id"] for c in cases}) == 80
+    listed, beyond = _counts(cases, tagger)
+    for lab, (tp, fp, fn) in listed.items():
+        assert tp / max(tp + fp, 1) >= min_p, (name, lab, tp, fp, fn)
+        assert tp / max(tp + fn, 1) >= 0.90, (name, lab, tp, fp, fn)
+    tp, fp, fn = beyond
+    assert 2 * tp / max(2 * tp + fp + fn, 1) >= 0.70, (name, beyond)
