@@ -46,6 +46,12 @@ _PAST_AFTER = re.compile(
     r"'?(?:de|da|te|ta)\b| yılında|-?\s?жыл(?:ы|дын|дың|ғы)\b|-(?:ci|cı|cu|cü) il"
     r"| թվական(?:ին|ի)\b| թ\."
 )
+# a year near the start of a line in the text's opening (after a menu line or two) and closed by
+# a dash or a slash soon after is its dateline ("Երևան, 2023 թվականի ապրիլի 11 —", "BAKU, Sept
+# 13, 2022 —", "Ереван, 28 июля 2021. /Новости-Армения/."): the report's own date, no past event
+_DATELINE_CHARS = 60
+_DATELINE_OPENING = 400
+_DATELINE_END = re.compile(r"[^\n.!?—–]{0,25}?(?:\s[—–-]\s|\.\s*/|\s[—–])")
 # a year used as a modifier of an event noun ("the 2020 ceasefire", "the 2008 war", "the 2022
 # clashes") names a past event; fresh news dates by day or says "Saturday's truce"
 _DATED_EVENT = re.compile(
@@ -131,6 +137,7 @@ class Field:
         "id_counts",
         "dedup_counts",
         "all_years",
+        "boiler_from",
     )
     # set when the field has matches (see Tagger._scan)
     doc: Doc
@@ -153,6 +160,12 @@ class Field:
         self.id_counts: Counter[int] = Counter()  # match id -> matches
         self.dedup_counts: Counter[str] = Counter()  # label -> matches, one per start token
         self.all_years: list[int] = []
+        # character spans of a "related news" / "Читайте также" block: other stories' headlines
+        self.boiler_from: list[tuple[int, int]] = []
+
+    def in_boiler(self, pos: int) -> bool:
+        """Whether the character at ``pos`` lies in a block of other stories' headlines."""
+        return any(a <= pos < b for a, b in self.boiler_from)
 
     def actor_counts(self, actor_of: dict[str, ActorInfo]) -> Iterator[tuple[ActorInfo, int]]:
         """Every actor named in the field with its mentions (one per actor and start)."""
@@ -361,6 +374,8 @@ class Scanner:
             fld.has_label = set(zip(sids, labels, strict=True))
             fld.ids_of = self.matcher.ids_of
             fld.origin_of = self.matcher.origin_of
+            if part == "text" and "cue:related" in labels:
+                fld.boiler_from = _related_blocks(fld)
             if part == "title":
                 wanted = set(sids)
             else:
@@ -370,6 +385,43 @@ class Scanner:
                 sents = [Sentence(fld, sid, sid in with_orgs) for sid in sorted(wanted)]
         _years(fld, sents)
         return fld, sents
+
+
+# a "related news" block runs to the end of the text when this much text or less follows its
+# marker (a list of headlines, share buttons, a subscription line); otherwise only its line
+_RELATED_TAIL_CHARS = 1000
+_BULLETS = " \t-•·*»>|–—:"
+
+
+def _related_blocks(fld: Field) -> list[tuple[int, int]]:
+    """The blocks of other stories' headlines that a page appends ("Related news", "Читайте
+    также:", "Mehr zum Thema ·", "İlgili Haberler »"): a marker (cue list ``related``) that
+    begins a line or a sentence, and the text after it — to the end of the text when little
+    follows (a tail of headlines), else to the end of its line (the next line too when the
+    marker stands alone on its own)."""
+    text, n = fld.text, len(fld.text)
+    starts = set(fld.starts)
+    blocks: list[tuple[int, int]] = []
+    for i, label in enumerate(fld.labels):
+        if label != "cue:related":
+            continue
+        a = fld.match(i).start
+        line_start = text.rfind("\n", 0, a) + 1
+        lead = text[line_start:a]
+        if lead.strip(_BULLETS) and a not in starts:
+            continue  # "по теме безопасности" inside a sentence: no marker
+        if n - a <= _RELATED_TAIL_CHARS:
+            blocks.append((a, n))
+            break
+        end = text.find("\n", a)
+        end = n if end < 0 else end
+        if not text[fld.match(i).end : end].strip(_BULLETS):  # the marker alone on its line
+            nxt = text.find("\n", end + 1)
+            while nxt == end + 1:  # (blank lines)
+                end, nxt = nxt, text.find("\n", nxt + 1)
+            end = n if nxt < 0 else nxt
+        blocks.append((a, end))
+    return blocks
 
 
 def _years(fld: Field, sents: list[Sentence]) -> None:
@@ -410,7 +462,12 @@ def _years(fld: Field, sents: list[Sentence]) -> None:
             continue  # a sentence no rule looks at
         if year <= 2049:
             s.years.append(year)
-        if s.decade:
+        if s.decade or (
+            fld.part == "text"
+            and a < _DATELINE_OPENING
+            and a - text.rfind("\n", 0, a) <= _DATELINE_CHARS
+            and _DATELINE_END.match(text, b, b + 40)
+        ):
             continue
         after = text[b : b + 10]
         if (

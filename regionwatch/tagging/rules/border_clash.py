@@ -96,6 +96,17 @@ def border_clash(ctx: ItemContext) -> Outcome:
         if border is None and armed and not s.has("cue:war") and _dyad(s, ctx.sets):
             # firing with casualties between two states whose only front is their border
             dyad, border, rule = True, "cue:armed_fire", "border_clash.fire-between-neighbours"
+        if (
+            border is None
+            and armed
+            and s.has("cue:adversary")
+            and s.has("cue:position")
+            and not s.has("cue:war")
+        ):
+            # a ministry's communiqué: "units of the adversary opened fire at our positions in
+            # the direction of X" — a line incident with the other state unnamed in the sentence
+            # (the gate still wants two states in the item); war reporting weighs it down
+            contact, border, rule = True, "cue:adversary", "border_clash.adversary-fire"
         if border is None:
             continue
         # firing between neighbours "at positions / a post" is a line incident: full weight
