@@ -6,8 +6,9 @@ are never looked at while rules are written; only its scores are read. Scores co
 :func:`regionwatch.evaluation.evaluate` (the ``regionwatch eval`` report), so the groups are its
 ``in scope`` (the sixteen listed languages) and ``beyond``. Our own challenge sets
 (tests/unit/heldout_cases.yaml, recall_cases.yaml) are scored too, and the two sets written blind
-by helpers who saw only the label rules (blind_cases_a.yaml, tuned on since; blind_cases_b.yaml,
-never read — like dev2's blind half, only its scores are looked at).
+by helpers who saw only the label rules (blind_cases_a.yaml and blind_cases_d.yaml, tuned on
+since; blind_cases_b.yaml and blind_cases_c.yaml, never read — like dev2's blind half, only their
+scores are looked at).
 
 Prints a markdown table (P / R / F1 and tp/fp/fn per label, micro F1)::
 
@@ -82,11 +83,12 @@ def main() -> None:
         sets.append(("dev2 held-out, opened half", [r for r in dev2 if held_out_opened(r["id"])]))
         blind = [r for r in dev2 if held_out(r["id"]) and not held_out_opened(r["id"])]
         sets.append(("**dev2 held-out, blind half**", blind))
-    for own in ("heldout_cases", "recall_cases", "blind_cases_a"):
+    for own in ("heldout_cases", "recall_cases", "blind_cases_a", "blind_cases_d"):
         path = BENCH.parent / "tests" / "unit" / f"{own}.yaml"
         sets.append((f"own {own}", yaml.safe_load(path.read_text("utf-8"))["cases"]))
-    path = BENCH.parent / "tests" / "unit" / "blind_cases_b.yaml"  # never read: scores only
-    sets.append(("**own blind_cases_b**", yaml.safe_load(path.read_text("utf-8"))["cases"]))
+    for own in ("blind_cases_b", "blind_cases_c"):  # never read: scores only
+        path = BENCH.parent / "tests" / "unit" / f"{own}.yaml"
+        sets.append((f"**own {own}**", yaml.safe_load(path.read_text("utf-8"))["cases"]))
     print(f"lexicon {get_tagger().lexicon_hash}\n")
     print("| set / group | items | " + " | ".join(LABELS) + " | micro F1 |")
     print("|---|---|" + "---|" * len(LABELS) + "---|")

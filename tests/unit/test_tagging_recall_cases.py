@@ -36,6 +36,9 @@ ROUND_THREE = (
     "inside_karabakh",
     "fire_from",
     "sectors",
+    "related_block",
+    "adversary_communique",
+    "dateline",
 )  # (2026-12-06)
 
 
