@@ -387,39 +387,51 @@ class Scanner:
         return fld, sents
 
 
-# a "related news" block runs to the end of the text when this much text or less follows its
-# marker (a list of headlines, share buttons, a subscription line); otherwise only its line
+# a "related news" block runs to the end of the text when at most this much text follows its
+# marker and none of it is prose (a list of headlines, share buttons, a subscription line);
+# otherwise it is the marker's line (and the next, when the marker stands alone and the next line
+# is no prose) — "Read more" before the rest of an article cuts nothing of it
 _RELATED_TAIL_CHARS = 1000
 _BULLETS = " \t-•·*»>|–—:"
+_PROSE_LINE = 250  # a line this long with two sentence ends is a paragraph, not a headline
+_SENT_END = re.compile(r"[.!?։。](?:\s|$)")
+
+
+def _prose(line: str) -> bool:
+    """A paragraph of running text (not a headline, a menu or a subscription line)."""
+    return len(line) > _PROSE_LINE and len(_SENT_END.findall(line)) >= 2
 
 
 def _related_blocks(fld: Field) -> list[tuple[int, int]]:
     """The blocks of other stories' headlines that a page appends ("Related news", "Читайте
     также:", "Mehr zum Thema ·", "İlgili Haberler »"): a marker (cue list ``related``) that
     begins a line or a sentence, and the text after it — to the end of the text when little
-    follows (a tail of headlines), else to the end of its line (the next line too when the
-    marker stands alone on its own)."""
+    follows and none of it is prose (a tail of headlines), else to the end of its line (the next
+    line too when the marker stands alone on its own and that line is no prose)."""
     text, n = fld.text, len(fld.text)
     starts = set(fld.starts)
     blocks: list[tuple[int, int]] = []
     for i, label in enumerate(fld.labels):
         if label != "cue:related":
             continue
-        a = fld.match(i).start
+        m = fld.match(i)
+        a = m.start
         line_start = text.rfind("\n", 0, a) + 1
-        lead = text[line_start:a]
-        if lead.strip(_BULLETS) and a not in starts:
+        if text[line_start:a].strip(_BULLETS) and a not in starts:
             continue  # "по теме безопасности" inside a sentence: no marker
-        if n - a <= _RELATED_TAIL_CHARS:
+        if n - a <= _RELATED_TAIL_CHARS and not any(map(_prose, text[a:].split("\n"))):
             blocks.append((a, n))
             break
         end = text.find("\n", a)
         end = n if end < 0 else end
-        if not text[fld.match(i).end : end].strip(_BULLETS):  # the marker alone on its line
-            nxt = text.find("\n", end + 1)
-            while nxt == end + 1:  # (blank lines)
-                end, nxt = nxt, text.find("\n", nxt + 1)
-            end = n if nxt < 0 else nxt
+        if not text[m.end : end].strip(_BULLETS):  # the marker alone on its line
+            nxt_start = end + 1
+            while nxt_start < n and text[nxt_start] == "\n":  # (blank lines)
+                nxt_start += 1
+            nxt = text.find("\n", nxt_start)
+            nxt = n if nxt < 0 else nxt
+            if nxt_start < n and not _prose(text[nxt_start:nxt]):
+                end = nxt
         blocks.append((a, end))
     return blocks
 
