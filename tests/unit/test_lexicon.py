@@ -148,6 +148,14 @@ def test_bad_stem_position(seeds_copy: Path) -> None:
         load_lexicon(seeds_copy)
 
 
+def test_plain_phrase_that_lower_cases_longer_is_refused(seeds_copy: Path) -> None:
+    # "İ" lower-cases to "i" + a combining dot: as a plain phrase it matched nothing and slowed
+    # the tokenizer; stems (folded) and acronyms (case-sensitive) with "İ" stay allowed
+    _edit_actors(seeds_copy, lambda actors: actors[1]["aliases"]["en"].append("İlgili Haberler"))
+    with pytest.raises(ConfigError, match=r"changes length when lower-cased"):
+        load_lexicon(seeds_copy)
+
+
 def test_duplicate_slug_and_unknown_reference(seeds_copy: Path, tmp_path: Path) -> None:
     _edit_actors(seeds_copy, lambda actors: actors.append(dict(actors[0])))
     with pytest.raises(ConfigError, match="duplicate slug"):
