@@ -83,7 +83,7 @@ def main() -> None:
         sets.append(("dev2 held-out, opened half", [r for r in dev2 if held_out_opened(r["id"])]))
         blind = [r for r in dev2 if held_out(r["id"]) and not held_out_opened(r["id"])]
         sets.append(("**dev2 held-out, blind half**", blind))
-    for own in ("heldout_cases", "recall_cases", "blind_cases_a", "blind_cases_d"):
+    for own in ("heldout_cases", "recall_cases", "blind_cases_a", "blind_cases_d", "blind_cases_e"):
         path = BENCH.parent / "tests" / "unit" / f"{own}.yaml"
         sets.append((f"own {own}", yaml.safe_load(path.read_text("utf-8"))["cases"]))
     for own in ("blind_cases_b", "blind_cases_c"):  # never read: scores only

@@ -1,11 +1,12 @@
-"""The tagger on the challenge sets written blind (tests/unit/blind_cases_[abcd].yaml).
+"""The tagger on the challenge sets written blind (tests/unit/blind_cases_[a-e].yaml).
 
 Helpers wrote them from the label rules of the shared eval README alone, never seeing the
 tagger, its seeds or our other cases. Sets A and D were scored once and then tuned on; sets B
-and C are never read by whoever writes rules — only aggregate floors guard them (see SETS),
-and micro F1 >= 0.70 beyond the listed languages where a set has such items. Set A's precision
-floor is 0.90: its one known false positive (ba041, a CSTO appeal the government "did not
-discuss") needs negation, which the rules do not read.
+and C are never read by whoever writes rules — only aggregate floors guard them (see SETS);
+E (precision-minded) was read but not tuned on. Micro F1 >= 0.70 beyond the listed languages
+where a set has such items. Set A's precision floor is 0.90: its one known false positive
+(ba041, a CSTO appeal the government "did not discuss") needs negation, which the rules do not
+read.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ SETS = [
     ("blind_cases_b.yaml", 80, 0.95, 0.90),
     ("blind_cases_c.yaml", 60, 0.80, 0.85),
     ("blind_cases_d.yaml", 60, 0.90, 0.85),  # bd037: a BORDERLINE shot at the South Ossetia line
+    ("blind_cases_e.yaml", 60, 0.85, 0.90),  # precision-minded, read but not tuned on
 ]
 
 
