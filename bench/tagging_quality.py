@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,7 @@ sys.path.insert(0, str(BENCH))
 
 from common import shared_dir  # noqa: E402
 
-from regionwatch.evaluation import LABELS, LabelStats, evaluate, micro  # noqa: E402
+from regionwatch.evaluation import LABELS, LabelStats, evaluate_rows, micro  # noqa: E402
 from regionwatch.tagging import get_tagger  # noqa: E402
 
 
@@ -56,10 +55,8 @@ def _cell(st: LabelStats) -> str:
     return f"{st.precision:.2f} / {st.recall:.2f} / {st.f1:.2f} ({st.tp}/{st.fp}/{st.fn})"
 
 
-def _rows(name: str, rows: list[dict[str, Any]], tmp: Path) -> list[str]:
-    path = tmp / f"{name.replace(' ', '_')}.jsonl"
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
-    rep = evaluate(path, get_tagger())
+def _rows(name: str, rows: list[dict[str, Any]]) -> list[str]:
+    rep = evaluate_rows(rows, get_tagger())
     out = []
     for group, by_label in rep.groups.items():
         n = rep.group_items.get(group, 0)
@@ -92,9 +89,8 @@ def main() -> None:
     print(f"lexicon {get_tagger().lexicon_hash}\n")
     print("| set / group | items | " + " | ".join(LABELS) + " | micro F1 |")
     print("|---|---|" + "---|" * len(LABELS) + "---|")
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, rows in sets:
-            print("\n".join(_rows(name, rows, Path(tmp))))
+    for name, rows in sets:
+        print("\n".join(_rows(name, rows)))
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ __all__ = [
     "build_seed_proposals",
     "classify_jsonl",
     "evaluate",
+    "evaluate_rows",
 ]
 
 log = logging.getLogger(__name__)
@@ -251,7 +252,12 @@ def evaluate(dataset: Path, tagger: Tagger) -> EvalReport:
         false positives / negatives, the class of each, scores and the evidence of the wrong
         labels).
     """
-    rows = _read_jsonl(Path(dataset))
+    return evaluate_rows(_read_jsonl(Path(dataset)), tagger)
+
+
+def evaluate_rows(rows: list[dict[str, Any]], tagger: Tagger) -> EvalReport:
+    """:func:`evaluate` on labelled items already in memory (the rows of a JSONL or a YAML
+    challenge set: ``id``, ``text``, ``title``?, ``lang``?, ``labels``)."""
     groups = {g: {lab: LabelStats() for lab in LABELS} for g in GROUPS}
     group_items: Counter[str] = Counter()
     confusions: list[dict[str, Any]] = []

@@ -128,9 +128,8 @@ def _check_items(lang: str, items: list[str]) -> None:
             raise ValueError(f"{lang}: '*' may only end a word: {item!r}")
         if item.count("[") != item.count("]"):
             raise ValueError(f"{lang}: unbalanced [] in {item!r}")
-        plain = "*" not in item and "[" not in item
-        acronym = plain and " " not in item.strip() and item.strip().isupper() and len(item) <= 4
-        if plain and not acronym and len(item.lower()) != len(item):
+        pat = Pattern("", item, lang)
+        if not (pat.is_stem or pat.case_sensitive) and len(item.lower()) != len(item):
             # "İlgili Haberler": Python lower-cases "İ" to two characters; as a plain phrase it
             # never matches the text's "İ", and its lexeme slowed spaCy's tokenizer 2.4x
             raise ValueError(

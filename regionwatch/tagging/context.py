@@ -182,7 +182,7 @@ class ItemContext:
         for fld, sents in scans:
             in_title = fld.part == "title"
             for s in sents:
-                if fld.boiler_from and fld.in_boiler(s.start):
+                if fld.boiler_spans and fld.in_boiler(s.start):
                     continue  # a headline of another story ("Related news: ...")
                 if in_title:
                     weight, where = WEIGHTS.title, "title"

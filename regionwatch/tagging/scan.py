@@ -137,7 +137,7 @@ class Field:
         "id_counts",
         "dedup_counts",
         "all_years",
-        "boiler_from",
+        "boiler_spans",
     )
     # set when the field has matches (see Tagger._scan)
     doc: Doc
@@ -161,11 +161,11 @@ class Field:
         self.dedup_counts: Counter[str] = Counter()  # label -> matches, one per start token
         self.all_years: list[int] = []
         # character spans of a "related news" / "Читайте также" block: other stories' headlines
-        self.boiler_from: list[tuple[int, int]] = []
+        self.boiler_spans: list[tuple[int, int]] = []
 
     def in_boiler(self, pos: int) -> bool:
         """Whether the character at ``pos`` lies in a block of other stories' headlines."""
-        return any(a <= pos < b for a, b in self.boiler_from)
+        return any(a <= pos < b for a, b in self.boiler_spans)
 
     def actor_counts(self, actor_of: dict[str, ActorInfo]) -> Iterator[tuple[ActorInfo, int]]:
         """Every actor named in the field with its mentions (one per actor and start)."""
@@ -375,7 +375,7 @@ class Scanner:
             fld.ids_of = self.matcher.ids_of
             fld.origin_of = self.matcher.origin_of
             if part == "text" and "cue:related" in labels:
-                fld.boiler_from = _related_blocks(fld)
+                fld.boiler_spans = _related_blocks(fld)
             if part == "title":
                 wanted = set(sids)
             else:

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
-from regionwatch.evaluation import LISTED_LANGUAGES
-from regionwatch.tagging import CATEGORY_ORDER, Tagger, get_tagger
+from regionwatch.evaluation import evaluate_rows, micro
+from regionwatch.tagging import Tagger, get_tagger
 
 HERE = Path(__file__).parent
 
@@ -30,21 +30,6 @@ def _cases(name: str) -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def tagger() -> Tagger:
     return get_tagger()
-
-
-def _counts(cases: list[dict[str, Any]], tagger: Tagger) -> tuple[dict[str, list[int]], list[int]]:
-    """Per label [tp, fp, fn] over the listed languages, and micro [tp, fp, fn] beyond them."""
-    listed = {lab: [0, 0, 0] for lab in CATEGORY_ORDER}
-    beyond = [0, 0, 0]
-    for c in cases:
-        got = set(tagger.tag(c["text"], title=c["title"] or None, lang=c["lang"]).labels)
-        gold = set(c["labels"])
-        for lab in CATEGORY_ORDER:
-            cell = listed[lab] if c["lang"] in LISTED_LANGUAGES else beyond
-            cell[0] += lab in got and lab in gold
-            cell[1] += lab in got and lab not in gold
-            cell[2] += lab in gold and lab not in got
-    return listed, beyond
 
 
 # (set, cases, precision floor, recall floor) per label in the listed languages. A and D were
@@ -66,10 +51,9 @@ def test_blind_set_meets_the_targets(
 ) -> None:
     cases = _cases(name)
     assert len(cases) == n and len({c["id"] for c in cases}) == n
-    listed, beyond = _counts(cases, tagger)
-    for lab, (tp, fp, fn) in listed.items():
-        assert tp / max(tp + fp, 1) >= min_p, (name, lab, tp, fp, fn)
-        assert tp / max(tp + fn, 1) >= min_r, (name, lab, tp, fp, fn)
-    tp, fp, fn = beyond
-    if tp + fp + fn:  # (C is all in the listed languages)
-        assert 2 * tp / (2 * tp + fp + fn) >= 0.70, (name, beyond)
+    rep = evaluate_rows(cases, tagger)
+    for lab, st in rep.groups["in scope"].items():
+        assert st.precision >= min_p, (name, lab, st)
+        assert st.recall >= min_r, (name, lab, st)
+    if rep.group_items.get("beyond"):  # (C and E are all in the listed languages)
+        assert micro(rep.groups["beyond"]).f1 >= 0.70, (name, rep.groups["beyond"])
